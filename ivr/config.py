@@ -130,7 +130,9 @@ def _section(cls: type[Any], raw: dict[str, Any], where: str, **extra: Any) -> A
     known = set(cls.__dataclass_fields__)
     unknown = set(raw) - known
     if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}")
+        raise ConfigError(
+            f"{where}: unknown key(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}"
+        )
     values: dict[str, Any] = dict(extra)
     for key, value in raw.items():
         values[key] = tuple(value) if isinstance(value, list) else value

@@ -58,6 +58,15 @@ def _pjsua() -> ctypes.CDLL:
     return _lib
 
 
+def quiet_pjlib() -> None:
+    """Silence pjlib's console log until libInit installs our log writer."""
+    import pjsua2
+
+    # libpj is already loaded by the pjsua2 module; this only looks it up.
+    lib = ctypes.CDLL(str(Path(os.path.dirname(pjsua2.__file__)) / "libpj.so.2"))
+    lib.pj_log_set_level(ctypes.c_int(0))
+
+
 def max_calls() -> int:
     """The compiled-in concurrent call limit (pjsua cuts uaConfig.maxCalls to it silently)."""
     return int(_pjsua().pjsua_call_get_max_count())

@@ -167,6 +167,7 @@ class SipEngine:
 
     def _create(self) -> None:
         c = self.config
+        capture.quiet_pjlib()
         ep = pj.Endpoint()
         ep.libCreate()
         cfg = pj.EpConfig()
@@ -214,14 +215,18 @@ class SipEngine:
                 log.warning("codec %s not available", name)
         self.max_calls = min(c.max_calls, capture.max_calls())
         if self.max_calls < c.max_calls:
-            log.warning("pjsua2 limits this process to %d concurrent calls (asked %d)", self.max_calls, c.max_calls)
+            log.warning(
+                "pjsua2 limits this process to %d concurrent calls (asked %d)", self.max_calls, c.max_calls
+            )
         acfg = pj.AccountConfig()
         acfg.idUri = f"sip:{c.user}@{c.bind}:{self.sip_port}"
         acfg.mediaConfig.transportConfig.port = c.rtp_port
         acfg.mediaConfig.transportConfig.portRange = c.rtp_port_range
         acfg.mediaConfig.transportConfig.boundAddress = c.bind
         if c.registrar:
-            acfg.idUri = f"sip:{c.username}@{c.registrar.removeprefix('sip:').split(';')[0].rsplit(':', 1)[0]}"
+            acfg.idUri = (
+                f"sip:{c.username}@{c.registrar.removeprefix('sip:').split(';')[0].rsplit(':', 1)[0]}"
+            )
             acfg.regConfig.registrarUri = c.registrar
             acfg.regConfig.timeoutSec = c.reg_expires
             acfg.regConfig.retryIntervalSec = 5
@@ -270,6 +275,7 @@ class SipEngine:
         allowed = self.config.allow
         if allowed is not None and host not in allowed:
             log.warning("INVITE from %s rejected with 403: not a trunk address (to %s)", source, dialled)
+            call.silent = True
             op = pj.CallOpParam()
             op.statusCode = 403
             call.hangup(op)

@@ -50,9 +50,11 @@ class PjCall(pj.Call):  # type: ignore[misc]
         self.captures: dict[int, Capture] = {}
         self.peers: set[int] = set()  # call ids whose audio we transmit to (bridges)
         self.ended = False
+        self.silent = False  # a call we reject before anyone owns its id posts nothing
 
     def _post(self, event: Event) -> None:
-        self.engine.post(event)
+        if not self.silent:
+            self.engine.post(event)
 
     # -- callbacks (pj thread) --
     def onCallState(self, prm: Any) -> None:

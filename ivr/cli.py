@@ -1,0 +1,203 @@
+"""The `ivr` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from ivr import config as config_mod
+
+log = logging.getLogger("ivr")
+
+
+def setup_logging(level: str = "INFO") -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _load(args: argparse.Namespace) -> config_mod.Settings:
+    try:
+        return config_mod.load(args.config)
+    except config_mod.ConfigError as exc:
+        print(f"ivr: {exc}", file=sys.stderr)
+        raise SystemExit(2) from exc
+
+
+async def _until_signal(duration: float) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await asyncio.wait_for(stop.wait(), duration if duration > 0 else None)
+    except TimeoutError:
+        pass
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    settings = _load(args)
+    setup_logging(args.log_level or settings.log_level)
+
+    async def main() -> None:
+        from ivr.app import Hotline
+        from ivr.speech.asr import Recognizer
+        from ivr.speech.tts import Tts
+
+        tts = Tts.from_settings(
+            settings.speech, sample_rate=settings.sip.clock_rate, resolve=settings.resolve
+        )
+        recognizer = Recognizer.from_settings(settings.speech, resolve=settings.resolve)
+        line = Hotline(settings, voice=tts, recognizer=recognizer, sip_port=args.sip_port)
+        await line.start()
+        print(
+            f"12345 hotline answering on "
+            f"sip:{settings.sip.public_name}@{settings.sip.bind}:{line.engine.sip_port} "
+            f"({'/'.join(settings.sip.transports)}), call limit {line.engine.max_calls}",
+            flush=True,
+        )
+        try:
+            await _until_signal(args.duration)
+        finally:
+            await line.stop()
+            if recognizer is not None:
+                recognizer.close()
+
+    asyncio.run(main())
+    return 0
+
+
+def cmd_call(args: argparse.Namespace) -> int:
+    setup_logging(args.log_level or "WARNING")
+    from ivr.sip.phone import parse_script, place_call
+
+    try:
+        parse_script(args.script)
+    except (ValueError, IndexError) as exc:
+        print(f"ivr call: {exc}", file=sys.stderr)
+        return 2
+    report = asyncio.run(
+        place_call(
+            args.uri,
+            script=args.script,
+            record=Path(args.record) if args.record else None,
+            timeout=args.timeout,
+            port=args.sip_port,
+            rtp_port=args.rtp_port,
+            user=args.caller,
+        )
+    )
+    if args.json:
+        print(json.dumps(report.as_dict(), ensure_ascii=False))
+    else:
+        state = "answered" if report.answered else "not answered"
+        print(
+            f"{args.uri}: {state}, {report.status} {report.reason}, {report.seconds} s, "
+            f"hung up by {report.hung_up_by}"
+        )
+        if report.recording:
+            print(f"recorded what it heard to {report.recording}")
+    return 0 if report.answered else 1
+
+
+def cmd_seat(args: argparse.Namespace) -> int:
+    setup_logging(args.log_level or "WARNING")
+    from ivr.sip.phone import run_seat
+
+    async def main() -> int:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        if args.duration > 0:
+            loop.call_later(args.duration, stop.set)
+        return await run_seat(
+            port=args.sip_port,
+            rtp_port=args.rtp_port,
+            record_dir=Path(args.record_dir) if args.record_dir else None,
+            say=Path(args.say) if args.say else None,
+            talk_seconds=args.talk,
+            answer_after=args.answer_after,
+            max_calls=args.max_calls,
+            stop=stop,
+            user=args.user,
+        )
+
+    answered = asyncio.run(main())
+    print(f"seat {args.user}: answered {answered} call(s)")
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from ivr.doctor import run_doctor
+
+    settings = _load(args)
+    setup_logging("WARNING")
+    return run_doctor(settings)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ivr", description="12345 citizen service hotline")
+    p.add_argument("--log-level", default="", help="DEBUG, INFO, WARNING (default: from config)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("serve", help="answer the 12345 trunk with the configured flows")
+    s.add_argument("--config", default="config.toml", help="settings file (default: config.toml)")
+    s.add_argument("--sip-port", type=int, default=None, help="override [sip] port (a second instance)")
+    s.add_argument("--duration", type=float, default=0, help="stop after this many seconds (0: run until ^C)")
+    s.set_defaults(func=cmd_serve)
+
+    c = sub.add_parser(
+        "call", help="dial the line with a softphone: send keys, play a WAV, record what it hears"
+    )
+    c.add_argument("uri", help="e.g. sip:12345@127.0.0.1:5070")
+    c.add_argument("--script", default="wait 10", help="steps: 'wait 3; dtmf 1; play me.wav; wait 5; hangup'")
+    c.add_argument("--record", default="", help="WAV file for what the caller hears")
+    c.add_argument("--timeout", type=float, default=60, help="longest call in seconds")
+    c.add_argument("--caller", default="13800138000", help="caller number (From user)")
+    c.add_argument("--sip-port", type=int, default=0, help="local SIP port (0: any)")
+    c.add_argument("--rtp-port", type=int, default=30000, help="first local RTP port")
+    c.add_argument("--json", action="store_true", help="print the call report as JSON")
+    c.set_defaults(func=cmd_call)
+
+    st = sub.add_parser("seat", help="an operator's softphone: answer calls, talk, record what it hears")
+    st.add_argument("--user", default="1001", help="seat id (SIP user)")
+    st.add_argument("--sip-port", type=int, default=5081)
+    st.add_argument("--rtp-port", type=int, default=32000)
+    st.add_argument("--record-dir", default="", help="folder for a WAV per answered call")
+    st.add_argument("--say", default="", help="WAV the operator 'says' after answering")
+    st.add_argument("--talk", type=float, default=0, help="hang up after this many seconds (0: caller ends)")
+    st.add_argument("--answer-after", type=float, default=0.5, help="ring this long before answering")
+    st.add_argument("--max-calls", type=int, default=0, help="exit after this many calls (0: no limit)")
+    st.add_argument("--duration", type=float, default=0, help="exit after this many seconds (0: until ^C)")
+    st.set_defaults(func=cmd_seat)
+
+    d = sub.add_parser(
+        "doctor", help="check pjsua2, the speech model, espeak-ng, the broker and the database"
+    )
+    d.add_argument("--config", default="config.toml")
+    d.set_defaults(func=cmd_doctor)
+
+    try:
+        from ivr.flow.cli import add_commands
+    except ImportError:  # pragma: no cover - only while the flow package is incomplete
+        pass
+    else:
+        add_commands(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

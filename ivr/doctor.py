@@ -1,0 +1,194 @@
+"""`ivr doctor`: checks every part the line needs and says how to fix what is missing."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import sqlite3
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ivr.config import Settings
+
+CN_MODEL_HINT = (
+    "download vosk-model-small-cn-0.22 (42 MB zip, sha256 "
+    "3af8b0e7e0f835ae9d414ce5df580237a3cfb08d586c9fbbb0f7ff29ad5b14ba) from the Vosk models page, "
+    'unzip it under models/ and set [speech] model = "models/vosk-model-small-cn-0.22"'
+)
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+    required: bool = True
+
+
+def _pjsua2() -> Check:
+    try:
+        from ivr.sip import capture
+
+        limit = capture.max_calls()
+    except Exception as exc:
+        return Check(
+            "pjsua2", False, f"cannot load: {exc}", "run `make setup` (builds the high-capacity wheel)"
+        )
+    if limit < 300:
+        return Check(
+            "pjsua2", False, f"compiled call limit {limit}", "rebuild with setup/pjsua2.sh (PJSUA_MAX_CALLS)"
+        )
+    return Check("pjsua2", True, f"pjsua2 loaded, compiled call limit {limit}")
+
+
+def _model(settings: Settings) -> Check:
+    if not settings.speech.model:
+        return Check(
+            "speech model",
+            False,
+            "[speech] model is not set: callers can use the keypad only",
+            CN_MODEL_HINT,
+            required=False,
+        )
+    from ivr.speech.model import ModelError, load_model
+
+    path = settings.resolve(settings.speech.model)
+    try:
+        _, info = load_model(path)
+    except ModelError as exc:
+        return Check("speech model", False, str(exc), CN_MODEL_HINT, required=False)
+    return Check("speech model", True, f"Vosk model at {info.path} loads")
+
+
+def _espeak(settings: Settings) -> Check:
+    exe = shutil.which("espeak-ng")
+    if exe is None:
+        return Check("espeak-ng", False, "espeak-ng not found", "apt-get install espeak-ng")
+    out = subprocess.run(
+        [exe, "-v", settings.speech.voice, "-q", "-x", "您好"],
+        capture_output=True,
+        text=True,
+        timeout=20,
+        check=False,
+    )
+    if out.returncode != 0 or not out.stdout.strip():
+        return Check(
+            "espeak-ng",
+            False,
+            f"voice {settings.speech.voice} failed: {out.stderr.strip()}",
+            "apt-get install espeak-ng; use voice cmn-latn-pinyin",
+        )
+    return Check("espeak-ng", True, f"voice {settings.speech.voice}: 您好 -> {out.stdout.strip()}")
+
+
+def _broker(settings: Settings) -> Check:
+    m = settings.mqtt
+    if not m.host:
+        exe = shutil.which("mosquitto") or next(
+            (p for p in ("/usr/sbin/mosquitto",) if os.path.exists(p)), None
+        )
+        if exe is None:
+            return Check(
+                "mqtt broker",
+                False,
+                "no broker configured and mosquitto not installed",
+                "apt-get install mosquitto, or set [mqtt] host",
+            )
+        return Check("mqtt broker", True, f"no broker configured: `ivr serve` starts {exe} on a free port")
+    try:
+        with socket.create_connection((m.host, m.port), timeout=3):
+            pass
+    except OSError as exc:
+        return Check(
+            "mqtt broker", False, f"{m.host}:{m.port}: {exc}", "start the broker or fix [mqtt] host/port"
+        )
+    return Check("mqtt broker", True, f"{m.host}:{m.port} accepts connections")
+
+
+def _database(settings: Settings) -> Check:
+    path = settings.resolve(settings.store.path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        con = sqlite3.connect(path)
+        mode = con.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        con.close()
+    except (OSError, sqlite3.Error) as exc:
+        return Check("database", False, f"{path}: {exc}", "fix [store] path or its folder's permissions")
+    return Check("database", True, f"{path} opens (journal {mode})")
+
+
+def _registration(settings: Settings) -> Check:
+    t = settings.trunk
+    if t.mode != "register":
+        return Check("trunk", True, f"IP trunk: INVITEs accepted from {', '.join(t.allow)}")
+    from ivr.sip.engine import EngineConfig, SipEngine
+    from ivr.sip.events import Event, Registration
+
+    result: list[Registration] = []
+
+    async def attempt() -> None:
+        done = asyncio.Event()
+
+        def on_event(ev: Event) -> None:
+            if isinstance(ev, Registration):
+                result.append(ev)
+                done.set()
+
+        engine = SipEngine(
+            EngineConfig(
+                port=0,
+                transports=("udp",),
+                registrar=t.registrar,
+                username=t.username,
+                password=t.password,
+                realm=t.realm,
+                reg_expires=t.expires,
+                rtp_port=39000,
+                max_calls=2,
+                allow=(),
+            ),
+            on_event,
+        )
+        await engine.start()
+        try:
+            await asyncio.wait_for(done.wait(), 10)
+        except TimeoutError:
+            pass
+        finally:
+            await engine.stop()
+
+    asyncio.run(attempt())
+    if not result:
+        return Check(
+            "trunk", False, f"no answer from registrar {t.registrar} in 10 s", "check [trunk] registrar"
+        )
+    ev = result[0]
+    if 200 <= ev.code < 300:
+        return Check("trunk", True, f"registered at {t.registrar} as {t.username} ({ev.expires} s)")
+    return Check(
+        "trunk",
+        False,
+        f"registrar {t.registrar} answered {ev.code} {ev.reason}",
+        "check [trunk] username/password" if ev.code in (401, 403, 407) else "check the registrar",
+    )
+
+
+def run_doctor(settings: Settings, out: Callable[[str], None] = print) -> int:
+    checks = [
+        _pjsua2(),
+        _espeak(settings),
+        _model(settings),
+        _broker(settings),
+        _database(settings),
+        _registration(settings),
+    ]
+    for c in checks:
+        mark = "ok  " if c.ok else ("FAIL" if c.required else "warn")
+        out(f"[{mark}] {c.name}: {c.detail}")
+        if not c.ok and c.fix:
+            out(f"       fix: {c.fix}")
+    return 0 if all(c.ok or not c.required for c in checks) else 1
