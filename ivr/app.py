@@ -20,7 +20,7 @@ from ivr.welcome import welcome_menu
 
 log = logging.getLogger(__name__)
 
-CallHandler = Callable[[Leg], Awaitable[list[str]]]
+CallHandler = Callable[[Leg, list[str]], Awaitable[None]]
 
 
 def engine_config(settings: Settings, sip_port: int | None = None) -> EngineConfig:
@@ -83,11 +83,15 @@ class Hotline:
         self.legs: dict[int, Leg] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.audio_dir = settings.resolve("audio")
+        self._reg_backoff = 0.0
+        self._reg_retry: asyncio.Future[None] | None = None
 
     async def start(self) -> None:
         await self.engine.start()
 
     async def stop(self) -> None:
+        if self._reg_retry is not None:
+            self._reg_retry.cancel()
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
@@ -97,10 +101,26 @@ class Hotline:
     def _registration(self, ev: Registration) -> None:
         if 200 <= ev.code < 300 and ev.expires > 0:
             self.stats.registration = f"registered ({ev.expires} s)"
+            self._reg_backoff = 0.0
             log.info("trunk registration: %d %s, expires in %d s", ev.code, ev.reason, ev.expires)
-        else:
-            self.stats.registration = f"failed: {ev.code} {ev.reason}"
-            log.error("trunk registration failed: %d %s (retrying)", ev.code, ev.reason)
+            return
+        self.stats.registration = f"failed: {ev.code} {ev.reason}"
+        # pjsua gives up on some codes (403 among them); a trunk must keep trying, backing off
+        self._reg_backoff = min(300.0, self._reg_backoff * 2 or 2.0)
+        hint = "; check [trunk] username and password" if ev.code in (401, 403, 407) else ""
+        log.error(
+            "trunk registration failed: %d %s%s; retrying in %.0f s",
+            ev.code,
+            ev.reason,
+            hint,
+            self._reg_backoff,
+        )
+        if self._reg_retry is None or self._reg_retry.done():
+            self._reg_retry = asyncio.ensure_future(self._retry_registration(self._reg_backoff))
+
+    async def _retry_registration(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        await self.engine.submit(self.engine.registration_renew)
 
     def _incoming(self, ev: IncomingCall) -> None:
         leg = Leg(
@@ -128,7 +148,7 @@ class Hotline:
         started = time.monotonic()
         path: list[str] = []
         try:
-            path = await self.handler(leg)
+            await self.handler(leg, path)
             self.stats.completed += 1
         except CallerHangup:
             self.stats.caller_hangups += 1

@@ -31,9 +31,16 @@ class Check:
 
 def _pjsua2() -> Check:
     try:
-        from ivr.sip import capture
+        from ivr.sip.engine import EngineConfig, SipEngine
 
-        limit = capture.max_calls()
+        async def probe() -> int:
+            # pjsua reports its limit only once initialised: start a throwaway endpoint
+            engine = SipEngine(EngineConfig(port=0, transports=("udp",), rtp_port=39500, max_calls=1000), print)
+            await engine.start()
+            await engine.stop()
+            return engine.max_calls
+
+        limit = asyncio.run(probe())
     except Exception as exc:
         return Check(
             "pjsua2", False, f"cannot load: {exc}", "run `make setup` (builds the high-capacity wheel)"

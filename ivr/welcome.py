@@ -17,9 +17,9 @@ ROUTED = "正在为您转接人工服务，请稍候。"
 MAX_TRIES = 3
 
 
-async def welcome_menu(call: CallControl) -> list[str]:
-    """Runs the menu; returns the path taken (for the call record)."""
-    path = ["greeting"]
+async def welcome_menu(call: CallControl, path: list[str]) -> None:
+    """Runs the menu, appending each step to `path` (kept for the call record on hang-up too)."""
+    path.append("greeting")
     await call.play([Prompt(GREETING)], barge_in=True)
     for attempt in range(MAX_TRIES):
         prompts = [Prompt(MENU)] if attempt == 0 else [Prompt(AGAIN), Prompt(MENU)]
@@ -37,8 +37,7 @@ async def welcome_menu(call: CallControl) -> list[str]:
             if result.outcome not in ("completed", "agent_hangup"):
                 await call.play([Prompt(BUSY)])
             await call.hangup()
-            return path
+            return
     path.append("goodbye")
     await call.play([Prompt(BYE)])
     await call.hangup()
-    return path

@@ -357,4 +357,7 @@ class SipEngine:
 
     def registration_renew(self) -> None:
         if self.account is not None:
-            self.account.setRegistration(True)
+            try:
+                self.account.setRegistration(True)
+            except pj.Error as exc:  # e.g. a registration already in progress
+                log.debug("re-register: %s", exc.info())

@@ -1,0 +1,151 @@
+"""Menu and input dialogues, with VoiceXML-style error handling.
+
+No-input and no-match are counted separately; the n-th error of a kind plays that kind's n-th
+message (the last one repeats) and then the shorter `reprompt`. Either count reaching its limit,
+or both together reaching `max_failures`, leaves through `on_failure`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from ivr.control import DigitSpec, Heard, SpeechSpec
+from ivr.flow import model as m
+from ivr.flow.phrases import normalise
+
+if TYPE_CHECKING:
+    from ivr.flow.interpreter import Interpreter
+
+
+def nth(messages: Sequence[m.Prompt], count: int) -> m.Prompt:
+    """The message for the count-th error (1-based); the last one repeats; none: silence."""
+    return messages[min(count, len(messages)) - 1] if messages and count > 0 else ()
+
+
+def match(heard: Heard, options: Sequence[m.Option], min_confidence: float = 0.0) -> m.Option | None:
+    """The option a key or utterance selects; exact phrases beat phrases found inside longer speech."""
+    if heard.kind == "dtmf":
+        key = heard.value[:1]
+        return next((o for o in options if o.key is not None and o.key == key), None)
+    if heard.kind != "speech" or heard.confidence < min_confidence:
+        return None
+    said = normalise(heard.value.replace("[unk]", ""))
+    if not said:
+        return None
+    for opt in options:
+        if any(normalise(p) == said for p in (*opt.grammar, *opt.phrases)):
+            return opt
+    # Free-form recognition returns whole sentences ("我要投诉一下"): take the longest phrase inside.
+    best: tuple[int, m.Option | None] = (0, None)
+    for opt in options:
+        for p in opt.phrases:
+            n = normalise(p)
+            if n and n in said and len(n) > best[0]:
+                best = (len(n), opt)
+    return best[1]
+
+
+async def ask_menu(it: Interpreter, flow: m.Flow, node: m.Menu, pending: str | None) -> str | None:
+    options = list(node.options) + (list(flow.global_options) if node.global_options else [])
+    grammar = tuple(dict.fromkeys(g for o in options for g in o.grammar))
+    speech = (
+        SpeechSpec(phrases=grammar, timeout=node.timeout, min_confidence=node.min_confidence)
+        if grammar
+        else None
+    )
+    keys = any(o.key for o in options)
+    digits = DigitSpec(max_digits=1, first_timeout=node.timeout, terminator=None) if keys else None
+    noinput = nomatch = 0
+    lead: m.Prompt = ()
+    retry = False
+    while True:
+        if pending:  # pressed while an earlier prompt was playing (barge-in)
+            heard, pending = Heard("dtmf", pending), None
+        else:
+            body = node.reprompt if retry and node.reprompt else node.prompt
+            prompts = it.prompts((*lead, *body))
+            heard = await it.control.ask(prompts, digits=digits, speech=speech, barge_in=node.barge_in)
+        it.heard(heard)
+        if heard.kind == "noinput":
+            noinput += 1
+        else:
+            opt = match(heard, options, node.min_confidence)
+            if opt is not None and opt.repeat:
+                lead, retry = (), False
+                continue
+            if opt is not None:
+                for name, value in opt.set_vars.items():
+                    it.vars[name] = it.text(value) if isinstance(value, str) else value
+                it.vars["last_menu"] = node.id
+                return opt.target
+            nomatch += 1
+        if (
+            noinput >= node.max_noinput
+            or nomatch >= node.max_nomatch
+            or noinput + nomatch >= node.max_failures
+        ):
+            it.vars["failed_menu"] = node.id
+            return node.on_failure or node.next or flow.after(node.id)
+        lead = nth(node.noinput, noinput) if heard.kind == "noinput" else nth(node.nomatch, nomatch)
+        retry = True
+
+
+def entry(node: m.Input, heard: Heard) -> str:
+    """The caller's entry as the variable will hold it."""
+    if heard.kind == "speech":
+        return normalise(heard.value.replace("[unk]", ""))
+    value = heard.value
+    if node.terminator and value.endswith(node.terminator):
+        value = value[: -len(node.terminator)]
+    if node.format == "id_card":
+        value = value.replace("*", "X")  # 最后一位是X请按*号键
+    return value
+
+
+def valid(node: m.Input, value: str) -> bool:
+    if not value:
+        return False
+    if node.format != "speech" and not (node.min_digits <= len(value) <= node.max_digits):
+        return False
+    return node.pattern is None or re.fullmatch(node.pattern, value) is not None
+
+
+async def ask_input(it: Interpreter, node: m.Input) -> str | None:
+    assert it.flow is not None
+    fall = node.next or it.flow.after(node.id)
+    by_voice = node.format == "speech"
+    digits = (
+        None if by_voice else DigitSpec(node.max_digits, node.timeout, node.inter_timeout, node.terminator)
+    )
+    speech = SpeechSpec(phrases=None, timeout=node.timeout, max_seconds=20.0) if by_voice else None
+    noinput = nomatch = 0
+    lead: m.Prompt = ()
+    while noinput + nomatch < node.max_failures:
+        body = node.reprompt if (noinput or nomatch) and node.reprompt else node.prompt
+        heard = await it.control.ask(
+            it.prompts((*lead, *body)), digits=digits, speech=speech, barge_in=node.barge_in
+        )
+        it.heard(heard)
+        value = entry(node, heard)
+        if heard.kind == "noinput" or not value:
+            noinput += 1
+            lead = nth(node.noinput, noinput)
+            continue
+        if not valid(node, value):
+            nomatch += 1
+            lead = nth(node.nomatch, nomatch)
+            continue
+        if node.confirm:
+            yes = DigitSpec(max_digits=1, first_timeout=node.timeout, terminator=None)
+            answer = await it.control.ask(it.prompts(node.confirm, {"value": value}), digits=yes)
+            it.heard(answer)
+            if not (answer.kind == "dtmf" and answer.value[:1] == "1"):
+                nomatch += 1  # a re-entry counts, so a caller cannot loop here forever
+                lead = ()
+                continue
+        it.vars[node.var] = value
+        return fall
+    it.vars["failed_input"] = node.id
+    return node.on_failure or fall

@@ -1,0 +1,107 @@
+"""Schema migrations: an ordered list of scripts; PRAGMA user_version records how many ran."""
+
+from __future__ import annotations
+
+import aiosqlite
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: tickets with full history, CDRs, the queue and seat event logs, the MQTT outbox
+    """
+    CREATE TABLE tickets (
+        id TEXT PRIMARY KEY,
+        caller TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        call_id TEXT NOT NULL DEFAULT '',
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        category1 TEXT NOT NULL DEFAULT '',
+        category2 TEXT NOT NULL DEFAULT '',
+        category3 TEXT NOT NULL DEFAULT '',
+        address TEXT NOT NULL DEFAULT '',
+        description TEXT NOT NULL DEFAULT '',
+        urgency TEXT NOT NULL DEFAULT 'normal',
+        unit TEXT NOT NULL DEFAULT '',
+        status TEXT NOT NULL DEFAULT 'draft',
+        operator TEXT NOT NULL DEFAULT '',
+        survey TEXT NOT NULL DEFAULT '{}',
+        context TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX tickets_caller ON tickets (caller, created_at);
+    CREATE TABLE ticket_history (
+        id INTEGER PRIMARY KEY,
+        ticket_id TEXT NOT NULL REFERENCES tickets (id),
+        at REAL NOT NULL,
+        actor TEXT NOT NULL,
+        changes TEXT NOT NULL
+    );
+    CREATE INDEX ticket_history_ticket ON ticket_history (ticket_id, id);
+    CREATE TABLE calls (
+        call_id TEXT PRIMARY KEY,
+        caller TEXT NOT NULL,
+        dialled TEXT NOT NULL DEFAULT '',
+        started_at REAL NOT NULL,
+        answered_at REAL,
+        ended_at REAL,
+        flow TEXT NOT NULL DEFAULT '',
+        path TEXT NOT NULL DEFAULT '[]',
+        outcome TEXT NOT NULL DEFAULT '',
+        queue TEXT NOT NULL DEFAULT '',
+        seat_id TEXT NOT NULL DEFAULT '',
+        ticket_id TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX calls_caller ON calls (caller, started_at);
+    CREATE TABLE queue_events (
+        id INTEGER PRIMARY KEY,
+        at REAL NOT NULL,
+        call_id TEXT NOT NULL,
+        queue TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        seat_id TEXT NOT NULL DEFAULT '',
+        data TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX queue_events_at ON queue_events (at);
+    CREATE TABLE seat_events (
+        id INTEGER PRIMARY KEY,
+        at REAL NOT NULL,
+        seat_id TEXT NOT NULL,
+        state TEXT NOT NULL,
+        previous TEXT NOT NULL,
+        duration REAL NOT NULL,
+        reason TEXT NOT NULL DEFAULT '',
+        call_id TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX seat_events_at ON seat_events (at);
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY,
+        topic TEXT NOT NULL,
+        payload BLOB NOT NULL,
+        qos INTEGER NOT NULL DEFAULT 1,
+        retain INTEGER NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        delivered_at REAL
+    );
+    CREATE INDEX outbox_pending ON outbox (id) WHERE delivered_at IS NULL;
+    """,
+)
+
+
+async def migrate(conn: aiosqlite.Connection) -> int:
+    """Run the migrations not yet applied, each in its own transaction; returns the version."""
+    async with conn.execute("PRAGMA user_version") as cur:
+        row = await cur.fetchone()
+    version = int(row[0]) if row else 0
+    if version > len(MIGRATIONS):
+        raise RuntimeError(f"database schema {version} is newer than this program ({len(MIGRATIONS)})")
+    for number in range(version, len(MIGRATIONS)):
+        await conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in MIGRATIONS[number].split(";"):
+                if statement.strip():
+                    await conn.execute(statement)
+            await conn.execute(f"PRAGMA user_version = {number + 1}")
+            await conn.execute("COMMIT")
+        except BaseException:
+            await conn.execute("ROLLBACK")
+            raise
+    return len(MIGRATIONS)

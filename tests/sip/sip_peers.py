@@ -1,0 +1,216 @@
+"""Real peers for SIP tests: `ivr serve`, `ivr call` / `ivr seat` and sipp, each its own process."""
+
+from __future__ import annotations
+
+import array
+import json
+import math
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import wave
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+SCENARIOS = Path(__file__).resolve().parent / "scenarios"
+IVR = [sys.executable, "-m", "ivr.cli"]
+SIPP_PCAPS = Path("/usr/share/sip-tester")
+
+
+def free_port() -> int:
+    """A port free for both UDP and TCP on 127.0.0.1."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+            u.bind(("127.0.0.1", 0))
+            port = int(u.getsockname()[1])
+            try:
+                with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
+                    t.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port")
+
+
+_rtp_next = [21000 + (os.getpid() % 50) * 200]
+
+
+def rtp_base(span: int = 200) -> int:
+    """Distinct RTP ranges per peer in one test run."""
+    _rtp_next[0] += span
+    if _rtp_next[0] > 60000:
+        _rtp_next[0] = 21000
+    return _rtp_next[0]
+
+
+def write_config(
+    path: Path,
+    *,
+    sip_port: int,
+    extra: str = "",
+    flows_dir: Path | None = None,
+    trunk: str = 'mode = "ip"\nallow = ["127.0.0.1"]',
+    speech_model: str = "",
+) -> Path:
+    flows = flows_dir or ROOT / "flows"
+    path.write_text(
+        f"""
+log_level = "INFO"
+[sip]
+bind = "127.0.0.1"
+port = {sip_port}
+rtp_port = {rtp_base(1000)}
+rtp_port_range = 1000
+max_calls = 1000
+[trunk]
+{trunk}
+[flows]
+dir = "{flows}"
+default = "main"
+[flows.numbers]
+"12345" = "main"
+[speech]
+model = "{speech_model}"
+tts_cache = "{ROOT / "audio" / "cache"}"
+[store]
+path = "{path.parent / "hotline.db"}"
+recordings = "{path.parent / "recordings"}"
+[mqtt]
+host = ""
+{extra}
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+@dataclass
+class Server:
+    proc: subprocess.Popen[str]
+    port: int
+    log: Path
+
+    @property
+    def uri(self) -> str:
+        return f"sip:12345@127.0.0.1:{self.port}"
+
+    def log_text(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+    def wait_log(self, needle: str, timeout: float = 15.0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            text = self.log_text()
+            if needle in text:
+                return text
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        raise AssertionError(f"{needle!r} not in server log:\n{self.log_text()[-4000:]}")
+
+
+@contextmanager
+def serve(config: Path, *, duration: float = 300, args: tuple[str, ...] = ()) -> Iterator[Server]:
+    port = int(
+        next(line.split("=")[1] for line in config.read_text().splitlines() if line.startswith("port"))
+    )
+    log = config.parent / f"serve-{port}.log"
+    with open(log, "w", encoding="utf-8") as err:
+        proc = subprocess.Popen(
+            [*IVR, "serve", "--config", str(config), "--duration", str(duration), *args],
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+            cwd=ROOT,
+        )
+    server = Server(proc, port, log)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert "answering on" in line, f"server did not start: {line!r}\n{server.log_text()[-3000:]}"
+        yield server
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+def call(
+    uri: str,
+    script: str,
+    *,
+    record: Path | None = None,
+    timeout: float = 60,
+    caller: str = "13800138000",
+) -> dict[str, Any]:
+    cmd = [
+        *IVR,
+        "call",
+        uri,
+        "--script",
+        script,
+        "--timeout",
+        str(timeout),
+        "--json",
+        "--caller",
+        caller,
+        "--rtp-port",
+        str(rtp_base()),
+    ]
+    if record is not None:
+        cmd += ["--record", str(record)]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout + 30, cwd=ROOT, check=False)
+    lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
+    assert lines, f"ivr call printed no report: rc={out.returncode}\n{out.stdout}\n{out.stderr[-3000:]}"
+    report: dict[str, Any] = json.loads(lines[-1])
+    return report
+
+
+def sipp(
+    scenario: str, target: str, workdir: Path, *args: str, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """Run sipp in workdir (its pcap/ links to Debian's sip-tester captures)."""
+    pcap = workdir / "pcap"
+    if not pcap.exists():
+        pcap.symlink_to(SIPP_PCAPS)
+    scen = ["-sn", scenario] if not scenario.endswith(".xml") else ["-sf", str(SCENARIOS / scenario)]
+    cmd = ["sipp", *scen, target, "-nostdin", "-trace_err", "-timeout", f"{int(timeout)}s", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout + 20, cwd=workdir, check=False)
+
+
+def read_pcm(path: Path) -> tuple[array.array[int], int]:
+    with wave.open(str(path), "rb") as w:
+        assert w.getsampwidth() == 2 and w.getnchannels() == 1
+        rate = w.getframerate()
+        data = array.array("h")
+        data.frombytes(w.readframes(w.getnframes()))
+    return data, rate
+
+
+def voiced_fraction(path: Path, threshold: float = 300.0) -> float:
+    """Share of 100 ms windows whose RMS is above threshold (speech-like energy)."""
+    data, rate = read_pcm(path)
+    win = rate // 10
+    windows = [data[i : i + win] for i in range(0, len(data) - win + 1, win)]
+    if not windows:
+        return 0.0
+    loud = sum(1 for w in windows if math.sqrt(sum(s * s for s in w) / len(w)) > threshold)
+    return loud / len(windows)
+
+
+def seconds(path: Path) -> float:
+    data, rate = read_pcm(path)
+    return len(data) / rate
