@@ -1,34 +1,48 @@
-"""Composition root: builds the SIP engine, speech, flows and the queue, and runs each call."""
+"""Composition root: builds the store, the bus, the queue, the flows, speech and SIP, and runs
+each call through its flow."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import Literal
 
+from agents.acd import Acd
+from agents.console import Console
+from agents.events import EventLog
+from agents.lines import QueueEntry
+from agents.screenpop import ScreenPopper
+from ivr.broker import LocalBroker
+from ivr.bus import Bus
 from ivr.config import Settings
-from ivr.control import CallerHangup
+from ivr.control import CallerHangup, QueueRequest, QueueResult
+from ivr.flow import FlowLibrary, FlowServices, Interpreter, Rejected
+from ivr.flow.services import surveys
 from ivr.sip.engine import EngineConfig, SipEngine
 from ivr.sip.events import IncomingCall, Registration
 from ivr.sip.leg import Leg, Recognizer, Voice
 from ivr.sip.router import CallRouter
+from ivr.sip.seatline import SipSeatLine
+from ivr.store import CallRecord, Store
+from ivr.ticketdesk import TicketDesk, pop_context
 from ivr.welcome import welcome_menu
 
 log = logging.getLogger(__name__)
 
 CallHandler = Callable[[Leg, list[str]], Awaitable[None]]
+SURVEY_KEYS = ("satisfaction", "unhappy_reason")  # variables the survey flows set
 
 
 def engine_config(settings: Settings, sip_port: int | None = None) -> EngineConfig:
     s, t = settings.sip, settings.trunk
     allow: tuple[str, ...] = tuple(t.allow)
     if t.mode == "register" and t.registrar:
-        host = t.registrar.removeprefix("sip:").split(";")[0].rsplit(":", 1)[0]
-        allow = (*allow, host)
+        allow = (*allow, t.registrar.removeprefix("sip:").split(";")[0].rsplit(":", 1)[0])
     return EngineConfig(
         bind=s.bind,
         port=s.port if sip_port is None else sip_port,
@@ -48,6 +62,22 @@ def engine_config(settings: Settings, sip_port: int | None = None) -> EngineConf
         realm=t.realm,
         reg_expires=t.expires,
     )
+
+
+class AcdQueueState:
+    """The flows' QueueState (branching on waiting callers, free seats, estimated wait)."""
+
+    def __init__(self, acd: Acd):
+        self.acd = acd
+
+    def waiting(self, queue: str) -> int:
+        return self.acd.status(queue).waiting if queue in self.acd.queues else 0
+
+    def free_seats(self, queue: str) -> int:
+        return self.acd.status(queue).ready if queue in self.acd.queues else 0
+
+    def estimated_wait(self, queue: str) -> float:
+        return self.acd.status(queue).estimated_wait if queue in self.acd.queues else 0.0
 
 
 @dataclass
@@ -78,25 +108,83 @@ class Hotline:
         self.engine = SipEngine(engine_config(settings, sip_port), self.router.dispatch)
         self.router.on_incoming = self._incoming
         self.router.on_registration = self._registration
-        self.handler: CallHandler = handler or welcome_menu
+        self.handler = handler
         self.stats = LineStats()
         self.legs: dict[int, Leg] = {}
+        self._by_call_id: dict[str, Leg] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.audio_dir = settings.resolve("audio")
         self._reg_backoff = 0.0
         self._reg_retry: asyncio.Future[None] | None = None
+        self.broker: LocalBroker | None = None
 
+    # -- lifecycle --
     async def start(self) -> None:
+        s = self.settings
+        self.store = await Store.open(s.resolve(s.store.path), batch_max=s.store.batch_max)
+        host, port = s.mqtt.host or None, None
+        if not s.mqtt.host:
+            self.broker = LocalBroker()
+            await self.broker.start()
+            host, port = "127.0.0.1", self.broker.port
+            log.info("no [mqtt] host configured: started a local mosquitto on 127.0.0.1:%d", port)
+        self.bus = Bus(s.mqtt, self.store, host=host, port=port)
+        self.events = EventLog(self.store)
+        self.seatline = SipSeatLine(
+            self.engine, self.router, self._by_call_id.get, self._bridge_ended, s.resolve(s.store.recordings)
+        )
+        self.acd = Acd(
+            s.queues,
+            s.seats,
+            self.seatline,
+            events=self.events,
+            screen_pop=ScreenPopper(self.store, self.bus.topics),
+        )
+        self.console = Console(self.acd, self.store, self.bus)
+        self.console.attach()
+        await self.acd.start()
+        await self.bus.start()
+        self.desk = TicketDesk(self.store)
+        vocabulary = getattr(self.recognizer, "vocabulary", None)
+        self.flows = FlowLibrary.from_settings(s, vocabulary=vocabulary, on_rejected=self._flows_rejected)
+        for problem in self.flows.load():
+            log.warning("flows: %s", problem)
+        self.services = FlowServices(
+            queues=AcdQueueState(self.acd),
+            tickets=self.desk,
+            lookup=self.desk,
+            recordings=s.resolve(s.store.recordings) / "messages",
+            surveys=surveys(s),
+        )
+        self._watcher = asyncio.ensure_future(self.flows.watch())
         await self.engine.start()
+        gc.freeze()  # start-up objects never die: keep them out of collections (fewer loop stalls)
 
     async def stop(self) -> None:
         if self._reg_retry is not None:
             self._reg_retry.cancel()
+        await self.engine.stop()  # hangs up every call first
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=5)
-        await self.engine.stop()
+        if hasattr(self, "_watcher"):
+            self._watcher.cancel()
+        if hasattr(self, "acd"):
+            await self.seatline.close()
+            await self.acd.stop()
+            with contextlib.suppress(TimeoutError):
+                await self.bus.drain(2)
+            await self.bus.stop()
+            await self.store.close()
+        if self.broker is not None:
+            await self.broker.close()
+
+    # -- events --
+    async def _flows_rejected(self, rejected: Rejected) -> None:
+        await self.bus.publish(
+            f"{self.settings.mqtt.topic_prefix}/flows/rejected", "flows_rejected", rejected.as_dict()
+        )
 
     def _registration(self, ev: Registration) -> None:
         if 200 <= ev.code < 300 and ev.expires > 0:
@@ -131,12 +219,14 @@ class Hotline:
             voice=self.voice,
             recognizer=self.recognizer,
             audio_dir=self.audio_dir,
+            enqueue=self._enqueue,
             router=self.router,
             sip_call_id=ev.sip_call_id,
             source=ev.source,
         )
         self.router.claim(ev.call_id, leg)
         self.legs[ev.call_id] = leg
+        self._by_call_id[leg.call_id] = leg
         self.stats.answered += 1
         self.stats.active += 1
         log.info("call %s from %s to %s (%s)", ev.call_id, ev.caller, ev.dialled, ev.source)
@@ -144,26 +234,84 @@ class Hotline:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    async def _enqueue(self, leg: Leg, request: QueueRequest) -> QueueResult:
+        context = pop_context(leg.flow, request.context, request.priority)
+        request = QueueRequest(request.queue, request.priority, request.skills, context)
+        return await self.acd.enqueue(leg, request, leg.caller, leg.call_id)
+
+    def _bridge_ended(self, entry: QueueEntry, by: Literal["caller", "operator"], recording: str) -> None:
+        self.acd.call_ended(entry.call_id, by)
+        if entry.ticket_id and recording:
+            task = asyncio.ensure_future(
+                self.desk.link_recording(entry.ticket_id, recording, entry.seat_id or "")
+            )
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    # -- one call --
     async def _run(self, leg: Leg) -> None:
-        started = time.monotonic()
+        started_wall, started = time.time(), time.monotonic()
         path: list[str] = []
+        outcome = "error"
+        queue_result: QueueResult | None = None
+        queue_name = ""
         try:
-            await self.handler(leg, path)
-            self.stats.completed += 1
-        except CallerHangup:
-            self.stats.caller_hangups += 1
+            snapshot, entry = self.flows.flow_for(leg.dialled)
+            if self.handler is not None or entry not in snapshot.flows:
+                if self.handler is None:
+                    log.error("call %s: no flow %r for %s: built-in welcome menu", leg.id, entry, leg.dialled)
+                leg.flow = "welcome"
+                try:
+                    await (self.handler or welcome_menu)(leg, path)
+                    outcome = "hangup"
+                except CallerHangup:
+                    outcome = "caller_hangup"
+            else:
+                leg.flow = entry
+                result = await Interpreter(snapshot, leg, self.services).run(entry)
+                path, outcome, queue_result = result.route, result.outcome, result.queue
+                queue_name = str(result.variables.get("queue", "") or "")
+                answers = {k: result.variables[k] for k in SURVEY_KEYS if k in result.variables}
+                if answers and queue_result is not None and queue_result.ticket_id:
+                    await self.desk.save_survey(queue_result.ticket_id, answers)
+            if outcome == "caller_hangup":
+                self.stats.caller_hangups += 1
+            elif outcome == "error":
+                self.stats.failed += 1
+            else:
+                self.stats.completed += 1
         except Exception:
             self.stats.failed += 1
             log.exception("call %s: handler failed", leg.id)
         finally:
             self.stats.active -= 1
             self.legs.pop(leg.id, None)
+            self._by_call_id.pop(leg.call_id, None)
             self.stats.paths.append(path)
             del self.stats.paths[:-100]
             with contextlib.suppress(Exception):
                 await leg.hangup()
-            log.info("call %s ended after %.1f s: %s", leg.id, time.monotonic() - started, " > ".join(path))
-
-
-def audio_file(settings: Settings, name: str) -> Path:
-    return settings.resolve("audio") / name
+            log.info(
+                "call %s ended after %.1f s (%s): %s",
+                leg.id,
+                time.monotonic() - started,
+                outcome,
+                " > ".join(path),
+            )
+            with contextlib.suppress(Exception):
+                await self.store.save_call(
+                    CallRecord(
+                        call_id=leg.call_id,
+                        caller=leg.caller,
+                        started_at=started_wall,
+                        dialled=leg.dialled,
+                        answered_at=started_wall,
+                        ended_at=time.time(),
+                        flow=leg.flow,
+                        path=tuple(path),
+                        outcome=outcome,
+                        queue=queue_name,
+                        seat_id=(queue_result.seat_id or "") if queue_result else "",
+                        ticket_id=(queue_result.ticket_id or "") if queue_result else "",
+                    )
+                )

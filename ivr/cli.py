@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from ivr import config as config_mod
+from ivr.flow.cli import add_commands
 
 log = logging.getLogger("ivr")
 
@@ -185,12 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--config", default="config.toml")
     d.set_defaults(func=cmd_doctor)
 
-    try:
-        from ivr.flow.cli import add_commands
-    except ImportError:  # pragma: no cover - only while the flow package is incomplete
-        pass
-    else:
-        add_commands(sub)
+    add_commands(sub)
     return p
 
 

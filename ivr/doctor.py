@@ -35,7 +35,9 @@ def _pjsua2() -> Check:
 
         async def probe() -> int:
             # pjsua reports its limit only once initialised: start a throwaway endpoint
-            engine = SipEngine(EngineConfig(port=0, transports=("udp",), rtp_port=39500, max_calls=1000), print)
+            engine = SipEngine(
+                EngineConfig(port=0, transports=("udp",), rtp_port=39500, max_calls=1000), print
+            )
             await engine.start()
             await engine.stop()
             return engine.max_calls
@@ -61,7 +63,7 @@ def _model(settings: Settings) -> Check:
             CN_MODEL_HINT,
             required=False,
         )
-    from ivr.speech.model import ModelError, load_model
+    from ivr.speech.asr import ModelError, load_model
 
     path = settings.resolve(settings.speech.model)
     try:

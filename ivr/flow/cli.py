@@ -18,7 +18,7 @@ from ivr.flow.model import Flow, Problem
 from ivr.flow.phrases import Vocabulary, load_words
 from ivr.flow.schema import json_schema
 from ivr.flow.script import ScriptError, read_script, run_case
-from ivr.flow.services import FlowServices
+from ivr.flow.services import FlowServices, surveys
 
 
 class _Setup:
@@ -38,19 +38,12 @@ class _Setup:
 
     def library(self) -> FlowLibrary:
         s = self.settings
-        lib = FlowLibrary(
-            self.flows_dir,
-            queues=self.queues,
-            numbers=s.numbers if s else {},
-            default_flow=s.default_flow if s else "main",
-            vocabulary=self.vocabulary,
-            audio_dirs=self.audio_dirs,
-        )
-        return lib
+        if s is not None:
+            return FlowLibrary.from_settings(s, vocabulary=self.vocabulary)
+        return FlowLibrary(self.flows_dir, vocabulary=self.vocabulary, audio_dirs=self.audio_dirs)
 
     def surveys(self) -> dict[str, str]:
-        s = self.settings
-        return {q.name: q.survey_flow for q in s.queues.values() if q.survey_flow} if s else {}
+        return surveys(self.settings) if self.settings else {}
 
 
 def _short(p: Path) -> Path:

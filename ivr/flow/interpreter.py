@@ -77,6 +77,7 @@ class Interpreter:
         self.quiet = 0
         self.step = Step("", "")
         self.flow: m.Flow | None = None
+        self.caller_gone = False  # hung up during a recording: only silent nodes (ticket, set ...) still run
 
     async def run(self, entry: str) -> FlowResult:
         try:
@@ -120,6 +121,8 @@ class Interpreter:
                 raise _Stop(
                     "error", f"{self.services.max_quiet_steps} steps without the caller: loop at {self.step}"
                 )
+            if self.caller_gone and isinstance(node, _FACING):
+                raise CallerHangup()
             if isinstance(node, m.Return):
                 return
             if isinstance(node, m.Call):
@@ -244,9 +247,16 @@ class Interpreter:
         folder = self.services.recordings
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{_safe(self.control.call_id)}-{_safe(node.id)}.wav"
-        seconds = await self.control.record(
-            path, max_seconds=node.max_seconds, silence_seconds=node.silence_seconds
-        )
+        try:
+            seconds = await self.control.record(
+                path, max_seconds=node.max_seconds, silence_seconds=node.silence_seconds
+            )
+        except CallerHangup:
+            # "说完请挂机": hanging up ends the message; keep it so the ticket node still runs.
+            if not path.is_file() or path.stat().st_size <= 44:  # 44 bytes: a WAV header alone
+                raise
+            self.caller_gone = True
+            seconds = max(0.1, (path.stat().st_size - 44) / 16000)  # 8 kHz 16-bit mono
         self.quiet = 0
         if seconds <= 0.0:
             return node.on_empty or fall
@@ -324,6 +334,9 @@ def _queue_figure(it: Interpreter, queue: str, metric: str) -> object:
     if metric == "wait_minutes":
         return max(1, math.ceil(q.estimated_wait(queue) / 60))
     return None
+
+
+_FACING = (m.Say, m.Menu, m.Input, m.Queue, m.Transfer, m.Record, m.Hangup)
 
 
 def _safe(text: str) -> str:

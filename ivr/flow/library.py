@@ -2,7 +2,9 @@
 
 Each accepted state is an immutable, versioned `FlowSet`; a call takes `snapshot` once and runs on
 it to the end. A changed file is checked together with the rest; with any error the edit is
-rejected (log + `on_rejected`, e.g. to MQTT) and the running version stays.
+rejected (log + `on_rejected`, e.g. to MQTT) and the running version stays. Calendar files the
+flows name (often outside the flows folder's top level, e.g. calendar/12345.yaml) are watched
+too: editing the holidays re-checks the flows that use them.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ivr.config import Settings
 from ivr.flow.checker import check_set, load_file
-from ivr.flow.model import Flow, FlowSet, Problem
+from ivr.flow.model import Flow, FlowSet, Hours, Problem
 from ivr.flow.phrases import Vocabulary
 
 log = logging.getLogger("ivr.flow.library")
@@ -40,6 +43,22 @@ class ReloadReport:
 
 
 Listener = Callable[[Rejected], Awaitable[None] | None]
+Signature = tuple[int, int] | None  # (mtime_ns, size); None: the file is missing
+
+
+def _signature(path: Path) -> Signature:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size)
+
+
+def calendar_paths(flow: Flow) -> set[Path]:
+    """Calendar files a flow depends on: its own and any an `hours` node names."""
+    names = {flow.calendar, *(n.calendar for n in flow.nodes.values() if isinstance(n, Hours))}
+    paths = (FlowSet({}).calendar_path(flow, name) for name in names if name)
+    return {Path(p) for p in paths if p}
 
 
 @dataclass(frozen=True)
@@ -72,6 +91,22 @@ class FlowLibrary:
         self._seen: dict[Path, tuple[int, int]] = {}  # last signature looked at, accepted or not
         self._snapshot = FlowSet({}, {}, 0)
         self._waiting: dict[str, _File | None] = {}  # rejected edits, retried when anything else changes
+        self._calendars: dict[Path, Signature] = {}  # calendar files of live and waiting flows
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, *, vocabulary: Vocabulary | None = None, on_rejected: Listener | None = None
+    ) -> FlowLibrary:
+        """The library config.toml describes: flows folder, numbers, default flow, queue names."""
+        return cls(
+            settings.resolve(settings.flows_dir),
+            queues=set(settings.queues),
+            numbers=settings.numbers,
+            default_flow=settings.default_flow,
+            vocabulary=vocabulary,
+            audio_dirs=[settings.resolve("audio")],
+            on_rejected=on_rejected,
+        )
 
     @property
     def snapshot(self) -> FlowSet:
@@ -115,11 +150,17 @@ class FlowLibrary:
         now = self._scan()
         changed = {p: sig for p, sig in now.items() if self._seen.get(p) != sig}
         gone = [p for p in self._seen if p not in now]
+        seen_calendars = {p: _signature(p) for p in self._calendars}  # before any is read again
+        calendars = [p for p, sig in seen_calendars.items() if sig != self._calendars[p]]
         report = ReloadReport(version=self._snapshot.version)
-        if not changed and not gone:
+        if not changed and not gone and not calendars:
             return report
         self._seen = now
-        edits: dict[str, _File | None] = {p.stem: self._read(p, sig) for p, sig in changed.items()}
+        # A live flow whose calendar changed is re-checked as if edited: check_set re-reads calendars.
+        edits: dict[str, _File | None] = {
+            name: f for name, f in self._live.items() if f.flow and calendar_paths(f.flow) & set(calendars)
+        }
+        edits.update({p.stem: self._read(p, sig) for p, sig in changed.items()})
         edits.update({p.stem: None for p in gone})
         pending = {**self._waiting, **edits}
         # Take all edits at once (a new flow and the flow that calls it arrive together), else one by one.
@@ -153,7 +194,14 @@ class FlowLibrary:
             _, problems = self._try(live)
             errors = tuple(p for p in problems if p.severity == "error")
             path = next((str(p) for p in [*now, *gone] if p.stem == name), name)
-            report.rejected.append(Rejected((path,), errors))
+            used = calendar_paths(edit.flow) if edit and edit.flow else set()
+            report.rejected.append(Rejected((path, *sorted(str(p) for p in used & set(calendars))), errors))
+        self._calendars = {
+            p: seen_calendars[p] if p in seen_calendars else _signature(p)
+            for f in [*self._live.values(), *self._waiting.values()]
+            if f is not None and f.flow is not None
+            for p in calendar_paths(f.flow)
+        }
         report.version = self._snapshot.version
         for r in report.rejected:
             log.error("flow edit rejected, keeping the running version: %s", ", ".join(r.files))

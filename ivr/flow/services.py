@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from ivr.config import Settings
 from ivr.flow.conditions import QueueState
 
 __all__ = ["FlowServices", "QueueState", "TicketLookup", "TicketSink"]
@@ -27,6 +28,11 @@ class TicketLookup(Protocol):
     async def status(self, ticket_id: str) -> str | None:
         """A caller-readable status of the ticket (e.g. "已派单至朝阳区住建委"), None if unknown."""
         ...
+
+
+def surveys(settings: Settings) -> dict[str, str]:
+    """Queue name -> survey flow, from config.toml's [queues.NAME] survey_flow."""
+    return {q.name: q.survey_flow for q in settings.queues.values() if q.survey_flow}
 
 
 def utc_now() -> dt.datetime:

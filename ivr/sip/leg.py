@@ -102,6 +102,9 @@ class Leg:
         self.started = time.monotonic()
         self.transcript: list[str] = []
         self.on_end: list[Callable[[], None]] = []
+        self.flow = ""  # the flow this call runs (for the screen pop and the call record)
+        self.connected = False  # bridged to an operator
+        self._hold: int | None = None  # token of the looping hold-music player
 
     # -- CallControl identity --
     @property
@@ -310,6 +313,38 @@ class Leg:
 
     def _rate(self) -> int:
         return self.engine.config.clock_rate
+
+    # -- waiting in a queue (the ACD's CallerLine) --
+    async def start_hold_music(self) -> None:
+        path = self.audio_dir / "hold.wav"
+        if self._hold is not None or self.connected or self.ended.is_set():
+            return
+        if not path.is_file():
+            log.warning(
+                "call %s: no hold music at %s; the caller hears silence between announcements", self.id, path
+            )
+            return
+        token = self.engine.token()
+        self._hold = token
+        await self._op(lambda: self.engine.call(self.id).play(token, path, loop=True))
+
+    async def stop_hold_music(self) -> None:
+        token, self._hold = self._hold, None
+        if token is not None and not self.ended.is_set():
+            with contextlib.suppress(Exception):
+                await self._op(lambda: self.engine.call(self.id).stop(token))
+
+    async def announce(self, text: str) -> None:
+        """Position and wait announcements: pause the music, speak, resume."""
+        if self.connected or self.ended.is_set():
+            return
+        held = self._hold is not None
+        await self.stop_hold_music()
+        try:
+            await self.play([Prompt(text)])
+        finally:
+            if held and not self.connected:
+                await self.start_hold_music()
 
     # -- queue, transfer, record, hangup --
     async def enqueue(self, request: QueueRequest) -> QueueResult:

@@ -175,7 +175,7 @@ class Recognizer:
             grammar = None
         else:
             # ensure_ascii=False: Vosk reads the JSON literally, "\uc0c1" is not a word it knows.
-            grammar = json.dumps(grammar_phrases(usable, self.vocabulary))
+            grammar = json.dumps(grammar_phrases(usable, self.vocabulary), ensure_ascii=False)
         self._grammars[phrases] = grammar
         return grammar
 

@@ -138,6 +138,8 @@ _errors: list[BaseException] = []
 def espeak_to_file(text: str, path: Path, voice: str, rate: int) -> None:
     """Synthesise `text` to a 22,050 Hz WAV with pyttsx3's espeak driver. Worker thread only."""
     global _engine
+    from pyttsx3.drivers import _espeak
+
     if _engine is None:
         import pyttsx3
         import pyttsx3.drivers.espeak as espeak_driver
@@ -161,6 +163,10 @@ def espeak_to_file(text: str, path: Path, voice: str, rate: int) -> None:
     _engine.setProperty("rate", rate)
     _engine.save_to_file(text, str(path))
     _engine.runAndWait()
+    # The driver initialises libespeak-ng in AUDIO_OUTPUT_RETRIEVAL mode, which is asynchronous:
+    # runAndWait can return before espeak's own thread has written the file (under load the
+    # file was simply not there yet). Block until that thread has finished.
+    _espeak.Synchronize()
     if _errors:
         raise TtsError(f"espeak-ng failed (voice {voice!r}): {_errors[0]}")
 

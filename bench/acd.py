@@ -1,0 +1,183 @@
+"""ACD benchmarks: decision latency (seat freed -> next offer decided) and a sustained load of
+200 seats with 500 waiting callers. Run: .venv/bin/python bench/acd.py"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import statistics
+import time
+
+from agents.acd import Acd
+from agents.events import EventLog
+from agents.lines import QueueEntry, RingOutcome, SilentLine
+from agents.seat import Seat
+from ivr.config import QueueSettings, SeatSettings
+from ivr.control import QueueRequest
+
+SEATS = 200
+WAITING = 500
+
+
+def p(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+class Line:
+    """Answers at once; the call then lasts `talk()` seconds and ends by the operator."""
+
+    def __init__(self, talk: float | None) -> None:
+        self.acd: Acd | None = None
+        self.talk = talk
+
+    async def ring(self, seat: SeatSettings, entry: QueueEntry, timeout: float) -> RingOutcome:
+        if self.talk is not None:
+            asyncio.get_running_loop().call_later(
+                self.talk * random.uniform(0.5, 1.5), self._end, entry.call_id
+            )
+        return "answered"
+
+    def _end(self, call_id: str) -> None:
+        assert self.acd is not None
+        self.acd.call_ended(call_id, "operator")
+
+
+def build(strategy: str, talk: float | None) -> tuple[Acd, Line]:
+    queues = {
+        "general": QueueSettings(
+            name="general", strategy=strategy, wrapup_seconds=0, announce_every=0, max_length=0
+        ),
+        "urgent": QueueSettings(
+            name="urgent", strategy=strategy, wrapup_seconds=0, announce_every=0, weight=1
+        ),
+    }
+    seats = [
+        SeatSettings(
+            id=f"{i:04d}",
+            name=str(i),
+            uri="sip:x",
+            queues=("general", "urgent"),
+            skills={"general": 1 + i % 5},
+        )
+        for i in range(SEATS)
+    ]
+    line = Line(talk)
+    acd = Acd(queues, seats, line, events=EventLog(keep=20_000))
+    line.acd = acd
+    return acd, line
+
+
+async def latency(strategy: str, rounds: int = 3000) -> dict[str, float]:
+    """All seats busy, WAITING callers queued; end one call, time until the next offer is decided."""
+    acd, _ = build(strategy, None)
+    await acd.start()
+    n = 0
+    tasks: set[asyncio.Task[object]] = set()
+
+    def call() -> None:
+        nonlocal n
+        n += 1
+        req = QueueRequest("general", priority=n % 7 == 0, skills={"general": 1 + n % 3})
+        t = asyncio.ensure_future(acd.enqueue(SilentLine(), req, f"1{n:010d}", f"c{n}"))
+        tasks.add(t)
+        t.add_done_callback(tasks.discard)
+
+    for sid in acd.seats:
+        acd.seat_command(sid, "login")
+    for _ in range(SEATS + WAITING):
+        call()
+    for _ in range(50):
+        await asyncio.sleep(0)
+    decided: dict[str, int] = {}
+
+    def probe(entry: QueueEntry, seat: Seat) -> None:
+        decided[seat.id] = time.perf_counter_ns()
+
+    acd.on_match = probe
+    samples: list[float] = []
+    for _ in range(rounds):
+        talking = [e for e in acd._entries.values() if e.state.value == "connected"]
+        entry = random.choice(talking)
+        assert entry.seat_id is not None
+        sid = entry.seat_id
+        decided.pop(sid, None)
+        t0 = time.perf_counter_ns()
+        acd.call_ended(entry.call_id, "operator")
+        for _ in range(20):
+            if sid in decided:
+                break
+            await asyncio.sleep(0)
+        samples.append((decided[sid] - t0) / 1e6)
+        call()  # keep WAITING callers queued
+        await asyncio.sleep(0)
+    assert len(acd.waiting()) >= WAITING - 5, len(acd.waiting())
+    await acd.stop()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    return {"p50": statistics.median(samples), "p99": p(samples, 0.99), "max": max(samples)}
+
+
+async def load(seconds: float = 5.0, talk: float = 0.25) -> dict[str, float]:
+    """200 seats answer and hang up continuously; arrivals keep ~500 callers waiting. Reports
+    completed calls/s, event-loop lag (how late a 5 ms ticker fires) and the queue at the end."""
+    acd, _ = build("longest_idle", talk)
+    await acd.start()
+    for sid in acd.seats:
+        acd.seat_command(sid, "login")
+    n = 0
+    tasks: set[asyncio.Task[object]] = set()
+
+    def call() -> None:
+        nonlocal n
+        n += 1
+        queue = "urgent" if n % 10 == 0 else "general"
+        t = asyncio.ensure_future(acd.enqueue(SilentLine(), QueueRequest(queue), f"1{n:010d}", f"c{n}"))
+        tasks.add(t)
+        t.add_done_callback(tasks.discard)
+
+    for _ in range(SEATS + WAITING):
+        call()
+    lags: list[float] = []
+    start = time.perf_counter()
+    for _ in range(int(seconds / 0.005)):
+        t0 = time.perf_counter()
+        await asyncio.sleep(0.005)
+        lags.append((time.perf_counter() - t0 - 0.005) * 1000)
+        # top up arrivals to keep WAITING callers queued
+        for _ in range(max(0, WAITING - len(acd.waiting()))):
+            call()
+    elapsed = time.perf_counter() - start
+    assert isinstance(acd.events, EventLog)
+    done = sum(1 for e in acd.events.queue if e.kind.value == "COMPLETEAGENT")
+    waiting = len(acd.waiting())
+    idle_ready = sum(1 for s in acd.seats.values() if s.state.value == "ready")
+    await acd.stop()
+    for t in list(tasks):
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    return {
+        "calls/s": done / elapsed,
+        "capacity calls/s": SEATS / talk,
+        "loop lag p99 ms (after 0.5 s)": p(lags[100:], 0.99),
+        "loop lag max ms (after 0.5 s)": max(lags[100:]),
+        "loop lag max ms (start burst)": max(lags[:100]),
+        "waiting at end": waiting,
+        "ready seats idle at end": idle_ready,
+    }
+
+
+async def main() -> None:
+    random.seed(1)
+    print(f"ACD benchmark: {SEATS} seats, {WAITING} waiting callers\n")
+    print(f"{'seat freed -> next offer decided':<34}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}")
+    for strategy in ("longest_idle", "round_robin", "fewest_calls", "least_talk_time", "skills"):
+        r = await latency(strategy)
+        print(f"  {strategy:<32}{r['p50']:>9.3f}{r['p99']:>9.3f}{r['max']:>9.3f}")
+    r2 = await load()
+    print("\nsustained load (5 s, talk ~0.25 s per call, every seat busy)")
+    for k, v in r2.items():
+        print(f"  {k:<32}{v:>12.2f}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

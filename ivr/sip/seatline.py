@@ -1,0 +1,142 @@
+"""The ACD's reach into SIP: ring an operator's seat, bridge it with the waiting caller (B2BUA),
+record both parties for quality checks, and report who ended the call."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from agents.lines import QueueEntry, RingOutcome
+from ivr.config import SeatSettings
+from ivr.sip.engine import SipEngine
+from ivr.sip.router import CallRouter, OutboundCall
+
+if TYPE_CHECKING:
+    from ivr.sip.leg import Leg
+
+log = logging.getLogger(__name__)
+
+Ended = Callable[[QueueEntry, Literal["caller", "operator"], str], None]  # entry, who ended, recording
+
+
+class SipSeatLine:
+    def __init__(
+        self,
+        engine: SipEngine,
+        router: CallRouter,
+        legs: Callable[[str], Leg | None],
+        on_ended: Ended,
+        recordings: Path,
+    ):
+        self.engine = engine
+        self.router = router
+        self._legs = legs
+        self._on_ended = on_ended
+        self.recordings = recordings
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.ring_to_invite_ms: list[float] = []  # offer decided -> INVITE sent (benchmarks)
+
+    async def ring(self, seat: SeatSettings, entry: QueueEntry, timeout: float) -> RingOutcome:
+        leg = self._legs(entry.call_id)
+        if leg is None or leg.ended.is_set():
+            return "caller_gone"
+        headers = {"X-Hotline-Caller": entry.caller}
+        if entry.ticket_id:
+            headers["X-Hotline-Ticket"] = entry.ticket_id
+        t0 = time.perf_counter()
+        try:
+            out = await self.router.dial(self.engine, seat.uri, headers)
+        except Exception as exc:
+            log.error("seat %s: cannot dial %s: %s", seat.id, seat.uri, exc)
+            return "failed"
+        self.ring_to_invite_ms.append((time.perf_counter() - t0) * 1000)
+        del self.ring_to_invite_ms[:-10000]
+        try:
+            answered = await out.wait_answer(timeout)
+            if leg.ended.is_set():
+                return "caller_gone"
+            if not answered:
+                return self._why(out)
+            await asyncio.wait_for(out.media_ready.wait(), 5)
+            leg.connected = True  # no hold music or announcement may start over the conversation
+            await leg.stop_hold_music()
+            await self.engine.submit(lambda: self.engine.bridge(leg.id, out.call_id))
+            path, token = await self._record(leg, out, entry)
+        except asyncio.CancelledError:
+            await self._drop(out)
+            raise
+        except Exception:
+            log.exception("seat %s: bridging call %s failed", seat.id, entry.call_id)
+            await self._drop(out)
+            return "failed"
+        finally:
+            if not out.answered.is_set() and not out.ended.is_set():
+                await self._drop(out)
+        log.info("call %s connected to seat %s (ticket %s)", entry.call_id, seat.id, entry.ticket_id)
+        task = asyncio.ensure_future(self._watch(leg, out, entry, path, token))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return "answered"
+
+    @staticmethod
+    def _why(out: OutboundCall) -> RingOutcome:
+        if out.status in (486, 600, 603):
+            return "busy"
+        if out.status in (0, 180, 183, 408, 480, 487) or not out.ended.is_set():
+            return "no_answer"
+        return "failed"
+
+    async def _drop(self, out: OutboundCall) -> None:
+        with contextlib.suppress(Exception):
+            await self.engine.submit(lambda: self.engine.hangup(out.call_id))
+
+    async def _record(self, leg: Leg, out: OutboundCall, entry: QueueEntry) -> tuple[str, int]:
+        day = time.strftime("%Y-%m-%d")
+        name = f"{entry.ticket_id or entry.call_id}-{int(time.time())}.wav".replace("/", "_")
+        path = self.recordings / day / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        token = self.engine.token()
+
+        def start() -> None:
+            caller, seat = self.engine.call(leg.id), self.engine.call(out.call_id)
+            sources = [a for a in (caller.audio, seat.audio) if a is not None]
+            caller.record(token, path, sources)
+
+        try:
+            await self.engine.submit(start)
+        except Exception as exc:  # a QA recording must never cost the caller the call
+            log.error("call %s: recording failed: %s", entry.call_id, exc)
+            return "", 0
+        return str(path), token
+
+    async def _watch(
+        self, leg: Leg, out: OutboundCall, entry: QueueEntry, recording: str, token: int
+    ) -> None:
+        a = asyncio.ensure_future(leg.ended.wait())
+        b = asyncio.ensure_future(out.ended.wait())
+        try:
+            await asyncio.wait({a, b}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            a.cancel()
+            b.cancel()
+        by: Literal["caller", "operator"] = "caller" if leg.ended.is_set() else "operator"
+        if by == "caller":
+            await self._drop(out)
+        else:
+            with contextlib.suppress(Exception):
+                await self.engine.submit(lambda: self.engine.unbridge(leg.id, out.call_id))
+            with contextlib.suppress(Exception):  # the survey that follows is not part of the recording
+                await self.engine.submit(lambda: self.engine.call(leg.id).stop_record(token))
+        leg.connected = False
+        self._on_ended(entry, by, recording)
+
+    async def close(self) -> None:
+        for t in list(self._tasks):
+            t.cancel()
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=5)

@@ -1,0 +1,207 @@
+"""The bus against a real mosquitto on 127.0.0.1: delivery, broker outage, restarts, commands."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiomqtt
+import pytest
+
+from agents.acd import Acd
+from agents.console import Console
+from agents.events import EventLog, SeatEvent, SeatState
+from agents.lines import QueueEntry, RingOutcome
+from agents.screenpop import ScreenPopper
+from ivr.broker import LocalBroker
+from ivr.bus import Bus
+from ivr.config import MqttSettings, QueueSettings, SeatSettings
+from ivr.control import QueueRequest
+from ivr.store import Store
+
+FAST = {"retry_min": 0.05, "retry_max": 0.3, "keepalive": 5}
+
+
+@pytest.fixture
+async def broker(tmp_path: Path) -> AsyncIterator[LocalBroker]:
+    b = LocalBroker(data_dir=tmp_path / "mosquitto")
+    await b.start()
+    yield b
+    await b.close()
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    s = await Store.open(tmp_path / "hotline.db")
+    yield s
+    await s.close()
+
+
+def make_bus(broker: LocalBroker, store: Store, client_id: str = "ivr-test") -> Bus:
+    return Bus(MqttSettings(host="127.0.0.1", port=broker.port, client_id=client_id, **FAST), store)
+
+
+def console_client(broker: LocalBroker, name: str) -> aiomqtt.Client:
+    # a console with a persistent session: the broker queues QoS 1 pops while it is away
+    return aiomqtt.Client("127.0.0.1", broker.port, identifier=name, clean_session=False)
+
+
+async def receive(client: aiomqtt.Client, n: int, timeout: float = 10.0) -> list[tuple[str, dict[str, Any]]]:
+    got: list[tuple[str, dict[str, Any]]] = []
+    async with asyncio.timeout(timeout):
+        async for m in client.messages:
+            assert isinstance(m.payload, bytes)
+            got.append((m.topic.value, json.loads(m.payload)))
+            if len(got) >= n:
+                break
+    return got
+
+
+async def test_publish_is_delivered_in_order_and_marked(broker: LocalBroker, store: Store) -> None:
+    bus = make_bus(broker, store)
+    async with console_client(broker, "c-order") as c:
+        await c.subscribe("hotline/v1/#", qos=1)
+        await bus.start()
+        try:
+            for i in range(50):
+                await bus.publish(bus.topics.seat_pop("1001"), "test", {"n": i})
+            got = await receive(c, 50)
+            await bus.drain(5)
+            assert bus.delivered == 50
+        finally:
+            await bus.stop()
+    assert [d["n"] for _, d in got] == list(range(50))
+    assert all(d["v"] == 1 and d["type"] == "test" and len(d["id"]) == 32 for _, d in got)
+    await store.flush()
+    assert await store.outbox_pending() == []
+
+
+class AnsweringLine:
+    async def ring(self, seat: SeatSettings, entry: QueueEntry, timeout: float) -> RingOutcome:
+        return "answered"
+
+
+class QuietCaller:
+    async def start_hold_music(self) -> None: ...
+    async def stop_hold_music(self) -> None: ...
+    async def announce(self, text: str) -> None: ...
+
+
+async def test_screen_pop_and_ticket_update_arrive_after_the_broker_returns(
+    broker: LocalBroker, store: Store
+) -> None:
+    async with console_client(broker, "console-1001") as c:  # subscribe once, then go away
+        await c.subscribe("hotline/v1/seat/1001/pop", qos=1)
+        await c.subscribe("hotline/v1/ticket/+", qos=1)
+    bus = make_bus(broker, store)
+    await bus.start()
+    await bus.wait_connected(5)
+    seat = SeatSettings(id="1001", name="王芳", uri="sip:1001@127.0.0.1", queues=("general",))
+    log, talking = EventLog(store), asyncio.Event()
+    log.listen(lambda e: talking.set() if isinstance(e, SeatEvent) and e.state is SeatState.TALKING else None)
+    acd = Acd(
+        {"general": QueueSettings(name="general", announce_every=0)},
+        [seat],
+        AnsweringLine(),
+        events=log,
+        screen_pop=ScreenPopper(store, bus.topics),
+    )
+    console = Console(acd, store, bus)
+    await acd.start()
+    try:
+        await broker.stop()
+        old = await store.tickets.create("13800138000", status="closed", description="上次的噪音投诉")
+        acd.seat_command("1001", "login")
+        ctx = {"path": ["main", "complaint"], "choices": {"main": "2"}, "transcript": ["楼上装修太吵"]}
+        call = asyncio.create_task(
+            acd.enqueue(
+                QuietCaller(), QueueRequest("general", priority=1, context=ctx), "13800138000", "call-1"
+            )
+        )
+        await asyncio.wait_for(talking.wait(), 5)
+        ticket_id = acd._entries["call-1"].ticket_id
+        assert ticket_id is not None
+        draft = await store.tickets.get(ticket_id)
+        assert draft is not None and (draft.status, draft.operator, draft.call_id) == (
+            "draft",
+            "1001",
+            "call-1",
+        )
+        updated = await console.update_ticket(ticket_id, {"status": "open", "category1": "噪音"}, "seat:1001")
+        assert updated is not None
+        assert not bus.connected.is_set()
+        await asyncio.sleep(0.5)  # the bus keeps retrying meanwhile
+        await broker.start()
+        await bus.wait_connected(5)
+        async with console_client(broker, "console-1001") as c:
+            got = dict((t.rsplit("/", 1)[-1], d) for t, d in await receive(c, 2))
+        pop = got["pop"]
+        assert pop["type"] == "screen_pop" and pop["v"] == 1
+        assert pop["call"]["caller"] == "13800138000" and pop["urgency"] == "urgent"
+        assert pop["ivr"]["transcript"] == ["楼上装修太吵"] and pop["ivr"]["path"] == ["main", "complaint"]
+        assert [h["id"] for h in pop["history"]] == [old.id]
+        assert got[updated.id]["ticket"]["status"] == "open"
+        assert pop["ticket"]["id"] == updated.id
+        acd.call_ended("call-1", "operator")
+        assert (await call).ticket_id == updated.id
+    finally:
+        await acd.stop()
+        await bus.stop()
+
+
+async def test_outbox_survives_a_process_restart(broker: LocalBroker, tmp_path: Path) -> None:
+    path = tmp_path / "restart.db"
+    await broker.stop()
+    s = await Store.open(path)
+    bus = make_bus(broker, s)
+    await bus.start()
+    await bus.publish("hotline/v1/seat/7/pop", "screen_pop", {"n": 1})
+    await bus.stop()
+    await s.close()  # the process "dies" with the broker still down
+    await broker.start()
+    s = await Store.open(path)
+    bus = make_bus(broker, s)
+    try:
+        async with console_client(broker, "c-restart") as c:
+            await c.subscribe("hotline/v1/seat/7/pop", qos=1)
+            await bus.start()
+            got = await receive(c, 1)
+        assert got[0][1]["n"] == 1
+    finally:
+        await bus.stop()
+        await s.close()
+
+
+async def test_seat_commands_over_mqtt_drive_the_acd_and_state_is_published(
+    broker: LocalBroker, store: Store
+) -> None:
+    bus = make_bus(broker, store)
+    log = EventLog(store)
+    seat = SeatSettings(id="1002", name="李强", uri="sip:1002@127.0.0.1", queues=("general",))
+    acd = Acd({"general": QueueSettings(name="general")}, [seat], AnsweringLine(), events=log)
+    Console(acd, store, bus).attach()
+    await acd.start()
+    await bus.start()
+    await bus.wait_connected(5)
+    try:
+        async with aiomqtt.Client("127.0.0.1", broker.port, identifier="console-1002") as c:
+            await c.subscribe("hotline/v1/seat/1002/state", qos=1)
+            for cmd in (
+                {"action": "login"},
+                {"action": "not_ready", "reason": "training"},
+                {"action": "fly"},
+            ):
+                await c.publish("hotline/v1/seat/1002/command", json.dumps(cmd), qos=1)
+            got = [d for _, d in await receive(c, 3)]
+        assert [(d["type"], d.get("state"), d.get("reason")) for d in got] == [
+            ("seat_state", "ready", ""),
+            ("seat_state", "not_ready", "training"),
+            ("seat_error", "not_ready", "training"),
+        ]
+        assert acd.seats["1002"].reason == "training"
+    finally:
+        await bus.stop()
+        await acd.stop()
