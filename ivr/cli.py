@@ -136,6 +136,29 @@ def cmd_seat(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    setup_logging(args.log_level or ("ERROR" if args.json else "WARNING"))
+    from ivr.demo import print_report, run_demo
+
+    report = asyncio.run(
+        run_demo(
+            callers=args.callers,
+            seats=args.seats,
+            duration=args.duration,
+            config=Path(args.config),
+            workdir=Path(args.workdir),
+            talk=args.talk,
+            seed=args.seed,
+            quiet=args.json,
+        )
+    )
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False))
+    else:
+        print_report(report)
+    return 0 if report["calls_answered"] > 0 else 1
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     from ivr.doctor import run_doctor
 
@@ -179,6 +202,21 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--max-calls", type=int, default=0, help="exit after this many calls (0: no limit)")
     st.add_argument("--duration", type=float, default=0, help="exit after this many seconds (0: until ^C)")
     st.set_defaults(func=cmd_seat)
+
+    dm = sub.add_parser(
+        "demo", help="the whole path: simulated citizens, menus, queue, operator seats, tickets"
+    )
+    dm.add_argument("--callers", type=int, default=12, help="citizens calling in")
+    dm.add_argument("--seats", type=int, default=3, help="operator seats (softphones that answer)")
+    dm.add_argument("--duration", type=float, default=150, help="longest run in seconds")
+    dm.add_argument("--talk", type=float, default=8, help="seconds each operator talks before hanging up")
+    dm.add_argument("--seed", type=int, default=12345, help="random seed for the callers' choices")
+    dm.add_argument(
+        "--config", default="config.toml", help="settings to start from (ports and seats are the demo's)"
+    )
+    dm.add_argument("--workdir", default="var/demo", help="database, logs and recordings of the run")
+    dm.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    dm.set_defaults(func=cmd_demo)
 
     d = sub.add_parser(
         "doctor", help="check pjsua2, the speech model, espeak-ng, the broker and the database"

@@ -5,7 +5,7 @@ A calendar file, e.g. flows/calendar/12345.yaml:
     timezone: Asia/Shanghai
     hours:                       # weekly opening hours; a day not listed is closed
       mon-fri: ["08:00-12:00", "13:00-22:00"]
-      sat-sun: ["09:00-17:00"]
+      sat-sun: ["00:00-24:00"]   # the whole day; "22:00-02:00" would run past midnight
     holidays:                    # closed (or `holiday_hours`) on these dates
       "2025-10-01..2025-10-08": 国庆节
     holiday_hours: []            # e.g. ["09:00-12:00"] for a short holiday service

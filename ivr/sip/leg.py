@@ -350,7 +350,12 @@ class Leg:
     async def enqueue(self, request: QueueRequest) -> QueueResult:
         if self._enqueue is None:
             return QueueResult("no_agents")
-        return await self.guard(self._enqueue(self, request))
+        try:
+            return await self.guard(self._enqueue(self, request))
+        finally:
+            # keys pressed on hold or while talking to the operator are not answers to what follows
+            while not self.digits.empty():
+                self.digits.get_nowait()
 
     async def transfer(self, target: str) -> bool:
         """B2BUA transfer: dial the target, bridge on answer, stay until either side ends."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import array
 import asyncio
+import atexit
 import hashlib
 import logging
 import os
@@ -133,6 +134,15 @@ def _resample_python(src: Path, dst: Path, sample_rate: int) -> None:
 _WORKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tts")
 _engine: Any = None
 _errors: list[BaseException] = []
+
+
+def _drop_engine() -> None:
+    # Release the engine while modules still exist: pyttsx3's __del__ fails noisily at exit.
+    global _engine
+    _engine = None
+
+
+atexit.register(_drop_engine)
 
 
 def espeak_to_file(text: str, path: Path, voice: str, rate: int) -> None:

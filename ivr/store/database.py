@@ -113,6 +113,11 @@ class Store:
         return [SeatEvent(r[0], r[1], SeatState(r[2]), SeatState(r[3]), r[4], r[5], r[6]) for r in rows]
 
     # --- calls (CDR) -----------------------------------------------------------------------
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Read-only queries for reports (the writer batches all writes)."""
+        async with self._conn.execute(sql, tuple(params)) as cur:
+            return [tuple(r) for r in await cur.fetchall()]
+
     async def save_call(self, call: CallRecord) -> None:
         values = [json.dumps(list(call.path)) if c == "path" else getattr(call, c) for c in _CALL_COLUMNS]
         await self._writer.write([(_CALL, values)])
