@@ -144,6 +144,14 @@ class Hotline:
         self.console.attach()
         await self.acd.start()
         await self.bus.start()
+        try:  # consoles' commands need our subscriptions; a down broker must not stop the line
+            await self.bus.wait_connected(5)
+        except TimeoutError:
+            log.error(
+                "MQTT broker %s:%s not reachable; screen pops wait in the outbox",
+                self.bus.host,
+                self.bus.port,
+            )
         self.desk = TicketDesk(self.store)
         vocabulary = getattr(self.recognizer, "vocabulary", None)
         self.flows = FlowLibrary.from_settings(s, vocabulary=vocabulary, on_rejected=self._flows_rejected)
@@ -157,6 +165,10 @@ class Hotline:
             surveys=surveys(s),
         )
         self._watcher = asyncio.ensure_future(self.flows.watch())
+        from agents.web.server import ConsoleServer  # the operator and supervisor console
+
+        self.web = ConsoleServer(s, self.acd, self.store, self.bus, self.events, self.console)
+        await self.web.start()
         await self.engine.start()
         gc.freeze()  # start-up objects never die: keep them out of collections (fewer loop stalls)
 
@@ -170,6 +182,8 @@ class Hotline:
             await asyncio.wait(self._tasks, timeout=5)
         if hasattr(self, "_watcher"):
             self._watcher.cancel()
+        if hasattr(self, "web"):
+            await self.web.stop()
         if hasattr(self, "acd"):
             await self.seatline.close()
             await self.acd.stop()

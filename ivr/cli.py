@@ -64,6 +64,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             f"({'/'.join(settings.sip.transports)}), call limit {line.engine.max_calls}",
             flush=True,
         )
+        print(f"console: {line.web.url}", flush=True)
         try:
             await _until_signal(args.duration)
         finally:

@@ -70,7 +70,8 @@ class MqttSettings:
 @dataclass(frozen=True)
 class WebSettings:
     bind: str = "127.0.0.1"
-    port: int = 8345
+    port: int = 8345  # 0: a free port (the console prints its real address)
+    supervisor_password: str = ""  # empty: nobody can sign in as supervisor
 
 
 @dataclass(frozen=True)

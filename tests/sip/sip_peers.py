@@ -58,6 +58,8 @@ def write_config(
     flows_dir: Path | None = None,
     trunk: str = 'mode = "ip"\nallow = ["127.0.0.1"]',
     speech_model: str = "",
+    mqtt_host: str = "",
+    mqtt_port: int = 1883,
 ) -> Path:
     flows = flows_dir or ROOT / "flows"
     path.write_text(
@@ -83,7 +85,10 @@ tts_cache = "{ROOT / "audio" / "cache"}"
 path = "{path.parent / "hotline.db"}"
 recordings = "{path.parent / "recordings"}"
 [mqtt]
-host = ""
+host = "{mqtt_host}"
+port = {mqtt_port}
+[web]
+port = 0
 {extra}
 """,
         encoding="utf-8",

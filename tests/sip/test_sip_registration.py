@@ -87,6 +87,7 @@ def test_wrong_password_is_logged_and_retried(tmp_path: Path) -> None:
             while time.monotonic() < deadline and server.log_text().count("registration failed") < 2:
                 time.sleep(0.2)
             assert server.log_text().count("registration failed") >= 2, "no retry after a failure"
+            assert _registers(messages) >= 4  # each round: REGISTER, 401, REGISTER with digest, 403
             assert server.proc.poll() is None  # still running
 
 

@@ -1,0 +1,166 @@
+"""The supervisor's live board and today's charts, from the ACD's event log (agents.stats) and
+the seats' live state. Today's events are read back from the store at start, so a restarted
+process shows the same figures."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from typing import Any
+
+from agents.acd import Acd
+from agents.events import TERMINAL, QueueEvent, QueueEventKind, SeatEvent
+from agents.stats import queue_figures
+from ivr.store import Store
+
+K = QueueEventKind
+CHART_BUCKET = 15 * 60  # calls and service level per quarter hour
+WAIT_BUCKET = 5 * 60  # waiting callers: peak per five minutes
+
+
+def day_start(at: float) -> float:
+    """Local midnight before `at`."""
+    t = time.localtime(at)
+    return time.mktime((t.tm_year, t.tm_mon, t.tm_mday, 0, 0, 0, 0, 0, -1))
+
+
+def _round(value: float | None, digits: int = 1) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+class LiveBoard:
+    def __init__(self, acd: Acd, store: Store, alert_wait_seconds: float = 60.0) -> None:
+        self._acd = acd
+        self._store = store
+        self.alert_wait_seconds = alert_wait_seconds
+        self.queue_events: list[QueueEvent] = []
+        self.seat_events: list[SeatEvent] = []
+        self._day = 0.0
+
+    async def load(self) -> None:
+        """Today's events so far (before this process, or before the console started)."""
+        now = self._acd.clock.now()
+        self._day = day_start(now)
+        await self._store.flush()
+        self.queue_events = [e for e in await self._store.queue_events(self._day) if e.at <= now]
+        self.seat_events = [e for e in await self._store.seat_events(self._day) if e.at <= now]
+
+    def add(self, event: QueueEvent | SeatEvent) -> None:
+        if event.at >= self._day + 86400:  # a new day: yesterday's calls leave the board
+            self._day = day_start(event.at)
+            self.queue_events = [e for e in self.queue_events if e.at >= self._day]
+            self.seat_events = [e for e in self.seat_events if e.at >= self._day]
+        (self.queue_events if isinstance(event, QueueEvent) else self.seat_events).append(event)  # type: ignore[arg-type]
+
+    def queue_of(self, call_id: str) -> str:
+        for e in reversed(self.queue_events):
+            if e.call_id == call_id:
+                return e.queue
+        return ""
+
+    def snapshot(self) -> dict[str, Any]:
+        now = self._acd.clock.now()
+        queues = []
+        for name, q in self._acd.queues.items():
+            f = queue_figures(name, self.queue_events, self.seat_events, now, q.service_level_seconds)
+            live = self._acd.status(name)
+            longest = max(f.longest_wait, live.longest_wait)
+            queues.append(
+                {
+                    "queue": name,
+                    "waiting": live.waiting,
+                    "in_queue": f.waiting,  # waiting or ringing a seat
+                    "longest_wait": round(longest, 1),
+                    "service_level": _round(f.service_level, 3),
+                    "service_level_seconds": q.service_level_seconds,
+                    "asa": _round(f.asa),
+                    "abandon_rate": _round(f.abandon_rate, 3),
+                    "aht": _round(f.aht),
+                    "entered": f.entered,
+                    "answered": f.answered,
+                    "abandoned": f.abandoned,
+                    "completed": f.completed,
+                    "ready": live.ready,
+                    "logged_in": live.logged_in,
+                    "estimated_wait": round(live.estimated_wait, 1),
+                    "alert": longest > self.alert_wait_seconds,
+                }
+            )
+        calls: dict[str, int] = defaultdict(int)
+        for e in self.queue_events:
+            if e.kind is K.CONNECT and e.seat_id:
+                calls[e.seat_id] += 1
+        seats = [
+            {
+                "seat_id": s.id,
+                "name": s.settings.name,
+                "state": s.state.value,
+                "reason": s.reason,
+                "since": s.since,
+                "in_state": round(max(0.0, now - s.since), 1) if s.since else None,
+                "calls_today": calls[s.id],
+            }
+            for s in self._acd.seats.values()
+        ]
+        by_state: dict[str, int] = defaultdict(int)
+        for s in seats:
+            by_state[str(s["state"])] += 1
+        return {
+            "now": now,
+            "alert_wait_seconds": self.alert_wait_seconds,
+            "queues": queues,
+            "seats": seats,
+            "seats_by_state": dict(by_state),
+        }
+
+    def charts(self) -> dict[str, Any]:
+        """Today per quarter hour: calls entered / answered / abandoned and the service level
+        of the calls answered in it; waiting callers' peak per five minutes."""
+        now = self._acd.clock.now()
+        start = self._day or day_start(now)
+        buckets = int((now - start) // CHART_BUCKET) + 1
+        entered, answered, abandoned, in_time = ([0] * buckets for _ in range(4))
+        sl_seconds = {n: q.service_level_seconds for n, q in self._acd.queues.items()}
+        for e in self.queue_events:
+            i = int((e.at - start) // CHART_BUCKET)
+            if not 0 <= i < buckets:
+                continue
+            if e.kind is K.ENTERQUEUE:
+                entered[i] += 1
+            elif e.kind is K.CONNECT:
+                answered[i] += 1
+                in_time[i] += float(e.data.get("wait", 0.0)) <= sl_seconds.get(e.queue, 20.0)
+            elif e.kind is K.ABANDON:
+                abandoned[i] += 1
+        level = [round(t / a, 3) if a else None for t, a in zip(in_time, answered, strict=True)]
+        return {
+            "day_start": start,
+            "now": now,
+            "bucket_seconds": CHART_BUCKET,
+            "entered": entered,
+            "answered": answered,
+            "abandoned": abandoned,
+            "service_level": level,
+            "waiting": self._waiting_series(start, now),
+            "waiting_bucket_seconds": WAIT_BUCKET,
+        }
+
+    def _waiting_series(self, start: float, now: float) -> list[int]:
+        """Peak number of callers in all queues (waiting or ringing) per five minutes."""
+        buckets = int((now - start) // WAIT_BUCKET) + 1
+        peak = [0] * buckets
+        open_calls: set[str] = set()
+        last = 0
+        for e in sorted(self.queue_events, key=lambda e: e.at):
+            i = min(buckets - 1, max(0, int((e.at - start) // WAIT_BUCKET)))
+            for j in range(last + 1, i + 1):  # carry the level across quiet buckets
+                peak[j] = max(peak[j], len(open_calls))
+            last = max(last, i)
+            if e.kind is K.ENTERQUEUE:
+                open_calls.add(e.call_id)
+            elif e.kind is K.CONNECT or e.kind in TERMINAL or e.kind is K.CALLBACK:
+                open_calls.discard(e.call_id)
+            peak[i] = max(peak[i], len(open_calls))
+        for j in range(last + 1, buckets):
+            peak[j] = max(peak[j], len(open_calls))
+        return peak

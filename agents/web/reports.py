@@ -1,0 +1,166 @@
+"""Supervisor reports for a date range, per queue and per operator, as rows or CSV. Computed
+from the durable event logs in the store with the live board's definitions (agents.stats)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, timedelta
+from typing import Any
+
+from agents.events import QueueEvent, QueueEventKind, SeatEvent, SeatState
+from agents.stats import queue_figures
+from ivr.store import Store
+
+K = QueueEventKind
+MAX_DAYS = 366
+
+QUEUE_COLUMNS = (
+    "queue",
+    "entered",
+    "answered",
+    "answered_in_time",
+    "abandoned",
+    "timed_out",
+    "callbacks",
+    "service_level",
+    "asa",
+    "abandon_rate",
+    "aht",
+)
+OPERATOR_COLUMNS = (
+    "seat_id",
+    "name",
+    "calls",
+    "talk_seconds",
+    "wrapup_seconds",
+    "aht",
+    "not_ready_seconds",
+    "logged_in_seconds",
+)
+
+
+class ReportError(ValueError):
+    pass
+
+
+def date_range(start: str, end: str) -> tuple[float, float]:
+    """'2024-06-01', '2024-06-30' -> epoch seconds [local midnight of start, midnight after end)."""
+    try:
+        first, last = date.fromisoformat(start), date.fromisoformat(end)
+    except ValueError as exc:
+        raise ReportError(f"日期格式应为 YYYY-MM-DD：{exc}") from exc
+    if last < first:
+        raise ReportError("结束日期早于开始日期")
+    if (last - first).days >= MAX_DAYS:
+        raise ReportError(f"日期范围最多 {MAX_DAYS} 天")
+    after = last + timedelta(days=1)
+    to_epoch = lambda d: time.mktime((d.year, d.month, d.day, 0, 0, 0, 0, 0, -1))  # noqa: E731
+    return to_epoch(first), to_epoch(after)
+
+
+def _r(value: float | None, digits: int = 1) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def queue_rows(
+    events: Sequence[QueueEvent], seat_events: Sequence[SeatEvent], levels: Mapping[str, float], until: float
+) -> list[dict[str, Any]]:
+    rows = []
+    for name, t in levels.items():
+        f = queue_figures(name, events, seat_events, until, t)
+        rows.append(
+            {
+                "queue": name,
+                "entered": f.entered,
+                "answered": f.answered,
+                "answered_in_time": f.answered_in_time,
+                "abandoned": f.abandoned,
+                "timed_out": f.timed_out,
+                "callbacks": f.callbacks,
+                "service_level": _r(f.service_level, 3),
+                "asa": _r(f.asa),
+                "abandon_rate": _r(f.abandon_rate, 3),
+                "aht": _r(f.aht),
+            }
+        )
+    return rows
+
+
+def operator_rows(
+    events: Iterable[QueueEvent], seat_events: Iterable[SeatEvent], names: Mapping[str, str]
+) -> list[dict[str, Any]]:
+    """Per seat: answered calls, talk, wrap-up (time spent in wrap-up), AHT, not-ready time and
+    logged-in time. A state's time counts on the day it ended (the event that left it)."""
+    calls: dict[str, int] = defaultdict(int)
+    talk: dict[str, float] = defaultdict(float)
+    completed: dict[str, int] = defaultdict(int)
+    for e in events:
+        if e.kind is K.CONNECT and e.seat_id:
+            calls[e.seat_id] += 1
+        elif e.kind in (K.COMPLETEAGENT, K.COMPLETECALLER) and e.seat_id:
+            talk[e.seat_id] += float(e.data.get("talk", 0.0))
+            completed[e.seat_id] += 1
+    wrapup: dict[str, float] = defaultdict(float)
+    not_ready: dict[str, float] = defaultdict(float)
+    logged_in: dict[str, float] = defaultdict(float)
+    for s in seat_events:
+        if s.previous is SeatState.WRAP_UP:
+            wrapup[s.seat_id] += s.duration
+        elif s.previous is SeatState.NOT_READY:
+            not_ready[s.seat_id] += s.duration
+        if s.previous is not SeatState.LOGGED_OUT:
+            logged_in[s.seat_id] += s.duration
+    rows = []
+    for seat_id, name in names.items():
+        done = completed[seat_id]
+        rows.append(
+            {
+                "seat_id": seat_id,
+                "name": name,
+                "calls": calls[seat_id],
+                "talk_seconds": round(talk[seat_id], 1),
+                "wrapup_seconds": round(wrapup[seat_id], 1),
+                "aht": round((talk[seat_id] + wrapup[seat_id]) / done, 1) if done else None,
+                "not_ready_seconds": round(not_ready[seat_id], 1),
+                "logged_in_seconds": round(logged_in[seat_id], 1),
+            }
+        )
+    return rows
+
+
+def to_csv(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
+    """UTF-8 with a BOM so that spreadsheet programs read the Chinese names right."""
+    out = io.StringIO()
+    out.write("\ufeff")
+    writer = csv.DictWriter(out, fieldnames=list(columns), lineterminator="\r\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({c: "" if row.get(c) is None else row[c] for c in columns})
+    return out.getvalue()
+
+
+class Reports:
+    def __init__(self, store: Store, levels: Mapping[str, float], names: Mapping[str, str]) -> None:
+        self._store = store
+        self._levels = dict(levels)
+        self._names = dict(names)
+
+    async def _events(self, start: float, end: float) -> tuple[list[QueueEvent], list[SeatEvent]]:
+        await self._store.flush()
+        qe = [e for e in await self._store.queue_events(start) if e.at < end]
+        se = [e for e in await self._store.seat_events(start) if e.at < end]
+        return qe, se
+
+    async def queues(self, start: str, end: str) -> list[dict[str, Any]]:
+        t0, t1 = date_range(start, end)
+        qe, se = await self._events(t0, t1)
+        return queue_rows(qe, se, self._levels, min(t1, time.time()))
+
+    async def operators(self, start: str, end: str) -> list[dict[str, Any]]:
+        t0, t1 = date_range(start, end)
+        qe, se = await self._events(t0, t1)
+        return operator_rows(qe, se, self._names)

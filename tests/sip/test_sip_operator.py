@@ -1,0 +1,190 @@
+"""A citizen reaches an operator over real SIP: flow -> queue -> seat phone rings -> bridge.
+
+Every part is real and separate: `ivr serve`, the caller (`ivr call`), the operator's phone
+(`ivr seat`), a mosquitto broker, the SQLite file. The operator's console is this test, over MQTT.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import aiomqtt
+import pytest
+from sip_peers import IVR, ROOT, call, free_port, rtp_base, seconds, serve, voiced_fraction, write_config
+
+from ivr.broker import LocalBroker
+
+pytestmark = pytest.mark.sip
+
+
+def seat_config(seat_port: int) -> str:
+    return f"""
+[queues.general]
+wrapup_seconds = 2
+ring_timeout = 10
+survey_flow = "survey"
+[queues.urgent]
+wrapup_seconds = 2
+[[seats]]
+id = "1001"
+name = "王芳"
+uri = "sip:1001@127.0.0.1:{seat_port}"
+queues = ["general", "urgent"]
+skills = {{ general = 5, complaint = 3 }}
+"""
+
+
+def make_voice(path: Path) -> Path:
+    """The citizen's voice: 3 s of a steady 440 Hz tone is easy to find in the seat's recording."""
+    subprocess.run(
+        [
+            "sox",
+            "-n",
+            "-r",
+            "8000",
+            "-c",
+            "1",
+            "-b",
+            "16",
+            str(path),
+            "synth",
+            "3",
+            "sine",
+            "440",
+            "vol",
+            "0.5",
+        ],
+        check=True,
+    )
+    return path
+
+
+async def console(port: int, pops: list[tuple[float, dict[str, Any]]], ready: asyncio.Event) -> None:
+    async with aiomqtt.Client("127.0.0.1", port, identifier="test-console") as client:
+        await client.subscribe("hotline/v1/seat/1001/pop", qos=1)
+        await client.subscribe("hotline/v1/seat/1001/state", qos=1)
+        for action in ("login", "ready"):
+            await client.publish("hotline/v1/seat/1001/command", json.dumps({"action": action}), qos=1)
+        async for msg in client.messages:
+            body = json.loads(bytes(msg.payload))  # type: ignore[arg-type]
+            if body["type"] == "seat_state" and body["state"] == "ready":
+                ready.set()
+            elif body["type"] == "screen_pop":
+                pops.append((time.time(), body))
+                fields = {
+                    "category1": "城市管理",
+                    "category2": "市政设施",
+                    "category3": "路灯",
+                    "description": "路灯不亮",
+                    "unit": "朝阳区城管委",
+                    "status": "dispatched",
+                }
+                await client.publish(
+                    f"hotline/v1/ticket/{body['ticket']['id']}/update",
+                    json.dumps({"seat_id": "1001", "fields": fields}),
+                    qos=1,
+                )
+
+
+async def test_caller_is_bridged_to_a_seat_with_screen_pop_and_ticket(tmp_path: Path) -> None:
+    seat_port = free_port()
+    async with LocalBroker() as broker:
+        cfg = write_config(
+            tmp_path / "config.toml",
+            sip_port=free_port(),
+            extra=seat_config(seat_port),
+            mqtt_host="127.0.0.1",
+            mqtt_port=broker.port,
+        )
+        seat_dir = tmp_path / "seat"
+        seat = subprocess.Popen(
+            [
+                *IVR,
+                "seat",
+                "--user",
+                "1001",
+                "--sip-port",
+                str(seat_port),
+                "--rtp-port",
+                str(rtp_base()),
+                "--record-dir",
+                str(seat_dir),
+                "--talk",
+                "9",
+                "--answer-after",
+                "1",
+                "--max-calls",
+                "1",
+                "--duration",
+                "120",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd=ROOT,
+        )
+        pops: list[tuple[float, dict[str, Any]]] = []
+        ready = asyncio.Event()
+        try:
+            with serve(cfg) as server:
+                task = asyncio.ensure_future(console(broker.port, pops, ready))
+                await asyncio.wait_for(ready.wait(), 15)
+                voice = make_voice(tmp_path / "citizen.wav")
+                script = f"wait 2; dtmf 1; wait 8; play {voice}; wait 10; dtmf 1; wait 3; dtmf 1; wait 8"
+                report = await asyncio.to_thread(
+                    call, server.uri, script, record=tmp_path / "caller.wav", caller="13911112222"
+                )
+                log = server.wait_log("ended after", timeout=20)
+                await asyncio.sleep(1.5)  # the ticket update from the console lands
+                task.cancel()
+        finally:
+            seat.terminate()
+            out, _ = seat.communicate(timeout=20)
+        assert report["answered"], report
+        assert "answered 1 call" in out, out
+
+        db = sqlite3.connect(tmp_path / "hotline.db")
+        kinds = [r[0] for r in db.execute("SELECT kind FROM queue_events ORDER BY at")]
+        assert kinds[0] == "ENTERQUEUE" and "CONNECT" in kinds and kinds.count("ENTERQUEUE") == 1
+        assert kinds[-1] == "COMPLETEAGENT", kinds  # the operator hung up first
+        queued_call = db.execute("SELECT call_id FROM queue_events WHERE kind='OFFER'").fetchone()[0]
+        connect_at = db.execute("SELECT at FROM queue_events WHERE kind='CONNECT'").fetchone()[0]
+
+        # the screen pop came before the operator picked up, carrying the ticket the ACD opened
+        assert len(pops) == 1, pops
+        pop_at, pop = pops[0]
+        assert pop_at <= connect_at + 0.05
+        ticket_id = pop["ticket"]["id"]
+        assert db.execute("SELECT call_id FROM tickets WHERE id=?", (ticket_id,)).fetchone()[0] == queued_call
+        assert pop["call"]["caller"] == "13911112222"
+        assert pop["ivr"]["flow"] == "main" and "main:main_menu" in pop["ivr"]["path"]
+        assert pop["ivr"]["choices"]["category"] == "咨询"
+
+        # the operator's edits and the caller's survey answer are on the ticket, with history
+        row = db.execute(
+            "SELECT category3, unit, status, survey, context, caller FROM tickets WHERE id=?", (ticket_id,)
+        ).fetchone()
+        assert row[0] == "路灯" and row[1] == "朝阳区城管委" and row[2] == "dispatched"
+        assert json.loads(row[3]).get("satisfaction") == "满意"
+        assert row[5] == "13911112222"
+        recordings = json.loads(row[4]).get("recordings", [])
+        assert recordings and Path(recordings[0]).is_file() and seconds(Path(recordings[0])) > 3
+        history = db.execute(
+            "SELECT COUNT(*) FROM ticket_history WHERE ticket_id=?", (ticket_id,)
+        ).fetchone()[0]
+        assert history >= 2
+
+        # the call record links caller, seat and ticket
+        cdr = db.execute("SELECT seat_id, ticket_id, outcome FROM calls").fetchone()
+        assert cdr == ("1001", ticket_id, "hangup") or cdr[:2] == ("1001", ticket_id), cdr
+
+        # the operator heard the caller: the 3 s tone is in what the seat phone recorded
+        heard = next(seat_dir.glob("*.wav"))
+        assert voiced_fraction(heard) * seconds(heard) >= 2.5, (voiced_fraction(heard), seconds(heard))
+        assert "survey" in log
