@@ -130,7 +130,7 @@ recordings = "{work / "recordings"}"
     th = threading.Thread(target=sampler, daemon=True)
     th.start()
     t0 = time.monotonic()
-    res = subprocess.run(
+    sipp = subprocess.run(
         [
             "sipp",
             "-sn",
@@ -214,7 +214,8 @@ recordings = "{work / "recordings"}"
         print(f"| {k.replace('_', ' ')} | {v} |")
     if args.json:
         print(json.dumps(figures))
-    if failed:
+    if failed or sipp.returncode not in (0, 1):
+        print(f"\nsipp exit {sipp.returncode}: {sipp.stderr[-500:]}")
         print(f"\nsipp errors: {next(work.glob('*_errors.log'), 'none')}; server log: {work / 'serve.log'}")
     return 0 if failed == 0 else 1
 

@@ -57,9 +57,11 @@ def date_range(start: str, end: str) -> tuple[float, float]:
         raise ReportError("结束日期早于开始日期")
     if (last - first).days >= MAX_DAYS:
         raise ReportError(f"日期范围最多 {MAX_DAYS} 天")
-    after = last + timedelta(days=1)
-    to_epoch = lambda d: time.mktime((d.year, d.month, d.day, 0, 0, 0, 0, 0, -1))  # noqa: E731
-    return to_epoch(first), to_epoch(after)
+    return _midnight(first), _midnight(last + timedelta(days=1))
+
+
+def _midnight(d: date) -> float:
+    return time.mktime((d.year, d.month, d.day, 0, 0, 0, 0, 0, -1))
 
 
 def _r(value: float | None, digits: int = 1) -> float | None:

@@ -1,24 +1,135 @@
-"""Placeholder until the console lands: serves nothing, reports its address."""
+"""The console's ASGI app and its in-process uvicorn: `ivr serve` starts it on its own loop
+before SIP, so the first screen pop already has a page to land on."""
 
 from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
 
 from agents.acd import Acd
 from agents.console import Console
 from agents.events import EventLog
+from agents.web.board import LiveBoard
+from agents.web.desk import Desk
+from agents.web.knowledge import KnowledgeBase
+from agents.web.live import LiveHub
+from agents.web.openapi import spec
+from agents.web.reports import Reports
+from agents.web.sessions import Sessions
+from agents.web.supervision import Supervision
+from agents.web.taxonomy import Taxonomy
 from ivr.bus import Bus
 from ivr.config import Settings
 from ivr.store import Store
 
+log = logging.getLogger(__name__)
+
+STATIC = Path(__file__).resolve().parent / "static"
+
+
+class _Uvicorn(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield  # `ivr serve` owns SIGINT/SIGTERM and stops the console itself
+
 
 class ConsoleServer:
     def __init__(
-        self, settings: Settings, acd: Acd, store: Store, bus: Bus, events: EventLog, console: Console
-    ):
+        self,
+        settings: Settings,
+        acd: Acd,
+        store: Store,
+        bus: Bus,
+        events: EventLog,
+        console: Console,
+        *,
+        taxonomy: Taxonomy | None = None,
+        knowledge: KnowledgeBase | None = None,
+        alert_wait_seconds: float = 60.0,
+    ) -> None:
         self.settings = settings
-        self.url = f"http://{settings.web.bind}:{settings.web.port}/"
+        web = settings.web
+        self.sessions = Sessions(settings.seats, web.supervisor_password)
+        self.board = LiveBoard(acd, store, alert_wait_seconds)
+        self.desk = Desk(
+            acd,
+            store,
+            bus.topics,
+            console,
+            self.sessions,
+            taxonomy or Taxonomy.load(),
+            knowledge or KnowledgeBase.load(),
+            self.board.queue_of,
+        )
+        levels = {n: q.service_level_seconds for n, q in settings.queues.items()}
+        reports = Reports(store, levels, {s.id: s.name for s in settings.seats})
+        self.hub = LiveHub(acd, store, self.desk, self.board, self.sessions)
+        self.hub.attach()
+        self.app = Starlette(routes=self._routes(Supervision(self.sessions, self.board, reports)))
+        self.url = f"http://{web.bind}:{web.port}/"
+        self._server: uvicorn.Server | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._events = events
+
+    def _routes(self, supervision: Supervision) -> list[Route | Mount | WebSocketRoute]:
+        async def openapi(_: Request) -> Response:
+            return JSONResponse(spec())
+
+        async def home(_: Request) -> Response:
+            return RedirectResponse("/static/index.html")
+
+        return [
+            Route("/", home),
+            Route("/api/openapi.json", openapi),
+            *self.desk.routes(),
+            *supervision.routes(),
+            WebSocketRoute("/api/live", self.hub.websocket),
+            Mount("/static", StaticFiles(directory=STATIC), name="static"),
+        ]
 
     async def start(self) -> None:
-        return None
+        await self.board.load()
+        web = self.settings.web
+        # bind the socket ourselves: port 0 then has a real number before uvicorn runs
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((web.bind, web.port))
+        sock.listen(128)
+        sock.setblocking(False)
+        port = int(sock.getsockname()[1])
+        self.url = f"http://{web.bind}:{port}/"
+        config = uvicorn.Config(self.app, log_level="warning", lifespan="off", ws="websockets-sansio")
+        server = _Uvicorn(config)
+        self._server = server
+        await self.hub.start()
+        self._task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]), name="console-http")
+        for _ in range(200):  # up to 10 s: started means accepting connections
+            if server.started or self._task.done():
+                break
+            await asyncio.sleep(0.05)
+        if self._task.done():
+            self._task.result()  # surface why it could not start
+        log.info("console on %s", self.url)
 
     async def stop(self) -> None:
-        return None
+        await self.hub.stop()
+        if self._server is not None and self._task is not None:
+            self._server.should_exit = True
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), 5)
+            except TimeoutError:
+                self._server.force_exit = True
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task

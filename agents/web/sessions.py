@@ -18,7 +18,7 @@ from agents.web.api import ApiError as AuthError
 from ivr.config import SeatSettings
 
 Role = Literal["seat", "supervisor"]
-SUPERVISOR = "supervisor"
+SUPERVISOR: Role = "supervisor"
 
 
 @dataclass

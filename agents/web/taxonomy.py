@@ -62,7 +62,7 @@ def _score(query: str, item: Category) -> float:
     chars = set(query)
     text = "".join(item.levels)
     found = sum(1 for ch in chars if ch in text) / len(chars)
-    return score + (found * 4.0 if found >= 0.5 else 0.0)
+    return score + (found * 4.0 if found >= 0.75 else 0.0)
 
 
 class Taxonomy:

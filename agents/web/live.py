@@ -1,0 +1,202 @@
+"""Live updates over one WebSocket per page (/api/live?token=...).
+
+A seat's page gets its state changes and its screen pops; a supervisor's page gets the board.
+Pops cannot be lost: the page asks for the current offer (GET /api/seats/{id}/offer) whenever it
+(re)connects, and the hub pushes a pop as soon as the ACD's outbox row for it is committed,
+which happens before the seat's phone rings. Messages are JSON objects with a `type`:
+`seat`, `offer`, `board`, `error` (then the socket closes with a 44xx code), `revoked`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from agents.acd import Acd
+from agents.events import QueueEvent, SeatEvent
+from agents.web.api import ApiError
+from agents.web.board import LiveBoard
+from agents.web.desk import ON_CALL, Desk
+from agents.web.sessions import SUPERVISOR, Session, Sessions
+from ivr.store import Store
+
+log = logging.getLogger(__name__)
+
+BOARD_EVERY = 2.0  # seconds between board pushes when nothing changed (wait times still grow)
+BOARD_SOON = 0.25  # after a change, at most this late
+QUEUE_MAX = 500  # messages waiting for one slow page before it is dropped (it reconnects)
+
+
+@dataclass(eq=False)
+class Client:
+    session: Session
+    outbox: asyncio.Queue[dict[str, Any] | None] = field(default_factory=lambda: asyncio.Queue(QUEUE_MAX))
+    last_pop: str = ""  # envelope id of the pop last sent
+    dropped: bool = False
+
+    def send(self, message: dict[str, Any] | None) -> None:
+        try:
+            self.outbox.put_nowait(message)
+        except asyncio.QueueFull:
+            self.dropped = True  # the sender sees the flag and closes; the page reconnects
+
+
+class LiveHub:
+    def __init__(self, acd: Acd, store: Store, desk: Desk, board: LiveBoard, sessions: Sessions) -> None:
+        self._acd = acd
+        self._store = store
+        self._desk = desk
+        self._board = board
+        self._sessions = sessions
+        self._clients: set[Client] = set()
+        self._dirty = asyncio.Event()
+        self._pop_check: asyncio.Task[None] | None = None
+        self._pop_again = False
+        self._ticker: asyncio.Task[None] | None = None
+
+    # --- lifecycle ---------------------------------------------------------------------------
+    def attach(self) -> None:
+        listen = getattr(self._acd.events, "listen", None)
+        if listen is not None:
+            listen(self._on_event)
+        self._store.outbox_listeners.append(self._check_pops_soon)
+
+    async def start(self) -> None:
+        self._ticker = asyncio.get_running_loop().create_task(self._tick(), name="console-board")
+
+    async def stop(self) -> None:
+        for client in list(self._clients):
+            client.send(None)
+        for task in (self._ticker, self._pop_check):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    # --- events ------------------------------------------------------------------------------
+    def _on_event(self, event: QueueEvent | SeatEvent) -> None:
+        self._board.add(event)
+        self._dirty.set()
+        if isinstance(event, SeatEvent):
+            clients = self._seat_clients(event.seat_id)
+            if clients:
+                view = self._desk.seat_view(event.seat_id)
+                for c in clients:
+                    c.send({"type": "seat", "seat": view})
+                if event.state in ON_CALL:
+                    self._check_pops_soon()
+
+    def _seat_clients(self, seat_id: str) -> list[Client]:
+        return [c for c in self._clients if c.session.seat_id == seat_id]
+
+    def _check_pops_soon(self) -> None:
+        """The outbox changed (a pop may have been committed): one check runs at a time and
+        runs again if more changes came while it read."""
+        self._pop_again = True
+        if self._pop_check is None or self._pop_check.done():
+            loop = asyncio.get_running_loop()
+            self._pop_check = loop.create_task(self._check_pops(), name="console-pops")
+
+    async def _check_pops(self) -> None:
+        for _ in range(1000):  # one turn per burst of changes
+            if not self._pop_again:
+                return
+            self._pop_again = False
+            for client in [c for c in self._clients if c.session.seat_id]:
+                await self._push_pop(client)
+
+    async def _push_pop(self, client: Client) -> None:
+        seat = self._acd.seats.get(client.session.seat_id)
+        if seat is None or seat.state not in ON_CALL:
+            return
+        try:
+            offer = await self._desk.current_offer(seat.id)
+        except Exception:
+            log.exception("console: reading the pop of seat %s failed", seat.id)
+            return
+        if offer is not None and offer.get("id") != client.last_pop:
+            client.last_pop = str(offer.get("id"))
+            client.send({"type": "offer", "offer": offer})
+
+    async def _tick(self) -> None:
+        while True:  # ends by cancellation (stop)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._dirty.wait(), BOARD_EVERY)
+                await asyncio.sleep(BOARD_SOON)  # let a burst of events settle into one push
+            self._dirty.clear()
+            watchers = [c for c in self._clients if c.session.role == SUPERVISOR]
+            if watchers:
+                snapshot = self._board.snapshot()
+                for c in watchers:
+                    c.send({"type": "board", "board": snapshot})
+
+    # --- the socket --------------------------------------------------------------------------
+    async def websocket(self, ws: WebSocket) -> None:
+        await ws.accept()
+        try:
+            session = self._sessions.get(ws.query_params.get("token", ""))
+            if session.seat_id and session.live > 0:
+                raise ApiError(409, "该座席已在另一个窗口打开，请关闭其他窗口或重新登录接管")
+        except ApiError as exc:
+            await ws.send_json({"type": "error", "status": exc.status, "error": exc.message})
+            await ws.close(code=4000 + exc.status, reason=str(exc.status))
+            return
+        client = Client(session)
+        session.live += 1
+
+        def revoked(why: str) -> None:
+            client.send({"type": "revoked", "error": why})
+            client.send(None)
+
+        session.on_revoke.append(revoked)
+        self._clients.add(client)
+        try:
+            await self._greet(client)
+            await self._serve(ws, client)
+        finally:
+            self._clients.discard(client)
+            session.live -= 1
+            with contextlib.suppress(ValueError):
+                session.on_revoke.remove(revoked)
+
+    async def _greet(self, client: Client) -> None:
+        seat_id = client.session.seat_id
+        if seat_id:
+            client.send({"type": "seat", "seat": self._desk.seat_view(seat_id)})
+            offer = await self._desk.current_offer(seat_id)
+            client.last_pop = str(offer.get("id")) if offer else ""
+            client.send({"type": "offer", "offer": offer})
+        else:
+            client.send({"type": "board", "board": self._board.snapshot()})
+
+    async def _serve(self, ws: WebSocket, client: Client) -> None:
+        async def receive() -> None:
+            with contextlib.suppress(WebSocketDisconnect):
+                while True:  # pings from the page; ends when it goes away
+                    await ws.receive_text()
+
+        reader = asyncio.get_running_loop().create_task(receive())
+        try:
+            while not reader.done():
+                getter = asyncio.ensure_future(client.outbox.get())
+                await asyncio.wait((getter, reader), return_when=asyncio.FIRST_COMPLETED)
+                if not getter.done():
+                    getter.cancel()
+                    break
+                message = getter.result()
+                if message is None or client.dropped:
+                    with contextlib.suppress(Exception):
+                        await ws.close(code=4000 if message is None else 4013)
+                    break
+                await ws.send_json(message)
+        except (WebSocketDisconnect, RuntimeError):
+            pass  # the page went away mid-send
+        finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader

@@ -1,0 +1,169 @@
+"""The console's REST API as OpenAPI 3.1 (served at /api/openapi.json; prose in docs/api.md).
+Written by hand next to the routes; a test checks that every route is described here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_ERR = {"description": 'refused: {"error": message, "status": code}; nothing changed'}
+_STR = {"type": "string"}
+
+TICKET = {
+    "type": "object",
+    "properties": {
+        name: _STR
+        for name in (
+            "id caller channel call_id category1 category2 category3 address description urgency unit status "
+            "operator"
+        ).split()
+    }
+    | {"created_at": {"type": "number"}, "updated_at": {"type": "number"}, "context": {"type": "object"}},
+}
+SEAT = {
+    "type": "object",
+    "properties": {
+        "seat_id": _STR,
+        "name": _STR,
+        "state": {"enum": ["logged_out", "ready", "not_ready", "ringing", "talking", "wrap_up"]},
+        "reason": _STR,
+        "since": {"type": "number"},
+        "now": {"type": "number"},
+        "call_id": _STR,
+        "pending": _STR,
+        "wrapup_ends": {"type": ["number", "null"]},
+    },
+}
+FIELDS = {
+    "type": "object",
+    "description": "operator-editable fields (strings); limits: category 50, address 300, "
+    "description 5000, unit 100 characters",
+    "properties": {n: _STR for n in ("category1", "category2", "category3", "address", "description", "unit")}
+    | {
+        "urgency": {"enum": ["normal", "urgent", "critical"]},
+        "status": {"enum": ["draft", "open", "dispatched", "closed"]},
+    },
+    "additionalProperties": False,
+}
+
+
+def _op(
+    summary: str,
+    *,
+    body: dict[str, Any] | None = None,
+    ok: dict[str, Any] | None = None,
+    errors: tuple[int, ...] = (401,),
+    params: tuple[str, ...] = (),
+    query: tuple[str, ...] = (),
+    public: bool = False,
+) -> dict[str, Any]:
+    op: dict[str, Any] = {"summary": summary, "responses": {"200": {"description": "OK"}}}
+    if ok is not None:
+        op["responses"]["200"]["content"] = {"application/json": {"schema": ok}}
+    for code in errors:
+        op["responses"][str(code)] = _ERR
+    if body is not None:
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+    parameters = [{"name": p, "in": "path", "required": True, "schema": _STR} for p in params]
+    parameters += [{"name": q, "in": "query", "schema": _STR} for q in query]
+    if parameters:
+        op["parameters"] = parameters
+    if public:
+        op["security"] = []
+    return op
+
+
+def spec() -> dict[str, Any]:
+    login = {
+        "type": "object",
+        "properties": {
+            "seat_id": _STR,
+            "password": _STR,
+            "role": {"enum": ["seat", "supervisor"]},
+            "takeover": {"type": "boolean", "description": "close the seat's other open console"},
+        },
+        "required": ["password"],
+    }
+    state = {
+        "type": "object",
+        "properties": {
+            "action": {"enum": ["login", "logout", "ready", "not_ready", "end_wrapup"]},
+            "reason": {"type": "string", "description": "needed for not_ready: break, training, ..."},
+        },
+        "required": ["action"],
+    }
+    report_q = ("from", "to", "format")
+    paths: dict[str, dict[str, Any]] = {
+        "/api/login": {
+            "post": _op(
+                "Log in as a seat (seat_id + password) or as supervisor (role=supervisor); returns a token",
+                body=login,
+                errors=(400, 401, 409, 413),
+                public=True,
+            )
+        },
+        "/api/logout": {"post": _op("End this session")},
+        "/api/me": {"get": _op("The session's role, seat and the seat's state")},
+        "/api/seats/{seat_id}": {
+            "get": _op("A seat's state", ok=SEAT, params=("seat_id",), errors=(401, 403, 404))
+        },
+        "/api/seats/{seat_id}/state": {
+            "post": _op(
+                "Change the seat's state (签入/就绪/示忙/小休/签出, end wrap-up)",
+                body=state,
+                ok=SEAT,
+                params=("seat_id",),
+                errors=(400, 401, 403, 404, 409),
+            )
+        },
+        "/api/seats/{seat_id}/offer": {
+            "get": _op(
+                "The current screen pop (payload as MQTT screen_pop, ticket as now) or null",
+                params=("seat_id",),
+                errors=(401, 403, 404),
+            )
+        },
+        "/api/tickets/{ticket_id}": {
+            "get": _op(
+                "A ticket the seat operates", ok=TICKET, params=("ticket_id",), errors=(401, 403, 404)
+            ),
+            "patch": _op(
+                "Change ticket fields (autosave); status=dispatched needs category1, description, unit",
+                body={"type": "object", "properties": {"fields": FIELDS}, "required": ["fields"]},
+                ok=TICKET,
+                params=("ticket_id",),
+                errors=(400, 401, 403, 404, 413, 422),
+            ),
+        },
+        "/api/tickets/{ticket_id}/history": {
+            "get": _op("Every change of a ticket (field, old, new, actor, time)", params=("ticket_id",))
+        },
+        "/api/taxonomy": {"get": _op("The three-level category tree")},
+        "/api/taxonomy/search": {"get": _op("Type-ahead over the categories", query=("q",))},
+        "/api/units/suggest": {
+            "get": _op(
+                "The responsible unit for a category and address",
+                query=("category1", "category2", "category3", "address"),
+            )
+        },
+        "/api/knowledge": {"get": _op("Knowledge base answers for a query", query=("q",))},
+        "/api/board": {"get": _op("Live board: queues, seats by state (supervisor)", errors=(401, 403))},
+        "/api/charts": {"get": _op("Today's series per 15 min / 5 min (supervisor)", errors=(401, 403))},
+        "/api/reports/queues": {
+            "get": _op(
+                "Per-queue report for a date range, JSON or CSV", query=report_q, errors=(400, 401, 403)
+            )
+        },
+        "/api/reports/operators": {
+            "get": _op(
+                "Per-operator report: calls, AHT, wrap-up, not-ready", query=report_q, errors=(400, 401, 403)
+            )
+        },
+        "/api/openapi.json": {"get": _op("This document", public=True, errors=())},
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "12345 Hotline console API", "version": "1"},
+        "components": {"securitySchemes": {"token": {"type": "http", "scheme": "bearer"}}},
+        "security": [{"token": []}],
+        "paths": paths,
+    }

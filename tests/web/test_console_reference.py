@@ -1,0 +1,76 @@
+"""Taxonomy, unit suggestion, knowledge base, OpenAPI coverage, free ports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from starlette.routing import Route
+from web_rig import Rig
+
+from agents.web.knowledge import KnowledgeBase
+from agents.web.openapi import spec
+from agents.web.taxonomy import Taxonomy, TaxonomyError, district_of, fill_unit
+
+
+def test_shipped_taxonomy_is_three_levels_of_a_few_hundred() -> None:
+    t = Taxonomy.load()
+    assert 250 <= len(t.items) <= 600
+    assert len(t.tree()) >= 10
+    assert {i.levels for i in t.items}.__len__() == len(t.items)  # no duplicate paths
+
+
+def test_type_ahead_finds_the_deepest_level_first() -> None:
+    t = Taxonomy.load()
+    assert t.search("装修噪音")[0].levels == ("环境保护", "噪声污染", "装修噪音")
+    assert t.search("欠薪")[0].levels[0] == "人力资源社会保障"
+    assert any(c.levels[2] == "井盖缺失" for c in t.search("井盖"))
+    assert t.search("") == [] and t.search("量子计算机") == []
+
+
+def test_unit_suggestion_uses_the_district_of_the_address() -> None:
+    t = Taxonomy.load()
+    assert district_of("北京市朝阳区建国路88号") == "朝阳区"
+    assert district_of("幸福小区3号楼") == ""
+    assert t.suggest_unit("城市管理", "市容环境", "占道经营", "海淀区中关村大街1号") == "海淀区城管执法局"
+    assert t.suggest_unit("城市管理", "", "", "幸福小区") == "市城管执法局"
+    assert fill_unit("市生态环境局{区}分局", "") == "市生态环境局"
+
+
+def test_taxonomy_csv_errors_name_the_line(tmp_path: Path) -> None:
+    bad = tmp_path / "t.csv"
+    bad.write_text("category1,category2,category3,unit\n城市管理,,路灯,x\n", encoding="utf-8")
+    with pytest.raises(TaxonomyError, match=":2:"):
+        Taxonomy.load(bad)
+
+
+def test_knowledge_search_as_you_type() -> None:
+    kb = KnowledgeBase.load()
+    assert len(kb.articles) >= 20
+    assert kb.search("社保卡丢了")[0].title == "社保卡丢失补办"
+    assert kb.search("有煤气味")[0].title == "燃气泄漏怎么办"
+    assert kb.search("   ") == []
+
+
+async def test_openapi_describes_every_route(rig: Rig) -> None:
+    doc = (await rig.http.get("/api/openapi.json")).json()
+    assert doc["openapi"].startswith("3.")
+    for route in rig.server.app.routes:
+        if isinstance(route, Route) and route.path.startswith("/api/"):
+            methods = {m.lower() for m in route.methods or ()} - {"head"}
+            assert route.path in doc["paths"], route.path
+            assert methods <= set(doc["paths"][route.path]), (route.path, methods)
+    assert doc == spec()
+
+
+async def test_port_zero_picks_a_free_port(rig: Rig, tmp_path: Path) -> None:
+    other = Rig(tmp_path / "b")
+    await other.start()
+    try:
+        assert rig.server.url != other.server.url and not rig.server.url.endswith(":0/")
+        page = await other.http.get("/")
+        assert page.status_code in (302, 307) and page.headers["location"] == "/static/index.html"
+        html = await other.http.get("/static/seat.html")
+        assert html.status_code == 200 and "话务员工作台" in html.text
+    finally:
+        await other.stop()

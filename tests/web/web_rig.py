@@ -1,0 +1,107 @@
+"""A console over a real ACD and a real SQLite store, with a fake seat line that answers."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from agents.acd import Acd
+from agents.console import Console
+from agents.events import EventLog
+from agents.lines import QueueEntry, RingOutcome, SilentLine
+from agents.screenpop import ScreenPopper
+from agents.web.server import ConsoleServer
+from ivr.bus import Bus
+from ivr.config import SeatSettings, Settings, parse
+from ivr.control import QueueRequest, QueueResult
+from ivr.store import Store
+
+PASSWORDS = {"1001": "pw1001", "1002": "pw1002", "1003": ""}
+SUPERVISOR = "boss"
+
+
+def settings(tmp: Path) -> Settings:
+    raw: dict[str, Any] = {
+        "web": {"bind": "127.0.0.1", "port": 0, "supervisor_password": SUPERVISOR},
+        "store": {"path": str(tmp / "web.db")},
+        "queues": {"general": {"wrapup_seconds": 30, "service_level_seconds": 20, "announce_every": 0}},
+        "seats": [
+            {"id": sid, "name": f"话务员{sid}", "uri": f"sip:{sid}@127.0.0.1", "queues": ["general"], "password": pw}
+            for sid, pw in PASSWORDS.items()
+        ],
+    }
+    return parse(raw, tmp / "config.toml")
+
+
+class FakeSeatLine:
+    """Answers after `answer_after` seconds; `hold` keeps a seat ringing until released."""
+
+    def __init__(self, answer_after: float = 0.05) -> None:
+        self.answer_after = answer_after
+        self.hold: dict[str, asyncio.Event] = {}
+
+    async def ring(self, seat: SeatSettings, entry: QueueEntry, timeout: float) -> RingOutcome:
+        gate = self.hold.get(seat.id)
+        if gate is not None:
+            await gate.wait()
+        await asyncio.sleep(self.answer_after)
+        return "answered"
+
+
+class Rig:
+    def __init__(self, tmp: Path) -> None:
+        self.settings = settings(tmp)
+        self.line = FakeSeatLine()
+        self.calls: dict[str, asyncio.Task[QueueResult]] = {}
+
+    async def start(self) -> None:
+        s = self.settings
+        self.store = await Store.open(s.resolve(s.store.path))
+        self.bus = Bus(s.mqtt, self.store)  # never started: messages stay in the outbox
+        self.events = EventLog(self.store)
+        self.acd = Acd(
+            s.queues, s.seats, self.line, events=self.events, screen_pop=ScreenPopper(self.store, self.bus.topics)
+        )
+        self.console = Console(self.acd, self.store, self.bus)
+        self.console.attach()
+        await self.acd.start()
+        self.server = ConsoleServer(s, self.acd, self.store, self.bus, self.events, self.console)
+        await self.server.start()
+        self.http = httpx.AsyncClient(base_url=self.server.url.rstrip("/"), timeout=10)
+
+    async def stop(self) -> None:
+        await self.http.aclose()
+        await self.server.stop()
+        for t in self.calls.values():
+            t.cancel()
+        await asyncio.gather(*self.calls.values(), return_exceptions=True)
+        await self.acd.stop()
+        await self.store.close()
+
+    async def login(self, seat_id: str, password: str | None = None) -> dict[str, str]:
+        r = await self.http.post(
+            "/api/login", json={"seat_id": seat_id, "password": password or PASSWORDS[seat_id]}
+        )
+        assert r.status_code == 200, r.text
+        return {"authorization": f"Bearer {r.json()['token']}"}
+
+    async def supervisor(self) -> dict[str, str]:
+        r = await self.http.post("/api/login", json={"role": "supervisor", "password": SUPERVISOR})
+        assert r.status_code == 200, r.text
+        return {"authorization": f"Bearer {r.json()['token']}"}
+
+    def call(self, call_id: str, caller: str = "13800138000", **context: Any) -> None:
+        ctx = {"flow": "main", "path": ["greeting", "main_menu", "operator"], "choices": {"main_menu": "2"}}
+        ctx |= context
+        req = QueueRequest(queue="general", context=ctx)
+        self.calls[call_id] = asyncio.ensure_future(self.acd.enqueue(SilentLine(), req, caller, call_id))
+
+    async def until(self, predicate: Any, timeout: float = 5.0) -> None:
+        for _ in range(int(timeout / 0.02)):
+            if predicate():
+                return
+            await asyncio.sleep(0.02)
+        raise AssertionError("condition not met in time")
