@@ -77,6 +77,10 @@ tts_cache = "{ROOT / "audio" / "cache"}"
 [store]
 path = "{work / "hotline.db"}"
 recordings = "{work / "recordings"}"
+[web]
+port = 0
+[queues.general]
+[queues.urgent]
 """,
         encoding="utf-8",
     )

@@ -23,6 +23,7 @@ from ivr.config import Settings
 from ivr.control import CallerHangup, QueueRequest, QueueResult
 from ivr.flow import FlowLibrary, FlowServices, Interpreter, Rejected
 from ivr.flow.services import surveys
+from ivr.housekeeping import Housekeeping
 from ivr.sip.engine import EngineConfig, SipEngine
 from ivr.sip.events import IncomingCall, Registration
 from ivr.sip.leg import Leg, Recognizer, Voice
@@ -62,6 +63,24 @@ def engine_config(settings: Settings, sip_port: int | None = None) -> EngineConf
         realm=t.realm,
         reg_expires=t.expires,
     )
+
+
+class WaitingCaller:
+    """The queue's view of a waiting caller: the leg, with the callback offer in announcements."""
+
+    def __init__(self, leg: Leg, callback_key: str):
+        self.leg = leg
+        spoken = "星号" if callback_key == "*" else "井号" if callback_key == "#" else callback_key
+        self.hint = f"如需挂机等候回电，请按{spoken}键，我们会为您保留排队位置。" if callback_key else ""
+
+    async def start_hold_music(self) -> None:
+        await self.leg.start_hold_music()
+
+    async def stop_hold_music(self) -> None:
+        await self.leg.stop_hold_music()
+
+    async def announce(self, text: str) -> None:
+        await self.leg.announce(text + self.hint)
 
 
 class AcdQueueState:
@@ -165,6 +184,8 @@ class Hotline:
             surveys=surveys(s),
         )
         self._watcher = asyncio.ensure_future(self.flows.watch())
+        keeper = Housekeeping(self.store, s.resolve(s.store.recordings), s.store.recording_retention_days)
+        self._housekeeping = asyncio.ensure_future(keeper.run())
         from agents.web.server import ConsoleServer  # the operator and supervisor console
 
         self.web = ConsoleServer(s, self.acd, self.store, self.bus, self.events, self.console)
@@ -182,6 +203,7 @@ class Hotline:
             await asyncio.wait(self._tasks, timeout=5)
         if hasattr(self, "_watcher"):
             self._watcher.cancel()
+            self._housekeeping.cancel()
         if hasattr(self, "web"):
             await self.web.stop()
         if hasattr(self, "acd"):
@@ -250,8 +272,24 @@ class Hotline:
 
     async def _enqueue(self, leg: Leg, request: QueueRequest) -> QueueResult:
         context = pop_context(leg.flow, request.context, request.priority)
+        context["trunk"] = leg.source  # where a callback to this caller is sent
         request = QueueRequest(request.queue, request.priority, request.skills, context)
-        return await self.acd.enqueue(leg, request, leg.caller, leg.call_id)
+        key = (
+            self.settings.queues[request.queue].callback_key if request.queue in self.settings.queues else ""
+        )
+        keys = asyncio.ensure_future(self._callback_key(leg, key)) if key else None
+        try:
+            return await self.acd.enqueue(WaitingCaller(leg, key), request, leg.caller, leg.call_id)
+        finally:
+            if keys is not None:
+                keys.cancel()
+
+    async def _callback_key(self, leg: Leg, key: str) -> None:
+        """While the caller waits, the callback key books a callback that keeps their place."""
+        while True:
+            if await leg.digits.get() == key and self.acd.request_callback(leg.call_id):
+                log.info("call %s: callback requested from the queue", leg.id)
+                return
 
     def _bridge_ended(self, entry: QueueEntry, by: Literal["caller", "operator"], recording: str) -> None:
         self.acd.call_ended(entry.call_id, by)

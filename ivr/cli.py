@@ -130,6 +130,7 @@ def cmd_seat(args: argparse.Namespace) -> int:
             max_calls=args.max_calls,
             stop=stop,
             user=args.user,
+            events=Path(args.events) if args.events else None,
         )
 
     answered = asyncio.run(main())
@@ -150,7 +151,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             workdir=Path(args.workdir),
             talk=args.talk,
             seed=args.seed,
-            quiet=args.json,
+            quiet=False,  # progress goes to stderr; --json keeps stdout to the report
         )
     )
     if args.json:
@@ -202,6 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--answer-after", type=float, default=0.5, help="ring this long before answering")
     st.add_argument("--max-calls", type=int, default=0, help="exit after this many calls (0: no limit)")
     st.add_argument("--duration", type=float, default=0, help="exit after this many seconds (0: until ^C)")
+    st.add_argument("--events", default="", help="append a JSON line per incoming/answered/ended call")
     st.set_defaults(func=cmd_seat)
 
     dm = sub.add_parser(

@@ -89,6 +89,7 @@ class QueueSettings:
     skill_widen_after: tuple[float, ...] = (30.0, 60.0)
     when_no_seats: str = "wait"  # wait | leave
     survey_flow: str = ""
+    callback_key: str = "*"  # pressed while waiting: hang up and be called back, keeping the place
     weight: int = 0  # a seat in several queues serves the higher weight first (Asterisk's weight)
     skill_widen_levels: int = 2  # each skill_widen_after step lowers required levels by this much
     default_handle_seconds: float = 180.0  # estimated-wait basis until real handle times exist

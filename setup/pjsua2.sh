@@ -19,7 +19,7 @@ CONFIGURE_FLAGS="--enable-epoll --enable-shared --disable-video --disable-sound 
  --disable-vpx --disable-bcg729 --disable-silk --disable-ilbc-codec --disable-g7221-codec
  --disable-opencore-amr --disable-libsrtp --with-external-gsm --with-external-speex"
 # v4 in the key: bump when this script changes the wheel's contents.
-KEY=$( { echo v5; cat "$HERE/config_site.h"; echo "$CONFIGURE_FLAGS"; "$PY" -c 'import sys; print(sys.version_info[:2])'; echo "${PJPROJECT_SRC:-debian-ring}"; } | sha256sum | cut -c1-12)
+KEY=$( { echo v6; cat "$HERE/config_site.h"; echo "$CONFIGURE_FLAGS"; "$PY" -c 'import sys; print(sys.version_info[:2])'; echo "${PJPROJECT_SRC:-debian-ring}"; } | sha256sum | cut -c1-12)
 VERSION="2.12.1+hotline.$KEY"
 PYTAG=$("$PY" -c 'import sys; print(f"cp{sys.version_info[0]}{sys.version_info[1]}")')
 
@@ -73,7 +73,9 @@ EOF
   make dep > "$WORK/make.log" 2>&1 && make -j"$(nproc)" >> "$WORK/make.log" 2>&1 \
     || { tail -n 60 "$WORK/make.log" >&2; exit 1; }
   "$PY" -m pip install -q setuptools wheel
-  make -C pjsip-apps/src/swig/python PYTHON_EXE="$PY" > "$WORK/swig.log" 2>&1 \
+  # -threads: every pjsua2 call releases the GIL (libHandleEvents waits in epoll without holding
+  # it) and callbacks take it back; without it the pj thread starves the asyncio loop.
+  make -C pjsip-apps/src/swig/python PYTHON_EXE="$PY" USE_THREADS="-threads -DSWIG_NO_EXPORT_ITERATOR_METHODS" > "$WORK/swig.log" 2>&1 \
     || { tail -n 60 "$WORK/swig.log" >&2; exit 1; }
 
   # Package as `pjsua2/` with the pj shared libraries beside the extension ($ORIGIN rpath), so

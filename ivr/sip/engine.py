@@ -55,6 +55,14 @@ class EngineConfig:
     )
 
 
+def _header(msg: str, name: str) -> str:
+    key = name.lower() + ":"
+    for line in msg.split("\r\n\r\n", 1)[0].split("\r\n"):
+        if line.lower().startswith(key):
+            return line[len(key) :].strip()
+    return ""
+
+
 class _LogWriter(pj.LogWriter):  # type: ignore[misc]
     def write(self, entry: Any) -> None:
         level = logging.WARNING if entry.level <= 2 else logging.DEBUG
@@ -144,7 +152,8 @@ class SipEngine:
         try:
             while self._running:
                 self._drain()
-                self.ep.libHandleEvents(5)  # type: ignore[union-attr]
+                # short polls: a submitted command waits at most this long (the GIL is free meanwhile)
+                self.ep.libHandleEvents(2)  # type: ignore[union-attr]
                 self._forgotten.clear()
         finally:
             self._destroy()
@@ -268,7 +277,8 @@ class SipEngine:
         call = PjCall(self, acc, prm.callId)
         source = str(prm.rdata.srcAddress)
         host = source.rsplit(":", 1)[0].strip("[]")
-        first_line = str(prm.rdata.wholeMsg).split("\r\n", 1)[0]
+        msg = str(prm.rdata.wholeMsg)
+        first_line = msg.split("\r\n", 1)[0]
         parts = first_line.split()
         dialled = uri_user(parts[1]) if len(parts) > 1 else ""
         ci = call.getInfo()
@@ -286,7 +296,9 @@ class SipEngine:
             op = pj.CallOpParam()
             op.statusCode = 200
             call.answer(op)
-        self.post(IncomingCall(ci.id, uri_user(str(ci.remoteUri)), dialled, source, str(ci.callIdString)))
+        # a leg from the hotline to a seat names the citizen in X-Hotline-Caller
+        caller = _header(msg, "X-Hotline-Caller") or uri_user(str(ci.remoteUri))
+        self.post(IncomingCall(ci.id, caller, dialled, source, str(ci.callIdString)))
 
     def forget(self, call_id: int) -> None:
         call = self._calls.pop(call_id, None)

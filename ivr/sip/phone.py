@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from dataclasses import asdict, dataclass, field
@@ -170,6 +171,7 @@ async def run_seat(
     max_calls: int = 0,
     stop: asyncio.Event | None = None,
     user: str = "seat",
+    events: Path | None = None,
 ) -> int:
     """An operator's phone: answer each call after `answer_after` s, play `say`, hang up after
     `talk_seconds` (0: wait for the far end). Returns the number of calls answered."""
@@ -189,17 +191,29 @@ async def run_seat(
     )
     stop = stop or asyncio.Event()
     answered = 0
+    journal = open(events, "a", encoding="utf-8") if events is not None else None  # noqa: ASYNC230 - once, at start
+
+    def note(event: str, ev: IncomingCall) -> None:
+        # wall-clock stamps of what the phone saw, for benchmarks (one JSON object a line)
+        if journal is not None:
+            journal.write(
+                json.dumps({"t": time.time(), "event": event, "caller": ev.caller, "call": ev.call_id}) + "\n"
+            )
+            journal.flush()
+
     tasks: set[asyncio.Task[None]] = set()
 
     async def handle(ev: IncomingCall) -> None:
         nonlocal answered
         out = OutboundCall(ev.call_id)
         router.claim(ev.call_id, out)
+        note("incoming", ev)
         await engine.submit(lambda: engine.answer(ev.call_id, 180))
         await asyncio.sleep(answer_after)
         if out.ended.is_set():
             return
         await engine.submit(lambda: engine.answer(ev.call_id, 200))
+        note("answered", ev)
         answered += 1
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(out.media_ready.wait(), 5)
@@ -214,6 +228,7 @@ async def run_seat(
                 await engine.submit(lambda: engine.hangup(ev.call_id))
         else:
             await out.ended.wait()
+        note("ended", ev)
         if max_calls and answered >= max_calls:
             stop.set()
 
@@ -231,4 +246,6 @@ async def run_seat(
         for t in list(tasks):
             t.cancel()
         await engine.stop()
+        if journal is not None:
+            journal.close()
     return answered

@@ -42,6 +42,8 @@ class SipSeatLine:
         self.ring_to_invite_ms: list[float] = []  # offer decided -> INVITE sent (benchmarks)
 
     async def ring(self, seat: SeatSettings, entry: QueueEntry, timeout: float) -> RingOutcome:
+        if entry.callback:
+            return await self._callback(seat, entry, timeout)
         leg = self._legs(entry.call_id)
         if leg is None or leg.ended.is_set():
             return "caller_gone"
@@ -82,6 +84,79 @@ class SipSeatLine:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return "answered"
+
+    async def _callback(self, seat: SeatSettings, entry: QueueEntry, timeout: float) -> RingOutcome:
+        """The caller hung up keeping their place: ring the seat, then dial the citizen back through
+        the trunk the call came in on, and bridge the two."""
+        trunk = str(entry.request.context.get("trunk", "")) or "127.0.0.1:5060"
+        headers = {"X-Hotline-Caller": entry.caller, "X-Hotline-Callback": "1"}
+        if entry.ticket_id:
+            headers["X-Hotline-Ticket"] = entry.ticket_id
+        operator = await self.router.dial(self.engine, seat.uri, headers)
+        citizen: OutboundCall | None = None
+        try:
+            if not await operator.wait_answer(timeout):
+                return self._why(operator)
+            citizen = await self.router.dial(self.engine, f"sip:{entry.caller}@{trunk}")
+            if not await citizen.wait_answer(45):
+                log.warning(
+                    "callback to %s for ticket %s: not answered (%d)",
+                    entry.caller,
+                    entry.ticket_id,
+                    citizen.status,
+                )
+                await self._drop(operator)
+                return "caller_gone"
+            await asyncio.wait_for(asyncio.gather(operator.media_ready.wait(), citizen.media_ready.wait()), 5)
+            await self.engine.submit(lambda: self.engine.bridge(citizen.call_id, operator.call_id))
+            path, token = await self._record_pair(citizen.call_id, operator.call_id, entry)
+        except asyncio.CancelledError:
+            await self._drop(operator)
+            if citizen is not None:
+                await self._drop(citizen)
+            raise
+        except Exception:
+            log.exception("callback for %s failed", entry.call_id)
+            await self._drop(operator)
+            if citizen is not None:
+                await self._drop(citizen)
+            return "failed"
+        log.info("callback: seat %s connected to %s (ticket %s)", seat.id, entry.caller, entry.ticket_id)
+        task = asyncio.ensure_future(self._watch_pair(citizen, operator, entry, path, token))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return "answered"
+
+    async def _record_pair(self, caller_id: int, seat_id: int, entry: QueueEntry) -> tuple[str, int]:
+        day = time.strftime("%Y-%m-%d")
+        path = self.recordings / day / f"{entry.ticket_id or entry.call_id}-{int(time.time())}.wav"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        token = self.engine.token()
+
+        def start() -> None:
+            caller, seat = self.engine.call(caller_id), self.engine.call(seat_id)
+            caller.record(token, path, [a for a in (caller.audio, seat.audio) if a is not None])
+
+        try:
+            await self.engine.submit(start)
+        except Exception as exc:  # a QA recording must never cost the caller the call
+            log.error("call %s: recording failed: %s", entry.call_id, exc)
+            return "", 0
+        return str(path), token
+
+    async def _watch_pair(
+        self, citizen: OutboundCall, operator: OutboundCall, entry: QueueEntry, recording: str, token: int
+    ) -> None:
+        a = asyncio.ensure_future(citizen.ended.wait())
+        b = asyncio.ensure_future(operator.ended.wait())
+        try:
+            await asyncio.wait({a, b}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            a.cancel()
+            b.cancel()
+        by: Literal["caller", "operator"] = "caller" if citizen.ended.is_set() else "operator"
+        await self._drop(operator if by == "caller" else citizen)
+        self._on_ended(entry, by, recording)
 
     @staticmethod
     def _why(out: OutboundCall) -> RingOutcome:

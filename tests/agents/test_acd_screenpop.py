@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -21,7 +22,8 @@ async def test_reoffer_keeps_one_ticket_and_pops_each_seat(make: MakeHarness, tm
         await h.start("a", "b")  # a idle longest: offered first
         h.line.script = {"a": ["no_answer"]}
         h.call("1", priority=2)
-        for _ in range(40):  # real SQLite I/O between virtual seconds
+        for _ in range(400):  # real SQLite I/O between virtual seconds: give it real time too
+            await asyncio.sleep(0.01)
             await h.advance(1)
             if len(h.line.rings) == 2:
                 break
@@ -29,6 +31,7 @@ async def test_reoffer_keeps_one_ticket_and_pops_each_seat(make: MakeHarness, tm
         await h.advance(1)
         entry = h.line.entries[-1]
         assert entry.ticket_id is not None
+        await store.flush()
         ticket = await store.tickets.get(entry.ticket_id)
         assert ticket is not None and (ticket.operator, ticket.urgency, ticket.caller) == (
             "b",

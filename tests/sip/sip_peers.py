@@ -160,6 +160,7 @@ def call(
     record: Path | None = None,
     timeout: float = 60,
     caller: str = "13800138000",
+    port: int = 0,
 ) -> dict[str, Any]:
     cmd = [
         *IVR,
@@ -174,6 +175,8 @@ def call(
         caller,
         "--rtp-port",
         str(rtp_base()),
+        "--sip-port",
+        str(port),
     ]
     if record is not None:
         cmd += ["--record", str(record)]

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sip"))  # sip_peers for the browser test
 from web_rig import Rig
 
 

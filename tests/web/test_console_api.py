@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import httpx
 from web_rig import Rig
 
 from agents.events import SeatState
@@ -30,7 +31,10 @@ async def test_login_answers_and_refusals(rig: Rig) -> None:
 
 async def test_state_controls_and_other_seats(rig: Rig) -> None:
     h = await rig.login("1001")
-    post = lambda body, seat="1001": rig.http.post(f"/api/seats/{seat}/state", json=body, headers=h)  # noqa: E731
+
+    async def post(body: dict[str, str], seat: str = "1001") -> httpx.Response:
+        return await rig.http.post(f"/api/seats/{seat}/state", json=body, headers=h)
+
     assert (await post({"action": "ready"})).status_code == 409  # must sign in first
     r = await post({"action": "login"})
     assert r.status_code == 200 and r.json()["state"] == "ready"
@@ -48,7 +52,9 @@ async def test_state_controls_and_other_seats(rig: Rig) -> None:
 
 
 async def test_screen_pop_and_ticket_autosave(rig: Rig) -> None:
-    old = await rig.store.tickets.create("13800138000", status="closed", category1="城市管理", description="上次")
+    old = await rig.store.tickets.create(
+        "13800138000", status="closed", category1="城市管理", description="上次"
+    )
     h = await rig.login("1001")
     await rig.http.post("/api/seats/1001/state", json={"action": "login"}, headers=h)
     rig.call("c1", transcript=["楼上装修太吵"])
@@ -61,7 +67,12 @@ async def test_screen_pop_and_ticket_autosave(rig: Rig) -> None:
     tid = offer["ticket"]["id"]
     assert offer["ticket"]["operator"] == "1001" and offer["ticket"]["status"] == "draft"
 
-    fields = {"category1": "环境保护", "category2": "噪声污染", "category3": "装修噪音", "address": "朝阳区建国路1号"}
+    fields = {
+        "category1": "环境保护",
+        "category2": "噪声污染",
+        "category3": "装修噪音",
+        "address": "朝阳区建国路1号",
+    }
     r = await rig.http.patch(f"/api/tickets/{tid}", json={"fields": fields}, headers=h)
     assert r.status_code == 200 and r.json()["category3"] == "装修噪音"
     r = await rig.http.patch(f"/api/tickets/{tid}", json={"fields": {"description": "夜间装修"}}, headers=h)
@@ -70,7 +81,9 @@ async def test_screen_pop_and_ticket_autosave(rig: Rig) -> None:
     history = (await rig.http.get(f"/api/tickets/{tid}/history", headers=h)).json()
     assert history[-1]["actor"] == "seat:1001" and history[-1]["changes"]["description"] == ["", "夜间装修"]
     # third-party desk clients still hear every change on the ticket topic
-    rows = await rig.store.fetchall("SELECT payload FROM outbox WHERE topic = ?", (f"hotline/v1/ticket/{tid}",))
+    rows = await rig.store.fetchall(
+        "SELECT payload FROM outbox WHERE topic = ?", (f"hotline/v1/ticket/{tid}",)
+    )
     assert json.loads(bytes(rows[-1][0]))["ticket"]["description"] == "夜间装修"
 
     r = await rig.http.patch(f"/api/tickets/{tid}", json={"fields": {"status": "dispatched"}}, headers=h)

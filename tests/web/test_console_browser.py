@@ -12,18 +12,14 @@ import json
 import subprocess
 import sys
 import threading
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sip"))
-from sip_peers import ROOT, call, free_port, rtp_base, serve, write_config  # noqa: E402
-
-from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Page, expect, sync_playwright
+from sip_peers import ROOT, call, free_port, rtp_base, serve, write_config  # tests/sip, via conftest
 
 pytestmark = [pytest.mark.browser, pytest.mark.sip]
 SHOTS = ROOT / "test-output" / "screenshots"
@@ -39,11 +35,13 @@ wrapup_seconds = 60
 service_level_seconds = 20
 announce_every = 0
 ring_timeout = 15
+[queues.urgent]
+announce_every = 0
 [[seats]]
 id = "1001"
 name = "王芳"
 uri = "sip:1001@127.0.0.1:{seat_port}"
-queues = ["general"]
+queues = ["general", "urgent"]
 password = "s3cret"
 """
     cfg = write_config(tmp_path / "config.toml", sip_port=free_port(), extra=extra)
@@ -102,7 +100,9 @@ def test_operator_takes_a_call_and_files_the_ticket(line: tuple[str, Any]) -> No
             # a real caller: greeting, then 0 for an operator; hangs up after talking a while
             result: dict[str, Any] = {}
             caller = threading.Thread(
-                target=lambda: result.update(call(server.uri, "wait 4; dtmf 0; wait 40", caller=CALLER, timeout=70))
+                target=lambda: result.update(
+                    call(server.uri, "wait 4; dtmf 0; wait 40", caller=CALLER, timeout=70)
+                )
             )
             caller.start()
             expect(page.locator("#pop-caller")).to_have_text(CALLER, timeout=40_000)
@@ -173,4 +173,3 @@ def test_operator_takes_a_call_and_files_the_ticket(line: tuple[str, Any]) -> No
         finally:
             browser.close()
     assert "Traceback" not in server.log_text()
-    time.sleep(0)

@@ -54,7 +54,9 @@ async def test_second_tab_for_the_same_seat(rig: Rig) -> None:
         r = await rig.http.post("/api/login", json={"seat_id": "1001", "password": "pw1001"})
         assert r.status_code == 409 and "接管" in r.json()["error"]
         assert (await rig.http.get("/api/me", headers=h)).status_code == 200
-        r = await rig.http.post("/api/login", json={"seat_id": "1001", "password": "pw1001", "takeover": True})
+        r = await rig.http.post(
+            "/api/login", json={"seat_id": "1001", "password": "pw1001", "takeover": True}
+        )
         assert r.status_code == 200
         assert (await next_of(first, "revoked"))["error"]
         assert (await rig.http.get("/api/me", headers=h)).status_code == 401

@@ -29,7 +29,13 @@ def settings(tmp: Path) -> Settings:
         "store": {"path": str(tmp / "web.db")},
         "queues": {"general": {"wrapup_seconds": 30, "service_level_seconds": 20, "announce_every": 0}},
         "seats": [
-            {"id": sid, "name": f"话务员{sid}", "uri": f"sip:{sid}@127.0.0.1", "queues": ["general"], "password": pw}
+            {
+                "id": sid,
+                "name": f"话务员{sid}",
+                "uri": f"sip:{sid}@127.0.0.1",
+                "queues": ["general"],
+                "password": pw,
+            }
             for sid, pw in PASSWORDS.items()
         ],
     }
@@ -63,7 +69,11 @@ class Rig:
         self.bus = Bus(s.mqtt, self.store)  # never started: messages stay in the outbox
         self.events = EventLog(self.store)
         self.acd = Acd(
-            s.queues, s.seats, self.line, events=self.events, screen_pop=ScreenPopper(self.store, self.bus.topics)
+            s.queues,
+            s.seats,
+            self.line,
+            events=self.events,
+            screen_pop=ScreenPopper(self.store, self.bus.topics),
         )
         self.console = Console(self.acd, self.store, self.bus)
         self.console.attach()

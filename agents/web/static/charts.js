@@ -13,7 +13,7 @@ function svg(tag, attrs, text) {
 function chart(box, series, { bucket, start, max, format }) {
   const W = 420, H = 180, L = 34, B = 20, T = 14;
   const n = Math.max(1, ...series.map((s) => s.values.length));
-  const top = max || Math.max(1, ...series.flatMap((s) => s.values.filter((v) => v !== null)));
+  const top = max || Math.max(4, ...series.flatMap((s) => s.values.filter((v) => v !== null)));
   const x = (i) => L + (i * (W - L - 4)) / n, y = (v) => H - B - (v / top) * (H - B - T);
   const root = svg("svg", { viewBox: `0 0 ${W} ${H}`, width: "100%", role: "img" });
   for (const f of [0, 0.5, 1]) {

@@ -1,0 +1,43 @@
+"""Recording retention and outbox pruning on a real folder and a real SQLite file."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from ivr.housekeeping import Housekeeping, prune_recordings
+from ivr.store import Store
+
+
+def _wav(path: Path, age_days: float) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"RIFF0000WAVE")
+    t = time.time() - age_days * 86400
+    os.utime(path, (t, t))
+    return path
+
+
+def test_only_recordings_past_retention_go(tmp_path: Path) -> None:
+    old = _wav(tmp_path / "2025-01-01" / "a.wav", 200)
+    recent = _wav(tmp_path / "2025-06-01" / "b.wav", 10)
+    assert prune_recordings(tmp_path, 180) == 1
+    assert not old.exists() and recent.exists()
+    assert not (tmp_path / "2025-01-01").exists()  # the emptied day folder goes too
+    assert prune_recordings(tmp_path, 0) == 0 and recent.exists()  # 0 keeps everything
+
+
+async def test_housekeeping_prunes_recordings_and_delivered_outbox(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "h.db", now=lambda: time.time() - 30 * 86400)
+    try:
+        await store.outbox_put("t/old", b"{}")
+        items = await store.outbox_pending()
+        await store.outbox_delivered([i.id for i in items])
+        await store.outbox_put("t/pending", b"{}")
+        _wav(tmp_path / "rec" / "x.wav", 400)
+        removed = await Housekeeping(store, tmp_path / "rec", 180).run_once()
+        assert removed == 1
+        rows = await store.fetchall("SELECT topic FROM outbox")
+        assert rows == [("t/pending",)]  # undelivered messages are never pruned
+    finally:
+        await store.close()
