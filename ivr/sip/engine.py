@@ -245,10 +245,11 @@ class SipEngine:
         self.account = _Account(self)
         self.account.create(acfg)
         log.info(
-            "SIP listening on %s:%d (%s), real call limit %d",
+            "SIP listening on %s:%d (%s)%s, real call limit %d",
             c.bind,
             self.sip_port,
             "/".join(c.transports),
+            f", TLS on {c.bind}:{c.tls_port}" if c.tls_port else "",
             self.max_calls,
         )
 

@@ -54,6 +54,22 @@ def parse_script(script: str) -> list[tuple[str, list[str]]]:
     return steps
 
 
+def _phone(router: CallRouter, port: int, rtp_port: int, user: str, *, answers: bool) -> SipEngine:
+    """A softphone's engine: UDP, a small RTP range; a seat accepts calls from anyone (it
+    answers them itself), a caller's phone refuses every incoming call."""
+    config = EngineConfig(
+        port=port,
+        transports=("udp",),
+        rtp_port=rtp_port,
+        rtp_port_range=400 if answers else 200,
+        user=user,
+        max_calls=16 if answers else 4,
+        auto_answer=False,
+        allow=None if answers else (),
+    )
+    return SipEngine(config, router.dispatch)
+
+
 async def _play(engine: SipEngine, call_id: int, path: Path, ended: asyncio.Event) -> None:
     token = engine.token()
     await engine.submit(lambda: engine.call(call_id).play(token, path))
@@ -89,19 +105,7 @@ async def place_call(
     """Dial uri, run the script once answered, hang up at its end (or when the far end does)."""
     steps = parse_script(script)
     router = CallRouter()
-    engine = SipEngine(
-        EngineConfig(
-            port=port,
-            transports=("udp",),
-            rtp_port=rtp_port,
-            rtp_port_range=200,
-            user=user,
-            max_calls=4,
-            auto_answer=False,
-            allow=(),
-        ),
-        router.dispatch,
-    )
+    engine = _phone(router, port, rtp_port, user, answers=False)
     report = CallReport(uri)
     await engine.start()
     try:
@@ -176,19 +180,7 @@ async def run_seat(
     """An operator's phone: answer each call after `answer_after` s, play `say`, hang up after
     `talk_seconds` (0: wait for the far end). Returns the number of calls answered."""
     router = CallRouter()
-    engine = SipEngine(
-        EngineConfig(
-            port=port,
-            transports=("udp",),
-            rtp_port=rtp_port,
-            rtp_port_range=400,
-            user=user,
-            max_calls=16,
-            auto_answer=False,
-            allow=None,
-        ),
-        router.dispatch,
-    )
+    engine = _phone(router, port, rtp_port, user, answers=True)
     stop = stop or asyncio.Event()
     answered = 0
     journal = open(events, "a", encoding="utf-8") if events is not None else None  # noqa: ASYNC230 - once, at start

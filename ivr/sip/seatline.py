@@ -68,7 +68,7 @@ class SipSeatLine:
             leg.connected = True  # no hold music or announcement may start over the conversation
             await leg.stop_hold_music()
             await self.engine.submit(lambda: self.engine.bridge(leg.id, out.call_id))
-            path, token = await self._record(leg, out, entry)
+            path, token = await self._record(leg.id, out.call_id, entry)
         except asyncio.CancelledError:
             await self._drop(out)
             raise
@@ -109,7 +109,7 @@ class SipSeatLine:
                 return "caller_gone"
             await asyncio.wait_for(asyncio.gather(operator.media_ready.wait(), citizen.media_ready.wait()), 5)
             await self.engine.submit(lambda: self.engine.bridge(citizen.call_id, operator.call_id))
-            path, token = await self._record_pair(citizen.call_id, operator.call_id, entry)
+            path, token = await self._record(citizen.call_id, operator.call_id, entry)
         except asyncio.CancelledError:
             await self._drop(operator)
             if citizen is not None:
@@ -122,14 +122,15 @@ class SipSeatLine:
                 await self._drop(citizen)
             return "failed"
         log.info("callback: seat %s connected to %s (ticket %s)", seat.id, entry.caller, entry.ticket_id)
-        task = asyncio.ensure_future(self._watch_pair(citizen, operator, entry, path, token))
+        task = asyncio.ensure_future(self._watch(citizen, operator, entry, path, token))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return "answered"
 
-    async def _record_pair(self, caller_id: int, seat_id: int, entry: QueueEntry) -> tuple[str, int]:
+    async def _record(self, caller_id: int, seat_id: int, entry: QueueEntry) -> tuple[str, int]:
         day = time.strftime("%Y-%m-%d")
-        path = self.recordings / day / f"{entry.ticket_id or entry.call_id}-{int(time.time())}.wav"
+        name = f"{entry.ticket_id or entry.call_id}-{int(time.time())}.wav".replace("/", "_")
+        path = self.recordings / day / name
         path.parent.mkdir(parents=True, exist_ok=True)
         token = self.engine.token()
 
@@ -144,18 +145,34 @@ class SipSeatLine:
             return "", 0
         return str(path), token
 
-    async def _watch_pair(
-        self, citizen: OutboundCall, operator: OutboundCall, entry: QueueEntry, recording: str, token: int
+    async def _watch(
+        self,
+        caller: Leg | OutboundCall,
+        operator: OutboundCall,
+        entry: QueueEntry,
+        recording: str,
+        token: int,
     ) -> None:
-        a = asyncio.ensure_future(citizen.ended.wait())
+        """Wait for either side to hang up, end the other side's part, and report who ended it."""
+        a = asyncio.ensure_future(caller.ended.wait())
         b = asyncio.ensure_future(operator.ended.wait())
         try:
             await asyncio.wait({a, b}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             a.cancel()
             b.cancel()
-        by: Literal["caller", "operator"] = "caller" if citizen.ended.is_set() else "operator"
-        await self._drop(operator if by == "caller" else citizen)
+        by: Literal["caller", "operator"] = "caller" if caller.ended.is_set() else "operator"
+        if by == "caller":
+            await self._drop(operator)
+        elif isinstance(caller, OutboundCall):  # a callback: nothing follows for the citizen
+            await self._drop(caller)
+        else:  # the caller stays on the line for the survey, which is not part of the recording
+            with contextlib.suppress(Exception):
+                await self.engine.submit(lambda: self.engine.unbridge(caller.id, operator.call_id))
+            with contextlib.suppress(Exception):
+                await self.engine.submit(lambda: self.engine.call(caller.id).stop_record(token))
+        if not isinstance(caller, OutboundCall):
+            caller.connected = False
         self._on_ended(entry, by, recording)
 
     @staticmethod
@@ -169,46 +186,6 @@ class SipSeatLine:
     async def _drop(self, out: OutboundCall) -> None:
         with contextlib.suppress(Exception):
             await self.engine.submit(lambda: self.engine.hangup(out.call_id))
-
-    async def _record(self, leg: Leg, out: OutboundCall, entry: QueueEntry) -> tuple[str, int]:
-        day = time.strftime("%Y-%m-%d")
-        name = f"{entry.ticket_id or entry.call_id}-{int(time.time())}.wav".replace("/", "_")
-        path = self.recordings / day / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        token = self.engine.token()
-
-        def start() -> None:
-            caller, seat = self.engine.call(leg.id), self.engine.call(out.call_id)
-            sources = [a for a in (caller.audio, seat.audio) if a is not None]
-            caller.record(token, path, sources)
-
-        try:
-            await self.engine.submit(start)
-        except Exception as exc:  # a QA recording must never cost the caller the call
-            log.error("call %s: recording failed: %s", entry.call_id, exc)
-            return "", 0
-        return str(path), token
-
-    async def _watch(
-        self, leg: Leg, out: OutboundCall, entry: QueueEntry, recording: str, token: int
-    ) -> None:
-        a = asyncio.ensure_future(leg.ended.wait())
-        b = asyncio.ensure_future(out.ended.wait())
-        try:
-            await asyncio.wait({a, b}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            a.cancel()
-            b.cancel()
-        by: Literal["caller", "operator"] = "caller" if leg.ended.is_set() else "operator"
-        if by == "caller":
-            await self._drop(out)
-        else:
-            with contextlib.suppress(Exception):
-                await self.engine.submit(lambda: self.engine.unbridge(leg.id, out.call_id))
-            with contextlib.suppress(Exception):  # the survey that follows is not part of the recording
-                await self.engine.submit(lambda: self.engine.call(leg.id).stop_record(token))
-        leg.connected = False
-        self._on_ended(entry, by, recording)
 
     async def close(self) -> None:
         for t in list(self._tasks):

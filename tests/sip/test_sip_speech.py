@@ -64,3 +64,27 @@ def test_silence_is_no_input_not_a_choice(speech_line) -> None:  # type: ignore[
     assert report["hung_up_by"] == "them"
     ended = [ln for ln in server.wait_log("ended after").splitlines() if "ended after" in ln]
     assert "korean:bye" in ended[-1] and "korean:agent" not in ended[-1]
+
+
+def test_hanging_up_while_the_line_listens(speech_line) -> None:  # type: ignore[no-untyped-def]
+    server, tmp = speech_line
+    before = server.log_text().count("ended after")
+    report = call(server.uri, "wait 3")  # gone while the menu listens
+    assert report["hung_up_by"] == "us"
+    deadline_log = server.wait_log("(caller_hangup)")
+    assert deadline_log.count("ended after") > before
+    # the recognizer and the line carry on
+    again = call(server.uri, f"wait 3; play {utterance(tmp, '민원')}; wait 8")
+    assert again["hung_up_by"] == "them"
+    assert "Traceback" not in server.log_text()
+
+
+def test_missing_model_folder_leaves_the_keypad(tmp_path: Path) -> None:
+    cfg = write_config(
+        tmp_path / "config.toml", sip_port=free_port(), speech_model=str(tmp_path / "no-model")
+    )
+    with serve(cfg) as server:
+        log = server.wait_log("callers use the keypad")
+        assert log.count("callers use the keypad") == 1 and "no-model" in log
+        report = call(server.uri, "wait 2")
+        assert report["answered"]
