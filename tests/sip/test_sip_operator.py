@@ -188,3 +188,89 @@ async def test_caller_is_bridged_to_a_seat_with_screen_pop_and_ticket(tmp_path: 
         heard = next(seat_dir.glob("*.wav"))
         assert voiced_fraction(heard) * seconds(heard) >= 2.5, (voiced_fraction(heard), seconds(heard))
         assert "survey" in log
+
+
+async def test_broker_down_during_a_call_loses_no_pop_or_ticket_update(tmp_path: Path) -> None:
+    """The broker is down when the caller is offered to the seat and while they talk: the call
+    goes on; the pop and the operator's ticket edit reach their destinations once it is back."""
+    seat_port = free_port()
+    async with LocalBroker() as broker:
+        cfg = write_config(
+            tmp_path / "config.toml",
+            sip_port=free_port(),
+            extra=seat_config(seat_port),
+            mqtt_host="127.0.0.1",
+            mqtt_port=broker.port,
+        )
+        seat = subprocess.Popen(
+            [
+                *IVR,
+                "seat",
+                "--user",
+                "1001",
+                "--sip-port",
+                str(seat_port),
+                "--rtp-port",
+                str(rtp_base()),
+                "--talk",
+                "20",
+                "--answer-after",
+                "1",
+                "--max-calls",
+                "1",
+                "--duration",
+                "120",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd=ROOT,
+        )
+        try:
+            with serve(cfg) as server:
+                # the console signs in with a persistent session, then the broker goes away
+                async with aiomqtt.Client(
+                    "127.0.0.1", broker.port, identifier="desk-1001", clean_session=False
+                ) as desk:
+                    await desk.subscribe("hotline/v1/seat/1001/pop", qos=1)
+                    for action in ("login", "ready"):
+                        await desk.publish(
+                            "hotline/v1/seat/1001/command", json.dumps({"action": action}), qos=1
+                        )
+                    await asyncio.sleep(1.0)
+                await broker.stop()
+                caller = asyncio.ensure_future(
+                    asyncio.to_thread(call, server.uri, "wait 2; dtmf 1; wait 25", caller="13733334444")
+                )
+                # SIP does not need the broker
+                await asyncio.to_thread(server.wait_log, "connected to seat 1001", 30)
+                await broker.start()  # same port, same persistence file
+                pop = None
+                async with aiomqtt.Client(
+                    "127.0.0.1", broker.port, identifier="desk-1001", clean_session=False
+                ) as desk:
+                    await desk.subscribe("hotline/v1/seat/1001/pop", qos=1)
+                    async with asyncio.timeout(30):
+                        async for msg in desk.messages:
+                            pop = json.loads(bytes(msg.payload))  # type: ignore[arg-type]
+                            break
+                    assert pop is not None and pop["call"]["caller"] == "13733334444"
+                    fields = {"category1": "住房保障", "description": "楼顶漏水", "status": "open"}
+                    await desk.publish(
+                        f"hotline/v1/ticket/{pop['ticket']['id']}/update",
+                        json.dumps({"seat_id": "1001", "fields": fields}),
+                        qos=1,
+                    )
+                    await asyncio.sleep(1.5)
+                report = await caller
+        finally:
+            seat.terminate()
+            seat.communicate(timeout=20)
+        assert report["answered"]
+        db = sqlite3.connect(tmp_path / "hotline.db")
+        row = db.execute(
+            "SELECT category1, description, caller FROM tickets WHERE id=?", (pop["ticket"]["id"],)
+        ).fetchone()
+        assert row == ("住房保障", "楼顶漏水", "13733334444")
+        pending = db.execute("SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL").fetchone()[0]
+        assert pending == 0  # everything queued while the broker was down went out
