@@ -26,10 +26,12 @@ def setup_logging(level: str = "INFO") -> None:
 
 def _load(args: argparse.Namespace) -> config_mod.Settings:
     try:
-        return config_mod.load(args.config)
+        settings = config_mod.load(args.config)
     except config_mod.ConfigError as exc:
         print(f"ivr: {exc}", file=sys.stderr)
         raise SystemExit(2) from exc
+    config_mod.use_timezone(settings.timezone)
+    return settings
 
 
 async def _until_signal(duration: float) -> None:

@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import time
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+log = logging.getLogger(__name__)
+
 
 class ConfigError(ValueError):
     pass
+
+
+def use_timezone(name: str) -> None:
+    """Local time in this process is the centre's (ticket numbers, day folders, "today")."""
+    if name and Path("/usr/share/zoneinfo", name).is_file():
+        os.environ["TZ"] = name
+        time.tzset()
+    elif name:
+        log.warning("timezone %r not found in /usr/share/zoneinfo; using the system's", name)
 
 
 @dataclass(frozen=True)
@@ -121,6 +135,7 @@ class Settings:
     queues: dict[str, QueueSettings]
     seats: tuple[SeatSettings, ...]
     log_level: str = "INFO"
+    timezone: str = "Asia/Shanghai"  # the centre's clock: ticket numbers, day folders, today's charts
 
     def resolve(self, path: str | Path) -> Path:
         """Paths in config are relative to the config file's folder."""
@@ -157,7 +172,19 @@ def load(path: str | Path) -> Settings:
 
 def parse(raw: dict[str, Any], source: Path) -> Settings:
     where = str(source)
-    top_known = {"sip", "trunk", "speech", "store", "mqtt", "web", "flows", "queues", "seats", "log_level"}
+    top_known = {
+        "sip",
+        "trunk",
+        "speech",
+        "store",
+        "mqtt",
+        "web",
+        "flows",
+        "queues",
+        "seats",
+        "log_level",
+        "timezone",
+    }
     unknown = set(raw) - top_known
     if unknown:
         raise ConfigError(f"{where}: unknown section(s) {', '.join(sorted(unknown))}")
@@ -199,6 +226,7 @@ def parse(raw: dict[str, Any], source: Path) -> Settings:
         queues=queues,
         seats=tuple(seats),
         log_level=str(raw.get("log_level", "INFO")),
+        timezone=str(raw.get("timezone", "Asia/Shanghai")),
     )
     if settings.trunk.mode not in ("ip", "register"):
         raise ConfigError(f"{where}: [trunk] mode must be 'ip' or 'register'")

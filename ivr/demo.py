@@ -182,6 +182,7 @@ async def run_demo(
 
     await asyncio.to_thread(_fresh, workdir)
     base = config_mod.load(config)
+    config_mod.use_timezone(base.timezone)
     settings, roster = demo_settings(base, workdir, seats)
     tts = Tts.from_settings(settings.speech, sample_rate=settings.sip.clock_rate, resolve=settings.resolve)
     citizen_wav, operator_wav = await tts.render(CITIZEN_SAYS), await tts.render(OPERATOR_SAYS)

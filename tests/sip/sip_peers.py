@@ -65,6 +65,7 @@ def write_config(
     path.write_text(
         f"""
 log_level = "INFO"
+timezone = ""  # the test machine's own zone, so the test and the line agree on "today"
 [sip]
 bind = "127.0.0.1"
 port = {sip_port}
