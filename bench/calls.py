@@ -72,6 +72,7 @@ rtp_port_range = 8000
 max_calls = 1000
 [flows]
 dir = "{ROOT / "flows"}"
+audio = "{ROOT / "audio"}"
 [speech]
 tts_cache = "{ROOT / "audio" / "cache"}"
 [store]

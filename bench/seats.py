@@ -57,6 +57,7 @@ rtp_port_range = 6000
 [flows]
 dir = "{ROOT / "bench" / "flows"}"
 default = "queue"
+audio = "{ROOT / "audio"}"
 [flows.numbers]
 "12345" = "queue"
 [speech]

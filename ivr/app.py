@@ -132,7 +132,7 @@ class Hotline:
         self.legs: dict[int, Leg] = {}
         self._by_call_id: dict[str, Leg] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self.audio_dir = settings.resolve("audio")
+        self.audio_dir = settings.resolve(settings.audio_dir)
         self._reg_backoff = 0.0
         self._reg_retry: asyncio.Future[None] | None = None
         self.broker: LocalBroker | None = None

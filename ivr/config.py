@@ -130,6 +130,7 @@ class Settings:
     mqtt: MqttSettings
     web: WebSettings
     flows_dir: Path
+    audio_dir: Path  # recorded prompts and hold music (audio/hold.wav)
     numbers: dict[str, str]  # dialled number -> flow name (file stem under flows_dir)
     default_flow: str
     queues: dict[str, QueueSettings]
@@ -191,6 +192,7 @@ def parse(raw: dict[str, Any], source: Path) -> Settings:
     flows = dict(raw.get("flows", {}))
     numbers = {str(k): str(v) for k, v in dict(flows.pop("numbers", {})).items()}
     flows_dir = Path(str(flows.pop("dir", "flows")))
+    audio_dir = Path(str(flows.pop("audio", "audio")))
     default_flow = str(flows.pop("default", "main"))
     if flows:
         raise ConfigError(f"{where}: [flows]: unknown key(s) {', '.join(sorted(flows))}")
@@ -221,6 +223,7 @@ def parse(raw: dict[str, Any], source: Path) -> Settings:
         mqtt=_section(MqttSettings, dict(raw.get("mqtt", {})), f"{where}: [mqtt]"),
         web=_section(WebSettings, dict(raw.get("web", {})), f"{where}: [web]"),
         flows_dir=flows_dir,
+        audio_dir=audio_dir,
         numbers=numbers,
         default_flow=default_flow,
         queues=queues,

@@ -33,7 +33,7 @@ class _Setup:
         s = self.settings
         self.flows_dir = s.resolve(s.flows_dir) if s else Path("flows").resolve()
         self.queues: set[str] | None = set(s.queues) if s else None
-        self.audio_dirs = [s.resolve("audio")] if s else [Path("audio").resolve()]
+        self.audio_dirs = [s.resolve(s.audio_dir)] if s else [Path("audio").resolve()]
         self.vocabulary: Vocabulary | None = load_words(args.vocab) if getattr(args, "vocab", None) else None
 
     def library(self) -> FlowLibrary:

@@ -104,7 +104,7 @@ class FlowLibrary:
             numbers=settings.numbers,
             default_flow=settings.default_flow,
             vocabulary=vocabulary,
-            audio_dirs=[settings.resolve("audio")],
+            audio_dirs=[settings.resolve(settings.audio_dir)],
             on_rejected=on_rejected,
         )
 

@@ -76,6 +76,7 @@ max_calls = 1000
 {trunk}
 [flows]
 dir = "{flows}"
+audio = "{ROOT / "audio"}"
 default = "main"
 [flows.numbers]
 "12345" = "main"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import aiomqtt
 import pytest
-from sip_peers import IVR, ROOT, call, free_port, rtp_base, serve, write_config
+from sip_peers import IVR, ROOT, call, free_port, read_pcm, rtp_base, serve, write_config
 from test_sip_operator import seat_config
 
 from ivr.broker import LocalBroker
@@ -79,6 +79,7 @@ async def test_callback_keeps_the_place_and_calls_the_citizen_back(tmp_path: Pat
                     "wait 2; dtmf 1; wait 6; dtmf *; wait 12",
                     caller="13922223333",
                     port=citizen_port,
+                    record=tmp_path / "waiting.wav",
                 )
                 assert report["hung_up_by"] == "them", report  # "已为您登记回拨…再见"
                 server.wait_log("callback requested from the queue")
@@ -95,6 +96,12 @@ async def test_callback_keeps_the_place_and_calls_the_citizen_back(tmp_path: Pat
             if citizen is not None:
                 citizen.terminate()
                 citizen_out, _ = citizen.communicate(timeout=20)
+        # while waiting the caller heard the transfer prompt and then hold music, never silence
+        waited = read_pcm(tmp_path / "waiting.wav")[0][8000 * 5 : 8000 * 8]
+        loud = sum(
+            1 for i in range(0, len(waited) - 800, 800) if max(abs(x) for x in waited[i : i + 800]) > 500
+        )
+        assert loud >= 0.8 * (len(waited) // 800), loud
         assert "answered 1 call" in seat_out, seat_out
         assert "answered 1 call" in citizen_out, citizen_out
         db = sqlite3.connect(tmp_path / "hotline.db")
