@@ -332,13 +332,16 @@ async def _report(
         "categories": categories,
         "satisfaction": surveys,
         "database": str(line.store.path),
-        "logs": str(workdir),
+        "logs": str(Path.cwd() / workdir if not workdir.is_absolute() else workdir),
     }
 
 
 def print_report(r: dict[str, Any]) -> None:
     def pct(v: float | None) -> str:
         return "-" if v is None else f"{100 * v:.0f}%"
+
+    def secs(v: float | None) -> str:
+        return "-" if v is None else f"{v} s"
 
     print("\n12345 hotline demo report")
     print(
@@ -347,14 +350,14 @@ def print_report(r: dict[str, Any]) -> None:
         f"answered by operators {r['calls_answered']}, abandoned {r['calls_abandoned']}"
     )
     print(
-        f"  service level {pct(r['service_level'])}, ASA {r['asa_seconds']} s, "
+        f"  service level {pct(r['service_level'])}, ASA {secs(r['asa_seconds'])}, "
         f"abandon rate {pct(r['abandon_rate'])}"
     )
     for name, q in r["queues"].items():
         print(
             f"  queue {name}: entered {q['entered']}, answered {q['answered']}, abandoned {q['abandoned']}, "
             f"service level {pct(q['service_level'])} within {q['service_level_seconds']:.0f} s, "
-            f"ASA {q['asa_seconds']} s, AHT {q['aht_seconds']} s"
+            f"ASA {secs(q['asa_seconds'])}, AHT {secs(q['aht_seconds'])}"
         )
     print(
         f"  tickets created {r['tickets_created']} (filed by operators {r['tickets_filed_by_operators']}, "
