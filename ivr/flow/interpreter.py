@@ -218,7 +218,11 @@ class Interpreter:
             await self.control.play(self.prompts(node.prompt))
         context = {
             "flow_path": self.result.route,
-            "transcript": [f"{u.who}: {u.text}" for u in self.result.transcript],
+            # key presses are marked, so the operator does not read "0" as something said
+            "transcript": [
+                f"{u.who} (按键): {u.text}" if u.kind == "dtmf" else f"{u.who}: {u.text}"
+                for u in self.result.transcript
+            ],
             "variables": {k: v for k, v in self.vars.items() if isinstance(v, str | int | float | bool)},
             "caller": self.control.caller,
         }
