@@ -186,11 +186,23 @@ def _registration(settings: Settings) -> Check:
     )
 
 
+def _flows(settings: Settings) -> Check:
+    from ivr.flow import FlowLibrary
+
+    library = FlowLibrary.from_settings(settings)
+    errors = [p for p in library.load() if p.severity == "error"]
+    if errors:
+        return Check("flows", False, f"{len(errors)} error(s), first: {errors[0]}", "run `ivr flows check`")
+    numbers = ", ".join(f"{n} -> {f}" for n, f in settings.numbers.items())
+    return Check("flows", True, f"{', '.join(sorted(library.snapshot.flows))} load clean ({numbers})")
+
+
 def run_doctor(settings: Settings, out: Callable[[str], None] = print) -> int:
     checks = [
         _pjsua2(),
         _espeak(settings),
         _model(settings),
+        _flows(settings),
         _broker(settings),
         _database(settings),
         _registration(settings),
