@@ -86,6 +86,7 @@ class WebSettings:
     bind: str = "127.0.0.1"
     port: int = 8345  # 0: a free port (the console prints its real address)
     supervisor_password: str = ""  # empty: nobody can sign in as supervisor
+    alert_wait_seconds: float = 60.0  # the board flags a queue whose longest wait passes this
 
 
 @dataclass(frozen=True)

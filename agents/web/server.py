@@ -56,12 +56,13 @@ class ConsoleServer:
         *,
         taxonomy: Taxonomy | None = None,
         knowledge: KnowledgeBase | None = None,
-        alert_wait_seconds: float = 60.0,
+        alert_wait_seconds: float | None = None,
     ) -> None:
         self.settings = settings
         web = settings.web
         self.sessions = Sessions(settings.seats, web.supervisor_password)
-        self.board = LiveBoard(acd, store, alert_wait_seconds)
+        alert = settings.web.alert_wait_seconds if alert_wait_seconds is None else alert_wait_seconds
+        self.board = LiveBoard(acd, store, alert)
         self.desk = Desk(
             acd,
             store,

@@ -338,6 +338,7 @@ class Leg:
         """Position and wait announcements: pause the music, speak, resume."""
         if self.connected or self.ended.is_set():
             return
+        log.info("call %s: queue announcement: %s", self.id, text)
         held = self._hold is not None
         await self.stop_hold_music()
         try:

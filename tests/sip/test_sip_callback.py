@@ -76,13 +76,15 @@ async def test_callback_keeps_the_place_and_calls_the_citizen_back(tmp_path: Pat
                 report = await asyncio.to_thread(
                     call,
                     server.uri,
-                    "wait 2; dtmf 1; wait 6; dtmf *; wait 12",
+                    "wait 2; dtmf 1; wait 12; dtmf *; wait 14",
                     caller="13922223333",
                     port=citizen_port,
                     record=tmp_path / "waiting.wav",
                 )
                 assert report["hung_up_by"] == "them", report  # "已为您登记回拨…再见"
-                server.wait_log("callback requested from the queue")
+                log = server.wait_log("callback requested from the queue")
+                # the waiting caller heard their place in the queue and the callback offer
+                assert "queue announcement: 您是下一位" in log and "请按星号键" in log
                 # the citizen's phone is free again on the same number; the operator comes back
                 citizen = phone("13922223333", citizen_port, tmp_path, talk=0)
                 await asyncio.sleep(1.0)

@@ -26,6 +26,7 @@ pytestmark = pytest.mark.sip
 def seat_config(seat_port: int) -> str:
     return f"""
 [queues.general]
+announce_every = 4
 wrapup_seconds = 2
 ring_timeout = 10
 survey_flow = "survey"
