@@ -224,3 +224,65 @@ def voiced_fraction(path: Path, threshold: float = 300.0) -> float:
 def seconds(path: Path) -> float:
     data, rate = read_pcm(path)
     return len(data) / rate
+
+
+def seat_phone(
+    user: str,
+    port: int,
+    *,
+    talk: float = 0,
+    answer_after: float = 1.0,
+    record_dir: Path | None = None,
+    say: Path | None = None,
+    events: Path | None = None,
+    max_calls: int = 1,
+    duration: float = 120,
+) -> subprocess.Popen[str]:
+    """An `ivr seat` softphone in its own process (an operator's phone, or any far end that answers)."""
+    cmd = [
+        *IVR,
+        "seat",
+        "--user",
+        user,
+        "--sip-port",
+        str(port),
+        "--rtp-port",
+        str(rtp_base()),
+        "--talk",
+        str(talk),
+        "--answer-after",
+        str(answer_after),
+        "--max-calls",
+        str(max_calls),
+        "--duration",
+        str(duration),
+    ]
+    for flag, value in (("--record-dir", record_dir), ("--say", say), ("--events", events)):
+        if value is not None:
+            cmd += [flag, str(value)]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
+
+
+def tone(path: Path, seconds: float = 3, freq: int = 440) -> Path:
+    """A steady sine 'voice' at the trunk's 8 kHz: easy to find again in a recording."""
+    subprocess.run(
+        [
+            "sox",
+            "-n",
+            "-r",
+            "8000",
+            "-c",
+            "1",
+            "-b",
+            "16",
+            str(path),
+            "synth",
+            str(seconds),
+            "sine",
+            str(freq),
+            "vol",
+            "0.5",
+        ],
+        check=True,
+    )
+    return path

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import aiomqtt
 import pytest
-from sip_peers import IVR, ROOT, call, free_port, read_pcm, rtp_base, serve, write_config
+from sip_peers import call, free_port, read_pcm, seat_phone, serve, write_config
 from test_sip_operator import seat_config
 
 from ivr.broker import LocalBroker
@@ -20,33 +20,8 @@ pytestmark = pytest.mark.sip
 
 
 def phone(user: str, port: int, workdir: Path, talk: float) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [
-            *IVR,
-            "seat",
-            "--user",
-            user,
-            "--sip-port",
-            str(port),
-            "--rtp-port",
-            str(rtp_base()),
-            "--record-dir",
-            str(workdir / user),
-            "--talk",
-            str(talk),
-            "--answer-after",
-            "0.5",
-            "--max-calls",
-            "1",
-            "--duration",
-            "120",
-            "--events",
-            str(workdir / f"{user}.jsonl"),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        cwd=ROOT,
+    return seat_phone(
+        user, port, talk=talk, answer_after=0.5, record_dir=workdir / user, events=workdir / f"{user}.jsonl"
     )
 
 

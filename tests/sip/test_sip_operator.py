@@ -9,14 +9,22 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
 import aiomqtt
 import pytest
-from sip_peers import IVR, ROOT, call, free_port, rtp_base, seconds, serve, voiced_fraction, write_config
+from sip_peers import (
+    call,
+    free_port,
+    seat_phone,
+    seconds,
+    serve,
+    tone,
+    voiced_fraction,
+    write_config,
+)
 
 from ivr.broker import LocalBroker
 
@@ -39,31 +47,6 @@ uri = "sip:1001@127.0.0.1:{seat_port}"
 queues = ["general", "urgent"]
 skills = {{ general = 5, complaint = 3 }}
 """
-
-
-def make_voice(path: Path) -> Path:
-    """The citizen's voice: 3 s of a steady 440 Hz tone is easy to find in the seat's recording."""
-    subprocess.run(
-        [
-            "sox",
-            "-n",
-            "-r",
-            "8000",
-            "-c",
-            "1",
-            "-b",
-            "16",
-            str(path),
-            "synth",
-            "3",
-            "sine",
-            "440",
-            "vol",
-            "0.5",
-        ],
-        check=True,
-    )
-    return path
 
 
 async def console(port: int, pops: list[tuple[float, dict[str, Any]]], ready: asyncio.Event) -> None:
@@ -104,39 +87,14 @@ async def test_caller_is_bridged_to_a_seat_with_screen_pop_and_ticket(tmp_path: 
             mqtt_port=broker.port,
         )
         seat_dir = tmp_path / "seat"
-        seat = subprocess.Popen(
-            [
-                *IVR,
-                "seat",
-                "--user",
-                "1001",
-                "--sip-port",
-                str(seat_port),
-                "--rtp-port",
-                str(rtp_base()),
-                "--record-dir",
-                str(seat_dir),
-                "--talk",
-                "9",
-                "--answer-after",
-                "1",
-                "--max-calls",
-                "1",
-                "--duration",
-                "120",
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            cwd=ROOT,
-        )
+        seat = seat_phone("1001", seat_port, talk=9, record_dir=seat_dir)
         pops: list[tuple[float, dict[str, Any]]] = []
         ready = asyncio.Event()
         try:
             with serve(cfg) as server:
                 task = asyncio.ensure_future(console(broker.port, pops, ready))
                 await asyncio.wait_for(ready.wait(), 15)
-                voice = make_voice(tmp_path / "citizen.wav")
+                voice = tone(tmp_path / "citizen.wav")  # the citizen: a 3 s, 440 Hz tone
                 script = f"wait 2; dtmf 1; wait 8; play {voice}; wait 10; dtmf 1; wait 3; dtmf 1; wait 8"
                 report = await asyncio.to_thread(
                     call, server.uri, script, record=tmp_path / "caller.wav", caller="13911112222"
@@ -203,30 +161,7 @@ async def test_broker_down_during_a_call_loses_no_pop_or_ticket_update(tmp_path:
             mqtt_host="127.0.0.1",
             mqtt_port=broker.port,
         )
-        seat = subprocess.Popen(
-            [
-                *IVR,
-                "seat",
-                "--user",
-                "1001",
-                "--sip-port",
-                str(seat_port),
-                "--rtp-port",
-                str(rtp_base()),
-                "--talk",
-                "20",
-                "--answer-after",
-                "1",
-                "--max-calls",
-                "1",
-                "--duration",
-                "120",
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            cwd=ROOT,
-        )
+        seat = seat_phone("1001", seat_port, talk=20)
         try:
             with serve(cfg) as server:
                 # the console signs in with a persistent session, then the broker goes away

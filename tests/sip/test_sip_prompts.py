@@ -3,11 +3,10 @@ its text is spoken instead, so the caller still hears the greeting."""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
-from sip_peers import call, free_port, serve, voiced_fraction, write_config
+from sip_peers import call, free_port, serve, tone, voiced_fraction, write_config
 
 pytestmark = pytest.mark.sip
 
@@ -28,9 +27,7 @@ def test_missing_wav_falls_back_to_its_text(tmp_path: Path) -> None:
     flows = tmp_path / "flows"
     flows.mkdir()
     wav = tmp_path / "greeting.wav"
-    subprocess.run(
-        ["sox", "-n", "-r", "8000", "-c", "1", "-b", "16", str(wav), "synth", "2", "sine", "440"], check=True
-    )
+    tone(wav, 2, 440)
     (flows / "main.yaml").write_text(FLOW.format(wav=wav), encoding="utf-8")
     cfg = write_config(tmp_path / "config.toml", sip_port=free_port(), flows_dir=flows)
     with serve(cfg) as server:

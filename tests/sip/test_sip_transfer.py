@@ -3,11 +3,18 @@ the caller (B2BUA) and stays until one side hangs up; a failed transfer takes `o
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
-from sip_peers import IVR, ROOT, call, free_port, rtp_base, serve, voiced_fraction, write_config
+from sip_peers import (
+    call,
+    free_port,
+    seat_phone,
+    serve,
+    tone,
+    voiced_fraction,
+    write_config,
+)
 
 pytestmark = pytest.mark.sip
 
@@ -35,52 +42,8 @@ def _line(tmp_path: Path, target: str) -> Path:
 def test_transfer_bridges_the_caller_to_the_external_number(tmp_path: Path) -> None:
     port = free_port()
     voice = tmp_path / "heating.wav"
-    subprocess.run(
-        [
-            "sox",
-            "-n",
-            "-r",
-            "8000",
-            "-c",
-            "1",
-            "-b",
-            "16",
-            str(voice),
-            "synth",
-            "3",
-            "sine",
-            "660",
-            "vol",
-            "0.5",
-        ],
-        check=True,
-    )
-    external = subprocess.Popen(
-        [
-            *IVR,
-            "seat",
-            "--user",
-            "96069",
-            "--sip-port",
-            str(port),
-            "--rtp-port",
-            str(rtp_base()),
-            "--say",
-            str(voice),
-            "--talk",
-            "6",
-            "--answer-after",
-            "0.5",
-            "--max-calls",
-            "1",
-            "--duration",
-            "90",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        cwd=ROOT,
-    )
+    tone(voice, 3, 660)
+    external = seat_phone("96069", port, say=voice, talk=6, answer_after=0.5, duration=90)
     try:
         with serve(_line(tmp_path, f"sip:96069@127.0.0.1:{port}")) as server:
             report = call(server.uri, "wait 20", record=tmp_path / "caller.wav")
