@@ -17,6 +17,7 @@ from agents.console import Console
 from agents.events import EventLog
 from agents.lines import QueueEntry
 from agents.screenpop import ScreenPopper
+from agents.web.server import ConsoleServer
 from ivr.broker import LocalBroker
 from ivr.bus import Bus
 from ivr.config import Settings
@@ -186,8 +187,6 @@ class Hotline:
         self._watcher = asyncio.ensure_future(self.flows.watch())
         keeper = Housekeeping(self.store, s.resolve(s.store.recordings), s.store.recording_retention_days)
         self._housekeeping = asyncio.ensure_future(keeper.run())
-        from agents.web.server import ConsoleServer  # the operator and supervisor console
-
         self.web = ConsoleServer(s, self.acd, self.store, self.bus, self.events, self.console)
         await self.web.start()
         await self.engine.start()
