@@ -25,7 +25,7 @@ from ivr.control import CallerHangup, QueueRequest, QueueResult
 from ivr.flow import FlowLibrary, FlowServices, Interpreter, Rejected
 from ivr.flow.services import surveys
 from ivr.housekeeping import Housekeeping
-from ivr.sip.engine import EngineConfig, SipEngine
+from ivr.sip.engine import EngineConfig, SipEngine, registrar_host
 from ivr.sip.events import IncomingCall, Registration
 from ivr.sip.leg import Leg, Recognizer, Voice
 from ivr.sip.router import CallRouter
@@ -44,7 +44,7 @@ def engine_config(settings: Settings, sip_port: int | None = None) -> EngineConf
     s, t = settings.sip, settings.trunk
     allow: tuple[str, ...] = tuple(t.allow)
     if t.mode == "register" and t.registrar:
-        allow = (*allow, t.registrar.removeprefix("sip:").split(";")[0].rsplit(":", 1)[0])
+        allow = (*allow, registrar_host(t.registrar))
     return EngineConfig(
         bind=s.bind,
         port=s.port if sip_port is None else sip_port,

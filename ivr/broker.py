@@ -9,16 +9,11 @@ from __future__ import annotations
 import asyncio
 import getpass
 import shutil
-import socket
 import tempfile
 from pathlib import Path
 from types import TracebackType
 
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
+from ivr.ports import free_port
 
 
 class BrokerError(RuntimeError):

@@ -26,8 +26,8 @@ import aiomqtt
 from agents.stats import board
 from ivr import config as config_mod
 from ivr.app import Hotline
-from ivr.broker import free_port
 from ivr.config import SeatSettings, Settings
+from ivr.ports import free_port
 from ivr.speech.tts import Tts
 
 log = logging.getLogger(__name__)

@@ -55,6 +55,11 @@ class EngineConfig:
     )
 
 
+def registrar_host(uri: str) -> str:
+    """'sip:gw.example.cn:5060;transport=udp' -> 'gw.example.cn'."""
+    return uri.removeprefix("sip:").split(";")[0].rsplit(":", 1)[0]
+
+
 def _header(msg: str, name: str) -> str:
     key = name.lower() + ":"
     for line in msg.split("\r\n\r\n", 1)[0].split("\r\n"):
@@ -233,9 +238,7 @@ class SipEngine:
         acfg.mediaConfig.transportConfig.portRange = c.rtp_port_range
         acfg.mediaConfig.transportConfig.boundAddress = c.bind
         if c.registrar:
-            acfg.idUri = (
-                f"sip:{c.username}@{c.registrar.removeprefix('sip:').split(';')[0].rsplit(':', 1)[0]}"
-            )
+            acfg.idUri = f"sip:{c.username}@{registrar_host(c.registrar)}"
             acfg.regConfig.registrarUri = c.registrar
             acfg.regConfig.timeoutSec = c.reg_expires
             acfg.regConfig.retryIntervalSec = 5
