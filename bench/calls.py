@@ -13,7 +13,6 @@ import csv
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,13 +21,12 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from figures import percentile, print_table  # noqa: E402 - bench/ is the script's folder
+
+from ivr.ports import free_port  # noqa: E402
+
 TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def proc_sample(pid: int) -> tuple[float, int]:
@@ -39,14 +37,6 @@ def proc_sample(pid: int) -> tuple[float, int]:
     with open(f"/proc/{pid}/status") as f:
         rss = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmRSS:"))
     return cpu, rss
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    s = sorted(values)
-    k = min(len(s) - 1, max(0, round(q / 100 * (len(s) - 1))))
-    return s[k]
 
 
 def main() -> int:
@@ -214,9 +204,7 @@ port = 0
         "wall_seconds": round(elapsed, 1),
     }
     print(f"\ncall load: sipp uac_pcap x{args.calls} at {args.rate}/s against ivr serve on 127.0.0.1\n")
-    print("| figure | value |\n|---|---|")
-    for k, v in figures.items():
-        print(f"| {k.replace('_', ' ')} | {v} |")
+    print_table(figures)
     if args.json:
         print(json.dumps(figures))
     if failed or sipp.returncode not in (0, 1):

@@ -29,14 +29,10 @@ import aiomqtt
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from ivr.broker import LocalBroker, free_port  # noqa: E402
+from figures import percentile, print_table  # noqa: E402 - bench/ is the script's folder
 
-
-def pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    s = sorted(values)
-    return s[min(len(s) - 1, max(0, round(q / 100 * (len(s) - 1))))]
+from ivr.broker import LocalBroker  # noqa: E402
+from ivr.ports import free_port  # noqa: E402
 
 
 def config(work: Path, sip_port: int, mqtt_port: int, seats: list[tuple[str, int]]) -> Path:
@@ -220,20 +216,18 @@ async def main() -> int:
         "callers": args.calls,
         "calls_connected": connected,
         "wall_seconds": round(elapsed, 1),
-        "seat_freed_to_next_invite_p50_ms": round(pct(gaps, 50), 1),
-        "seat_freed_to_next_invite_p99_ms": round(pct(gaps, 99), 1),
+        "seat_freed_to_next_invite_p50_ms": round(percentile(gaps, 50), 1),
+        "seat_freed_to_next_invite_p99_ms": round(percentile(gaps, 99), 1),
         "gaps_measured": len(gaps),
-        "pop_minus_answer_p50_ms": round(pct(lateness, 50), 1),
-        "pop_minus_answer_p99_ms": round(pct(lateness, 99), 1),
+        "pop_minus_answer_p50_ms": round(percentile(lateness, 50), 1),
+        "pop_minus_answer_p99_ms": round(percentile(lateness, 99), 1),
         "pops_before_answer_percent": round(100 * sum(x <= 0 for x in lateness) / max(1, len(lateness)), 1),
     }
     print(
         f"\nseats: {args.seats} `ivr seat` phones, {args.calls} sipp callers at {args.rate}/s, "
         f"talk {args.talk} s, wrap-up 0\n"
     )
-    print("| figure | value |\n|---|---|")
-    for k, v in figures.items():
-        print(f"| {k.replace('_', ' ')} | {v} |")
+    print_table(figures)
     print(f"\n(work folder: {work})")
     return 0 if connected == args.calls else 1
 

@@ -7,7 +7,6 @@ import json
 import math
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,25 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ivr.ports import free_port as free_port  # the tests take it from here
+
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = Path(__file__).resolve().parent / "scenarios"
 IVR = [sys.executable, "-m", "ivr.cli"]
 SIPP_PCAPS = Path("/usr/share/sip-tester")
-
-
-def free_port() -> int:
-    """A port free for both UDP and TCP on 127.0.0.1."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-            u.bind(("127.0.0.1", 0))
-            port = int(u.getsockname()[1])
-            try:
-                with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
-                    t.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port")
 
 
 _rtp_next = [21000 + (os.getpid() % 50) * 200]
@@ -192,12 +178,28 @@ def call(
 def sipp(
     scenario: str, target: str, workdir: Path, *args: str, timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:
-    """Run sipp in workdir (its pcap/ links to Debian's sip-tester captures)."""
+    """One sipp call to 12345 from a free local port, run in workdir (its pcap/ links to Debian's
+    sip-tester captures); `args` adds options such as `-i 127.0.0.9`."""
     pcap = workdir / "pcap"
     if not pcap.exists():
         pcap.symlink_to(SIPP_PCAPS)
     scen = ["-sn", scenario] if not scenario.endswith(".xml") else ["-sf", str(SCENARIOS / scenario)]
-    cmd = ["sipp", *scen, target, "-nostdin", "-trace_err", "-timeout", f"{int(timeout)}s", *args]
+    cmd = [
+        "sipp",
+        *scen,
+        target,
+        "-s",
+        "12345",
+        "-m",
+        "1",
+        "-p",
+        str(free_port()),
+        "-nostdin",
+        "-trace_err",
+        "-timeout",
+        f"{int(timeout)}s",
+        *args,
+    ]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout + 20, cwd=workdir, check=False)
 
 

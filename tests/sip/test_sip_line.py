@@ -53,17 +53,7 @@ def test_sip_info_digits_reach_the_menu(fallback_line, tmp_path: Path) -> None: 
 
 
 def test_sipp_caller_with_rtp_and_rfc2833(fallback_line, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    res = sipp(
-        "uac_pcap",
-        f"127.0.0.1:{fallback_line.port}",
-        tmp_path,
-        "-s",
-        "12345",
-        "-m",
-        "1",
-        "-p",
-        str(free_port()),
-    )
+    res = sipp("uac_pcap", f"127.0.0.1:{fallback_line.port}", tmp_path)
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
     fallback_line.wait_log("ended after")
 
@@ -79,35 +69,13 @@ def test_caller_hanging_up_mid_prompt_breaks_nothing(fallback_line, tmp_path: Pa
 
 
 def test_non_trunk_address_gets_403(fallback_line, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    res = sipp(
-        "invite_forbidden.xml",
-        f"127.0.0.1:{fallback_line.port}",
-        tmp_path,
-        "-s",
-        "12345",
-        "-m",
-        "1",
-        "-i",
-        "127.0.0.9",
-        "-p",
-        str(free_port()),
-    )
+    res = sipp("invite_forbidden.xml", f"127.0.0.1:{fallback_line.port}", tmp_path, "-i", "127.0.0.9")
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
     assert "rejected with 403" in fallback_line.wait_log("127.0.0.9")
 
 
 def test_offer_without_a_common_codec_gets_488(fallback_line, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    res = sipp(
-        "invite_bad_codec.xml",
-        f"127.0.0.1:{fallback_line.port}",
-        tmp_path,
-        "-s",
-        "12345",
-        "-m",
-        "1",
-        "-p",
-        str(free_port()),
-    )
+    res = sipp("invite_bad_codec.xml", f"127.0.0.1:{fallback_line.port}", tmp_path)
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
     # the line keeps answering after it
     assert call(fallback_line.uri, "wait 1")["answered"]
