@@ -13,20 +13,30 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Coroutine, Iterable, Mapping
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from agents.clock import Clock, RealClock
-from agents.events import EventLog, EventSink, QueueEvent, SeatEvent, SeatState
-from agents.events import QueueEventKind as K
-from agents.lines import CallerLine, EntryState, QueueEntry, RingOutcome, ScreenPop, SeatLine
+from agents.eventlog import EventLog
+from agents.lines import CallerLine, EntryState, QueueEntry, ScreenPop, SeatLine
 from agents.queue import CallQueue
 from agents.seat import Seat, SeatError
 from agents.strategy import STRATEGIES, Chooser, next_widen_at, qualifies, required_levels, wanted_skills
 from agents.waiting import HandleTimes, announcement, estimated_wait
 from ivr.config import QueueSettings, SeatSettings
-from ivr.control import CallerHangup, QueueRequest, QueueResult
+from ivr.control import CallerHangup
+from ivr.records import (
+    EventSink,
+    Offer,
+    QueueEvent,
+    QueueRequest,
+    QueueResult,
+    RingOutcome,
+    SeatEvent,
+    SeatState,
+)
+from ivr.records import QueueEventKind as K
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +86,6 @@ class Acd:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._wrapups: dict[str, asyncio.Task[None]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
-        self.on_match: Callable[[QueueEntry, Seat], None] | None = None  # benchmark/test probe
 
     # --- lifecycle ---------------------------------------------------------------------
     async def start(self) -> None:
@@ -104,11 +113,10 @@ class Acd:
             log.error("ACD task %s failed", task.get_name(), exc_info=task.exception())
 
     # --- callers -----------------------------------------------------------------------
-    async def enqueue(
-        self, caller_line: CallerLine, request: QueueRequest, caller: str, call_id: str
-    ) -> QueueResult:
+    async def enqueue(self, caller_line: CallerLine, request: QueueRequest) -> QueueResult:
         """Wait in `request.queue` until the call is served and finished, or the caller leaves
         the queue another way; the outcome names the way."""
+        call_id, caller = request.context.call_id, request.context.caller
         q = self.queues.get(request.queue)
         if q is None or call_id in self._entries:
             log.error("enqueue %s: unknown queue %r or call already queued", call_id, request.queue)
@@ -122,7 +130,7 @@ class Acd:
             return QueueResult("no_agents")
         await caller_line.start_hold_music()
         loop = asyncio.get_running_loop()
-        entry = QueueEntry(call_id, caller, request, now, line=caller_line)
+        entry = QueueEntry(request, now, line=caller_line)
         entry.result = loop.create_future()
         self._entries[call_id] = entry
         self._waiting.add(entry)
@@ -185,7 +193,9 @@ class Acd:
             self._wrapups[seat.id] = self._spawn(
                 self._wrapup_timer(seat, call_id, wrapup), f"wrapup-{seat.id}"
             )
-        outcome: Literal["agent_hangup", "completed"] = "agent_hangup" if by == "operator" else "completed"
+        outcome: Literal["operator_hangup", "completed"] = (
+            "operator_hangup" if by == "operator" else "completed"
+        )
         self._finish(
             entry, QueueResult(outcome, entry.ticket_id, seat.id, entry.connected_at - entry.entered_at)
         )
@@ -385,23 +395,30 @@ class Acd:
         self._qevent(
             entry.call_id, entry.queue, K.OFFER, seat.id, attempt=entry.attempts, wait=now - entry.entered_at
         )
-        if self.on_match is not None:
-            self.on_match(entry, seat)
         entry.offer_task = self._spawn(self._offer(entry, seat), f"offer-{entry.call_id}-{seat.id}")
 
     async def _offer(self, entry: QueueEntry, seat: Seat) -> None:
         q = self.queues[entry.queue]
         started = self.clock.now()
+        offer = Offer(
+            entry.context,
+            entry.queue,
+            seat.id,
+            seat.settings.uri,
+            priority=entry.priority,
+            ticket_id=entry.ticket_id or "",
+            attempt=entry.attempts,
+            waited=round(started - entry.entered_at, 1),
+            callback=entry.callback,
+        )
         if self._pop is not None:
             try:  # the pop must not hold the caller: a slow store or bus is logged and skipped
-                ticket = await asyncio.wait_for(
-                    self._pop.offer(entry, seat.settings, started - entry.entered_at), 2.0
-                )
-                entry.ticket_id = ticket or entry.ticket_id
+                entry.ticket_id = await asyncio.wait_for(self._pop.offer(offer), 2.0) or entry.ticket_id
+                offer = replace(offer, ticket_id=entry.ticket_id or "")
             except Exception:
                 log.exception("screen pop for %s to seat %s failed", entry.call_id, seat.id)
         outcome: RingOutcome = "no_answer"
-        ring = self._spawn(self._line.ring(seat.settings, entry, q.ring_timeout), f"ring-{seat.id}")
+        ring = self._spawn(self._line.ring(offer, q.ring_timeout), f"ring-{seat.id}")
         guard = self._spawn(self.clock.sleep(q.ring_timeout + 5.0), f"ring-guard-{seat.id}")
         try:  # the guard keeps a seat from staying "ringing" if the line never answers us
             await asyncio.wait((ring, guard), return_when=asyncio.FIRST_COMPLETED)

@@ -8,10 +8,10 @@ import logging
 from typing import Any, cast
 
 from agents.acd import Acd, SeatAction
-from agents.events import QueueEvent, SeatEvent
 from agents.seat import SeatError
 from ivr.bus import Bus, envelope
-from ivr.store import Store, StoreError, Ticket, outbox_statement
+from ivr.records import QueueEvent, SeatEvent, Ticket
+from ivr.store import Store, StoreError, outbox_statement
 
 log = logging.getLogger(__name__)
 

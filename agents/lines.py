@@ -1,18 +1,14 @@
-"""The seams between the ACD and the telephony side (implemented by ivr.sip, faked in tests)."""
+"""The queue's entries and its seams to the telephony side and the screen pop (implemented by
+ivr.sip and ivr.tickets, wired in ivr.app, faked in tests)."""
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import Protocol
 
-from ivr.control import QueueRequest, QueueResult
-
-if TYPE_CHECKING:
-    from ivr.config import SeatSettings
-
-RingOutcome = Literal["answered", "no_answer", "busy", "failed", "caller_gone"]
+from ivr.records import CallContext, Offer, QueueRequest, QueueResult, RingOutcome
 
 
 class EntryState(Enum):
@@ -24,15 +20,12 @@ class EntryState(Enum):
 
 @dataclass(eq=False)
 class QueueEntry:
-    """A caller in a queue. The SIP side reads the first block; the rest is the ACD's."""
+    """A caller in a queue: the request as the flow made it, and the ACD's bookkeeping."""
 
-    call_id: str
-    caller: str
     request: QueueRequest
     entered_at: float
     ticket_id: str | None = None
     callback: bool = False  # the caller hung up and asked to be called back; the seat dials them
-    # ACD bookkeeping
     order: int = 0  # position key within equal priority; negative after a front re-queue
     state: EntryState = EntryState.WAITING
     seat_id: str | None = None
@@ -47,6 +40,18 @@ class QueueEntry:
     announce_task: asyncio.Task[None] | None = None
 
     @property
+    def context(self) -> CallContext:
+        return self.request.context
+
+    @property
+    def call_id(self) -> str:
+        return self.request.context.call_id
+
+    @property
+    def caller(self) -> str:
+        return self.request.context.caller
+
+    @property
     def queue(self) -> str:
         return self.request.queue
 
@@ -56,17 +61,18 @@ class QueueEntry:
 
 
 class ScreenPop(Protocol):
-    async def offer(self, entry: QueueEntry, seat: SeatSettings, waited: float) -> str | None:
-        """Write or re-point the ticket draft and publish the pop; returns the ticket id."""
+    async def offer(self, offer: Offer) -> str:
+        """Write (or re-point) the ticket draft and queue the pop for the seat's console in one
+        transaction; returns the ticket id."""
         ...
 
 
 class SeatLine(Protocol):
-    async def ring(self, seat: SeatSettings, entry: QueueEntry, timeout: float) -> RingOutcome:
+    async def ring(self, offer: Offer, timeout: float) -> RingOutcome:
         """Dial the seat; return how the offer ended, at most `timeout` seconds after it began.
 
-        On "answered" the SIP side bridges the seat with the caller (for a callback entry it
-        dials `entry.caller` from the answered seat) and later reports the end with
+        On "answered" the SIP side bridges the seat with the caller (for a callback offer it
+        dials the caller from the answered seat) and later reports the end with
         `Acd.call_ended`. If the ACD cancels this coroutine (the caller hung up), stop ringing.
         """
         ...

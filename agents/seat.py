@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from agents.events import SeatEvent, SeatState
 from ivr.config import SeatSettings
+from ivr.records import SeatEvent, SeatState
 
 NO_ANSWER = "no_answer"
 # Reasons a console offers; any other non-empty text is accepted and logged as given.

@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from agents.events import TERMINAL, QueueEvent, QueueEventKind, SeatEvent, SeatState
+from ivr.records import TERMINAL, QueueEvent, QueueEventKind, SeatEvent, SeatState
 
 K = QueueEventKind
 

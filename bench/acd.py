@@ -9,11 +9,10 @@ import statistics
 import time
 
 from agents.acd import Acd
-from agents.events import EventLog
-from agents.lines import QueueEntry, RingOutcome, SilentLine
-from agents.seat import Seat
+from agents.eventlog import EventLog
+from agents.lines import SilentLine
 from ivr.config import QueueSettings, SeatSettings
-from ivr.control import QueueRequest
+from ivr.records import CallContext, Offer, QueueEvent, QueueEventKind, QueueRequest, RingOutcome, SeatEvent
 
 SEATS = 200
 WAITING = 500
@@ -31,10 +30,10 @@ class Line:
         self.acd: Acd | None = None
         self.talk = talk
 
-    async def ring(self, seat: SeatSettings, entry: QueueEntry, timeout: float) -> RingOutcome:
+    async def ring(self, offer: Offer, timeout: float) -> RingOutcome:
         if self.talk is not None:
             asyncio.get_running_loop().call_later(
-                self.talk * random.uniform(0.5, 1.5), self._end, entry.call_id
+                self.talk * random.uniform(0.5, 1.5), self._end, offer.call_id
             )
         return "answered"
 
@@ -43,7 +42,26 @@ class Line:
         self.acd.call_ended(call_id, "operator")
 
 
-def build(strategy: str, talk: float | None) -> tuple[Acd, Line]:
+class OfferClock:
+    """An event sink that stamps when each seat's OFFER was decided (it is emitted synchronously
+    in the match round, so the stamp is the decision)."""
+
+    def __init__(self) -> None:
+        self.decided: dict[str, int] = {}
+
+    def queue_event(self, event: QueueEvent) -> None:
+        if event.kind is QueueEventKind.OFFER:
+            self.decided[event.seat_id] = time.perf_counter_ns()
+
+    def seat_event(self, event: SeatEvent) -> None:
+        return None
+
+
+def request(n: int, queue: str = "general", priority: int = 0, **skills: int) -> QueueRequest:
+    return QueueRequest(queue, CallContext(f"c{n}", f"1{n:010d}"), priority=priority, skills=skills)
+
+
+def build(strategy: str, talk: float | None, sink: OfferClock | None = None) -> tuple[Acd, Line]:
     queues = {
         "general": QueueSettings(
             name="general", strategy=strategy, wrapup_seconds=0, announce_every=0, max_length=0
@@ -63,14 +81,15 @@ def build(strategy: str, talk: float | None) -> tuple[Acd, Line]:
         for i in range(SEATS)
     ]
     line = Line(talk)
-    acd = Acd(queues, seats, line, events=EventLog(keep=20_000))
+    acd = Acd(queues, seats, line, events=EventLog(*([sink] if sink else []), keep=20_000))
     line.acd = acd
     return acd, line
 
 
 async def latency(strategy: str, rounds: int = 3000) -> dict[str, float]:
     """All seats busy, WAITING callers queued; end one call, time until the next offer is decided."""
-    acd, _ = build(strategy, None)
+    clock = OfferClock()
+    acd, _ = build(strategy, None, clock)
     await acd.start()
     n = 0
     tasks: set[asyncio.Task[object]] = set()
@@ -78,8 +97,9 @@ async def latency(strategy: str, rounds: int = 3000) -> dict[str, float]:
     def call() -> None:
         nonlocal n
         n += 1
-        req = QueueRequest("general", priority=n % 7 == 0, skills={"general": 1 + n % 3})
-        t = asyncio.ensure_future(acd.enqueue(SilentLine(), req, f"1{n:010d}", f"c{n}"))
+        t = asyncio.ensure_future(
+            acd.enqueue(SilentLine(), request(n, priority=int(n % 7 == 0), general=1 + n % 3))
+        )
         tasks.add(t)
         t.add_done_callback(tasks.discard)
 
@@ -89,12 +109,7 @@ async def latency(strategy: str, rounds: int = 3000) -> dict[str, float]:
         call()
     for _ in range(50):
         await asyncio.sleep(0)
-    decided: dict[str, int] = {}
-
-    def probe(entry: QueueEntry, seat: Seat) -> None:
-        decided[seat.id] = time.perf_counter_ns()
-
-    acd.on_match = probe
+    decided = clock.decided
     samples: list[float] = []
     for _ in range(rounds):
         talking = [e for e in acd._entries.values() if e.state.value == "connected"]
@@ -131,7 +146,7 @@ async def load(seconds: float = 5.0, talk: float = 0.25) -> dict[str, float]:
         nonlocal n
         n += 1
         queue = "urgent" if n % 10 == 0 else "general"
-        t = asyncio.ensure_future(acd.enqueue(SilentLine(), QueueRequest(queue), f"1{n:010d}", f"c{n}"))
+        t = asyncio.ensure_future(acd.enqueue(SilentLine(), request(n, queue)))
         tasks.add(t)
         t.add_done_callback(tasks.discard)
 

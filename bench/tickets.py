@@ -8,7 +8,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from agents.events import QueueEvent, QueueEventKind
+from ivr.records import QueueEvent, QueueEventKind
 from ivr.store import Store
 
 CONCURRENCY = 64  # callers writing at once (offers, operator edits) on a busy centre

@@ -14,24 +14,23 @@ from typing import Literal
 
 from agents.acd import Acd
 from agents.console import Console
-from agents.events import EventLog
-from agents.lines import QueueEntry
-from agents.screenpop import ScreenPopper
+from agents.eventlog import EventLog
+from agents.tickets import ScreenPopper, TicketDesk
 from agents.web.server import ConsoleServer
 from ivr.broker import LocalBroker
 from ivr.bus import Bus
 from ivr.config import Settings
-from ivr.control import CallerHangup, QueueRequest, QueueResult
+from ivr.control import CallerHangup
 from ivr.flow import FlowLibrary, FlowServices, Interpreter, Rejected
 from ivr.flow.services import surveys
 from ivr.housekeeping import Housekeeping
+from ivr.records import CallRecord, Offer, QueueRequest, QueueResult
 from ivr.sip.engine import EngineConfig, SipEngine, registrar_host
 from ivr.sip.events import IncomingCall, Registration
 from ivr.sip.leg import Leg, Recognizer, Voice
 from ivr.sip.router import CallRouter
 from ivr.sip.seatline import SipSeatLine
-from ivr.store import CallRecord, Store
-from ivr.ticketdesk import TicketDesk, pop_context
+from ivr.store import Store
 from ivr.welcome import welcome_menu
 
 log = logging.getLogger(__name__)
@@ -153,13 +152,8 @@ class Hotline:
         self.seatline = SipSeatLine(
             self.engine, self.router, self._by_call_id.get, self._bridge_ended, s.resolve(s.store.recordings)
         )
-        self.acd = Acd(
-            s.queues,
-            s.seats,
-            self.seatline,
-            events=self.events,
-            screen_pop=ScreenPopper(self.store, self.bus.topics),
-        )
+        self.popper = ScreenPopper(self.store, self.bus.topics)
+        self.acd = Acd(s.queues, s.seats, self.seatline, events=self.events, screen_pop=self.popper)
         self.console = Console(self.acd, self.store, self.bus)
         self.console.attach()
         await self.acd.start()
@@ -270,15 +264,12 @@ class Hotline:
         task.add_done_callback(self._tasks.discard)
 
     async def _enqueue(self, leg: Leg, request: QueueRequest) -> QueueResult:
-        context = pop_context(leg.flow, request.context, request.priority)
-        context["trunk"] = leg.source  # where a callback to this caller is sent
-        request = QueueRequest(request.queue, request.priority, request.skills, context)
         key = (
             self.settings.queues[request.queue].callback_key if request.queue in self.settings.queues else ""
         )
         keys = asyncio.ensure_future(self._callback_key(leg, key)) if key else None
         try:
-            return await self.acd.enqueue(WaitingCaller(leg, key), request, leg.caller, leg.call_id)
+            return await self.acd.enqueue(WaitingCaller(leg, key), request)
         finally:
             if keys is not None:
                 keys.cancel()
@@ -290,11 +281,11 @@ class Hotline:
                 log.info("call %s: callback requested from the queue", leg.id)
                 return
 
-    def _bridge_ended(self, entry: QueueEntry, by: Literal["caller", "operator"], recording: str) -> None:
-        self.acd.call_ended(entry.call_id, by)
-        if entry.ticket_id and recording:
+    def _bridge_ended(self, offer: Offer, by: Literal["caller", "operator"], recording: str) -> None:
+        self.acd.call_ended(offer.call_id, by)
+        if offer.ticket_id and recording:
             task = asyncio.ensure_future(
-                self.desk.link_recording(entry.ticket_id, recording, entry.seat_id or "")
+                self.popper.link_recording(offer.ticket_id, recording, offer.seat_id)
             )
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)

@@ -6,10 +6,12 @@ for real calls, the simulator and tests implement it without SIP.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Literal, Protocol
+
+from ivr.records import QueueRequest, QueueResult
 
 
 class CallerHangup(Exception):
@@ -54,24 +56,6 @@ class Heard:
     seconds: float = 0.0  # from the end of the prompt to the end of the input
 
 
-@dataclass(frozen=True)
-class QueueRequest:
-    queue: str
-    priority: int = 0  # higher is served first
-    skills: Mapping[str, int] = field(default_factory=dict)
-    context: Mapping[str, Any] = field(default_factory=dict)  # flow path, transcript, fields
-
-
-@dataclass(frozen=True)
-class QueueResult:
-    """How the caller left the queue; the flow branches on `outcome`."""
-
-    outcome: Literal["completed", "agent_hangup", "timeout", "full", "no_agents", "callback", "error"]
-    ticket_id: str | None = None
-    seat_id: str | None = None
-    waited: float = 0.0
-
-
 class CallControl(Protocol):
     @property
     def call_id(self) -> str: ...
@@ -81,6 +65,11 @@ class CallControl(Protocol):
 
     @property
     def dialled(self) -> str: ...
+
+    @property
+    def origin(self) -> str:
+        """Where the call came from ("ip:port"), so a callback can be dialled back through it."""
+        ...
 
     async def play(self, prompts: Sequence[Prompt], *, barge_in: bool = False) -> str | None:
         """Play prompts in order; with barge_in a key stops them and is returned."""
@@ -97,7 +86,9 @@ class CallControl(Protocol):
         """Play prompts, then collect keys and/or speech (either may start during the prompt)."""
         ...
 
-    async def enqueue(self, request: QueueRequest) -> QueueResult: ...
+    async def enqueue(self, request: QueueRequest) -> QueueResult:
+        """Wait in a queue until served and finished, or until the caller leaves it another way."""
+        ...
 
     async def transfer(self, target: str) -> bool: ...
 

@@ -6,7 +6,8 @@ TTS and the keypad: greet, offer 1 for an operator / say 咨询, repeat on no in
 
 from __future__ import annotations
 
-from ivr.control import CallControl, DigitSpec, Prompt, QueueRequest, SpeechSpec
+from ivr.control import CallControl, DigitSpec, Prompt, SpeechSpec
+from ivr.records import CallContext, QueueRequest
 
 GREETING = "您好，欢迎致电12345市民服务热线。"
 MENU = "咨询、投诉、求助请按1，或者直接说“咨询”。"
@@ -32,9 +33,12 @@ async def welcome_menu(call: CallControl, path: list[str]) -> None:
         if (heard.kind == "dtmf" and heard.value == "1") or (heard.kind == "speech" and heard.value):
             path.append("queue:general")
             await call.play([Prompt(ROUTED)])
-            result = await call.enqueue(QueueRequest("general", context={"path": list(path)}))
+            context = CallContext(
+                call.call_id, call.caller, call.dialled, call.origin, flow="welcome", path=tuple(path)
+            )
+            result = await call.enqueue(QueueRequest("general", context))
             path.append(f"queue:{result.outcome}")
-            if result.outcome not in ("completed", "agent_hangup"):
+            if result.outcome not in ("completed", "operator_hangup"):
                 await call.play([Prompt(BUSY)])
             await call.hangup()
             return

@@ -13,13 +13,12 @@ import pytest
 
 from agents.acd import Acd
 from agents.console import Console
-from agents.events import EventLog, SeatEvent, SeatState
-from agents.lines import QueueEntry, RingOutcome
-from agents.screenpop import ScreenPopper
+from agents.eventlog import EventLog
+from agents.tickets import ScreenPopper
 from ivr.broker import LocalBroker
 from ivr.bus import Bus
 from ivr.config import MqttSettings, QueueSettings, SeatSettings
-from ivr.control import QueueRequest
+from ivr.records import CallContext, Offer, QueueRequest, RingOutcome, SeatEvent, SeatState
 from ivr.store import Store
 
 FAST = {"retry_min": 0.05, "retry_max": 0.3, "keepalive": 5}
@@ -80,7 +79,7 @@ async def test_publish_is_delivered_in_order_and_marked(broker: LocalBroker, sto
 
 
 class AnsweringLine:
-    async def ring(self, seat: SeatSettings, entry: QueueEntry, timeout: float) -> RingOutcome:
+    async def ring(self, offer: Offer, timeout: float) -> RingOutcome:
         return "answered"
 
 
@@ -115,12 +114,15 @@ async def test_screen_pop_and_ticket_update_arrive_after_the_broker_returns(
         await broker.stop()
         old = await store.tickets.create("13800138000", status="closed", description="上次的噪音投诉")
         acd.seat_command("1001", "login")
-        ctx = {"path": ["main", "complaint"], "choices": {"main": "2"}, "transcript": ["楼上装修太吵"]}
-        call = asyncio.create_task(
-            acd.enqueue(
-                QuietCaller(), QueueRequest("general", priority=1, context=ctx), "13800138000", "call-1"
-            )
+        ctx = CallContext(
+            "call-1",
+            "13800138000",
+            path=("main", "complaint"),
+            choices={"main": "2"},
+            transcript=("楼上装修太吵",),
+            urgency="urgent",
         )
+        call = asyncio.create_task(acd.enqueue(QuietCaller(), QueueRequest("general", ctx, priority=1)))
         await asyncio.wait_for(talking.wait(), 5)
         ticket_id = acd._entries["call-1"].ticket_id
         assert ticket_id is not None

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from agents.events import QueueEvent, QueueEventKind, SeatEvent, SeatState
-from ivr.store import CallRecord, Store, StoreError, outbox_statement
+from ivr.records import CallRecord, QueueEvent, QueueEventKind, SeatEvent, SeatState
+from ivr.store import Store, StoreError, outbox_statement
+from ivr.store.schema import MIGRATIONS
 
 
 @pytest.fixture
@@ -110,7 +111,9 @@ async def test_everything_survives_a_restart(tmp_path: Path) -> None:
         await s.close()
     with sqlite3.connect(path) as raw:
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert raw.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+        columns = [r[1] for r in raw.execute("PRAGMA table_info(outbox)")]
+        assert "attempts" not in columns and "delivered_at" in columns
 
 
 async def test_concurrent_writes_share_transactions(store: Store) -> None:

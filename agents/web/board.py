@@ -9,8 +9,8 @@ from collections import defaultdict
 from typing import Any
 
 from agents.acd import Acd
-from agents.events import TERMINAL, QueueEvent, QueueEventKind, SeatEvent
 from agents.stats import queue_figures
+from ivr.records import TERMINAL, QueueEvent, QueueEventKind, SeatEvent
 from ivr.store import Store
 
 K = QueueEventKind

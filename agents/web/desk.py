@@ -14,14 +14,14 @@ from starlette.routing import Route
 
 from agents.acd import Acd, SeatAction
 from agents.console import Console
-from agents.events import SeatState
 from agents.seat import REASONS, SeatError
 from agents.web.api import ApiError, endpoint, read_json, text_field, token_of
 from agents.web.knowledge import KnowledgeBase
 from agents.web.sessions import SUPERVISOR, Session, Sessions
 from agents.web.taxonomy import Taxonomy
 from ivr.bus import Topics
-from ivr.store import STATUSES, URGENCIES, Store, Ticket
+from ivr.records import STATUSES, URGENCIES, SeatState, Ticket
+from ivr.store import Store
 
 ACTIONS = ("login", "logout", "ready", "not_ready", "end_wrapup")
 ON_CALL = (SeatState.RINGING, SeatState.TALKING, SeatState.WRAP_UP)

@@ -18,11 +18,11 @@ from typing import Any
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from agents.acd import Acd
-from agents.events import QueueEvent, SeatEvent
 from agents.web.api import ApiError
 from agents.web.board import LiveBoard
 from agents.web.desk import ON_CALL, Desk
 from agents.web.sessions import SUPERVISOR, Session, Sessions
+from ivr.records import QueueEvent, SeatEvent
 from ivr.store import Store
 
 log = logging.getLogger(__name__)

@@ -11,8 +11,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, timedelta
 from typing import Any
 
-from agents.events import QueueEvent, QueueEventKind, SeatEvent, SeatState
 from agents.stats import queue_figures
+from ivr.records import QueueEvent, QueueEventKind, SeatEvent, SeatState
 from ivr.store import Store
 
 K = QueueEventKind

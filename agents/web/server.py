@@ -19,7 +19,7 @@ from starlette.staticfiles import StaticFiles
 
 from agents.acd import Acd
 from agents.console import Console
-from agents.events import EventLog
+from agents.eventlog import EventLog
 from agents.web.board import LiveBoard
 from agents.web.desk import Desk
 from agents.web.knowledge import KnowledgeBase

@@ -13,13 +13,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ivr.control import CallControl, CallerHangup, Heard, Prompt, QueueRequest, QueueResult
+from ivr.control import CallControl, CallerHangup, Heard, Prompt
 from ivr.flow import model as m
 from ivr.flow.calendar import CHINA
 from ivr.flow.conditions import Facts, evaluate
 from ivr.flow.menus import ask_input, ask_menu
 from ivr.flow.services import FlowServices
 from ivr.flow.template import render
+from ivr.records import CallContext, QueueRequest, QueueResult, category_path, urgency_for
 
 log = logging.getLogger("ivr.flow")
 Outcome = Literal["hangup", "caller_hangup", "transferred", "error"]
@@ -76,10 +77,12 @@ class Interpreter:
         self.pending_key: str | None = None  # a key pressed during a barge-in prompt, for the next menu
         self.quiet = 0
         self.step = Step("", "")
+        self.entry = ""  # the flow the call started in
         self.flow: m.Flow | None = None
         self.caller_gone = False  # hung up during a recording: only silent nodes (ticket, set ...) still run
 
     async def run(self, entry: str) -> FlowResult:
+        self.entry = entry
         try:
             await self._run_flow(entry, 0)
             await self.control.hangup()  # the end of the entry flow ends the call
@@ -216,17 +219,9 @@ class Interpreter:
         self.vars["queue"] = node.queue
         if node.prompt:
             await self.control.play(self.prompts(node.prompt))
-        context = {
-            "flow_path": self.result.route,
-            # key presses are marked, so the operator does not read "0" as something said
-            "transcript": [
-                f"{u.who} (按键): {u.text}" if u.kind == "dtmf" else f"{u.who}: {u.text}"
-                for u in self.result.transcript
-            ],
-            "variables": {k: v for k, v in self.vars.items() if isinstance(v, str | int | float | bool)},
-            "caller": self.control.caller,
-        }
-        request = QueueRequest(node.queue, priority=node.priority, skills=dict(node.skills), context=context)
+        request = QueueRequest(
+            node.queue, self.context(node.priority), priority=node.priority, skills=dict(node.skills)
+        )
         result = await self.control.enqueue(request)
         self.quiet = 0
         self.result.queue = result
@@ -236,7 +231,7 @@ class Interpreter:
         if result.outcome in node.outcomes:
             return node.outcomes[result.outcome]
         survey = self.services.surveys.get(node.queue)
-        if result.outcome == "agent_hangup" and survey and survey in self.flows.flows:
+        if result.outcome == "operator_hangup" and survey and survey in self.flows.flows:
             assert self.flow is not None
             here = self.flow
             await self._run_flow(survey, 1)
@@ -286,6 +281,28 @@ class Interpreter:
         self.vars[node.var] = ticket_id
         self.result.tickets.append(ticket_id)
         return fall
+
+    def context(self, priority: int) -> CallContext:
+        """The call as the queue, the screen pop and the ticket will see it (built once, here)."""
+        scalars = {k: v for k, v in self.vars.items() if isinstance(v, str | int | float | bool)}
+        return CallContext(
+            call_id=self.control.call_id,
+            caller=self.control.caller,
+            dialled=self.control.dialled,
+            origin=self.control.origin,
+            flow=self.entry,
+            path=tuple(self.result.route),
+            choices={k: v for k, v in scalars.items() if k not in _NOT_CHOICES},
+            # key presses are marked, so the operator does not read "0" as something said
+            transcript=tuple(
+                f"{u.who} (按键): {u.text}" if u.kind == "dtmf" else f"{u.who}: {u.text}"
+                for u in self.result.transcript
+            ),
+            urgency=urgency_for(self.vars.get("urgency"), priority),
+            category=category_path(str(self.vars.get("category", "") or "")),
+            address=str(self.vars.get("address", "") or ""),
+            description=str(self.vars.get("description", "") or ""),
+        )
 
     # -- helpers shared with the menu and input logic -------------------------------------------
     def facts(self, flow: m.Flow) -> Facts:
@@ -340,6 +357,7 @@ def _queue_figure(it: Interpreter, queue: str, metric: str) -> object:
     return None
 
 
+_NOT_CHOICES = frozenset({"queue", "queue_outcome", "caller"})  # the line's own, not the caller's
 _FACING = (m.Say, m.Menu, m.Input, m.Queue, m.Transfer, m.Record, m.Hangup)
 
 

@@ -182,7 +182,7 @@ class Hours(Node):
     holiday: str | None = None  # None: treated as closed
 
 
-QUEUE_OUTCOMES = ("completed", "agent_hangup", "timeout", "full", "no_agents", "callback", "error")
+QUEUE_OUTCOMES = ("completed", "operator_hangup", "timeout", "full", "no_agents", "callback", "error")
 
 
 @dataclass(frozen=True)

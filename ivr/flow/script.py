@@ -7,7 +7,7 @@
     tickets: {"20250301001": 已派单至朝阳区住建委}
     cases:                           # or one case's steps/expect at the top level
       - name: complaint by voice
-        steps: [say 我要投诉, queue agent_hangup, "1"]
+        steps: [say 我要投诉, queue operator_hangup, "1"]
         expect:
           outcome: hangup            # hangup | caller_hangup | transferred | error
           path: [main_menu, complaint, survey:ask]   # visited in this order (others may come between)

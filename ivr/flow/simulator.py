@@ -3,7 +3,7 @@
 What the caller does, one step per prompt, typed or listed in a script:
     1  or  13800138000#      keys            timeout (or an empty line)   no input
     say 我要投诉  (or any text) speech         hangup                       caller hangs up
-    queue agent_hangup       how the queue ends (default completed)
+    queue operator_hangup       how the queue ends (default completed)
     transfer fail            the transfer fails (default ok)
     record 0                 seconds recorded (default 8)
     barge 2                  a key pressed during a barge-in prompt
@@ -19,11 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TextIO, get_args
 
-from ivr.control import CallerHangup, DigitSpec, Heard, Prompt, QueueRequest, QueueResult, SpeechSpec
+from ivr.control import CallerHangup, DigitSpec, Heard, Prompt, SpeechSpec
 from ivr.flow.calendar import CHINA
+from ivr.records import QueueRequest, QueueResult
 
 _DIGITS = set("0123456789*#")
-Outcome = Literal["completed", "agent_hangup", "timeout", "full", "no_agents", "callback", "error"]
+Outcome = Literal["completed", "operator_hangup", "timeout", "full", "no_agents", "callback", "error"]
 QUEUE_OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
 
 
@@ -97,6 +98,10 @@ class SimulatedCall:
     @property
     def dialled(self) -> str:
         return self._dialled
+
+    @property
+    def origin(self) -> str:
+        return ""
 
     def _say(self, line: str) -> None:
         self.log.append(line)
@@ -178,7 +183,7 @@ class SimulatedCall:
             self._say(f"   (unknown queue outcome {given!r}; using error)")
             outcome = "error"
         self._say(f"-> queue {request.queue} (priority {request.priority}): {outcome}")
-        seat = "1001" if outcome in ("completed", "agent_hangup") else None
+        seat = "1001" if outcome in ("completed", "operator_hangup") else None
         return QueueResult(outcome=outcome, seat_id=seat)
 
     async def transfer(self, target: str) -> bool:

@@ -18,7 +18,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from ivr.control import CallerHangup, DigitSpec, Heard, Prompt, QueueRequest, QueueResult, SpeechSpec
+from ivr.control import CallerHangup, DigitSpec, Heard, Prompt, SpeechSpec
+from ivr.records import QueueRequest, QueueResult
 from ivr.sip.engine import SipEngine
 from ivr.sip.events import CallState, Digit, Event, MediaReady
 from ivr.sip.router import CallRouter
@@ -118,6 +119,10 @@ class Leg:
     @property
     def dialled(self) -> str:
         return self._dialled
+
+    @property
+    def origin(self) -> str:
+        return self.source
 
     # -- events from the engine --
     def on_event(self, event: Event) -> None:

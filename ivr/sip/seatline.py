@@ -11,8 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from agents.lines import QueueEntry, RingOutcome
-from ivr.config import SeatSettings
+from ivr.records import Offer, RingOutcome
 from ivr.sip.engine import SipEngine
 from ivr.sip.router import CallRouter, OutboundCall
 
@@ -21,7 +20,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-Ended = Callable[[QueueEntry, Literal["caller", "operator"], str], None]  # entry, who ended, recording
+Ended = Callable[[Offer, Literal["caller", "operator"], str], None]  # offer, who ended, recording
 
 
 class SipSeatLine:
@@ -41,23 +40,20 @@ class SipSeatLine:
         self._tasks: set[asyncio.Task[None]] = set()
         self.ring_to_invite_ms: list[float] = []  # offer decided -> INVITE sent (benchmarks)
 
-    async def ring(self, seat: SeatSettings, entry: QueueEntry, timeout: float) -> RingOutcome:
-        if entry.callback:
-            return await self._callback(seat, entry, timeout)
-        leg = self._legs(entry.call_id)
+    async def ring(self, offer: Offer, timeout: float) -> RingOutcome:
+        if offer.callback:
+            return await self._callback(offer, timeout)
+        leg = self._legs(offer.call_id)
         if leg is None or leg.ended.is_set():
             return "caller_gone"
-        headers = {"X-Hotline-Caller": entry.caller}
-        if entry.ticket_id:
-            headers["X-Hotline-Ticket"] = entry.ticket_id
-        t0 = time.perf_counter()
+        headers = {"X-Hotline-Caller": offer.context.caller}
+        if offer.ticket_id:
+            headers["X-Hotline-Ticket"] = offer.ticket_id
         try:
-            out = await self.router.dial(self.engine, seat.uri, headers)
+            out = await self.router.dial(self.engine, offer.seat_uri, headers)
         except Exception as exc:
-            log.error("seat %s: cannot dial %s: %s", seat.id, seat.uri, exc)
+            log.error("seat %s: cannot dial %s: %s", offer.seat_id, offer.seat_uri, exc)
             return "failed"
-        self.ring_to_invite_ms.append((time.perf_counter() - t0) * 1000)
-        del self.ring_to_invite_ms[:-10000]
         try:
             answered = await out.wait_answer(timeout)
             if leg.ended.is_set():
@@ -68,68 +64,73 @@ class SipSeatLine:
             leg.connected = True  # no hold music or announcement may start over the conversation
             await leg.stop_hold_music()
             await self.engine.submit(lambda: self.engine.bridge(leg.id, out.call_id))
-            path, token = await self._record(leg.id, out.call_id, entry)
+            path, token = await self._record(leg.id, out.call_id, offer)
         except asyncio.CancelledError:
             await self._drop(out)
             raise
         except Exception:
-            log.exception("seat %s: bridging call %s failed", seat.id, entry.call_id)
+            log.exception("seat %s: bridging call %s failed", offer.seat_id, offer.call_id)
             await self._drop(out)
             return "failed"
         finally:
             if not out.answered.is_set() and not out.ended.is_set():
                 await self._drop(out)
-        log.info("call %s connected to seat %s (ticket %s)", entry.call_id, seat.id, entry.ticket_id)
-        task = asyncio.ensure_future(self._watch(leg, out, entry, path, token))
+        log.info("call %s connected to seat %s (ticket %s)", offer.call_id, offer.seat_id, offer.ticket_id)
+        task = asyncio.ensure_future(self._watch(leg, out, offer, path, token))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return "answered"
 
-    async def _callback(self, seat: SeatSettings, entry: QueueEntry, timeout: float) -> RingOutcome:
+    async def _callback(self, offer: Offer, timeout: float) -> RingOutcome:
         """The caller hung up keeping their place: ring the seat, then dial the citizen back through
         the trunk the call came in on, and bridge the two."""
-        trunk = str(entry.request.context.get("trunk", "")) or "127.0.0.1:5060"
-        headers = {"X-Hotline-Caller": entry.caller, "X-Hotline-Callback": "1"}
-        if entry.ticket_id:
-            headers["X-Hotline-Ticket"] = entry.ticket_id
-        operator = await self.router.dial(self.engine, seat.uri, headers)
+        trunk = offer.context.origin or "127.0.0.1:5060"
+        headers = {"X-Hotline-Caller": offer.context.caller, "X-Hotline-Callback": "1"}
+        if offer.ticket_id:
+            headers["X-Hotline-Ticket"] = offer.ticket_id
+        operator = await self.router.dial(self.engine, offer.seat_uri, headers)
         citizen: OutboundCall | None = None
         try:
             if not await operator.wait_answer(timeout):
                 return self._why(operator)
-            citizen = await self.router.dial(self.engine, f"sip:{entry.caller}@{trunk}")
+            citizen = await self.router.dial(self.engine, f"sip:{offer.context.caller}@{trunk}")
             if not await citizen.wait_answer(45):
                 log.warning(
                     "callback to %s for ticket %s: not answered (%d)",
-                    entry.caller,
-                    entry.ticket_id,
+                    offer.context.caller,
+                    offer.ticket_id,
                     citizen.status,
                 )
                 await self._drop(operator)
                 return "caller_gone"
             await asyncio.wait_for(asyncio.gather(operator.media_ready.wait(), citizen.media_ready.wait()), 5)
             await self.engine.submit(lambda: self.engine.bridge(citizen.call_id, operator.call_id))
-            path, token = await self._record(citizen.call_id, operator.call_id, entry)
+            path, token = await self._record(citizen.call_id, operator.call_id, offer)
         except asyncio.CancelledError:
             await self._drop(operator)
             if citizen is not None:
                 await self._drop(citizen)
             raise
         except Exception:
-            log.exception("callback for %s failed", entry.call_id)
+            log.exception("callback for %s failed", offer.call_id)
             await self._drop(operator)
             if citizen is not None:
                 await self._drop(citizen)
             return "failed"
-        log.info("callback: seat %s connected to %s (ticket %s)", seat.id, entry.caller, entry.ticket_id)
-        task = asyncio.ensure_future(self._watch(citizen, operator, entry, path, token))
+        log.info(
+            "callback: seat %s connected to %s (ticket %s)",
+            offer.seat_id,
+            offer.context.caller,
+            offer.ticket_id,
+        )
+        task = asyncio.ensure_future(self._watch(citizen, operator, offer, path, token))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return "answered"
 
-    async def _record(self, caller_id: int, seat_id: int, entry: QueueEntry) -> tuple[str, int]:
+    async def _record(self, caller_id: int, seat_id: int, offer: Offer) -> tuple[str, int]:
         day = time.strftime("%Y-%m-%d")
-        name = f"{entry.ticket_id or entry.call_id}-{int(time.time())}.wav".replace("/", "_")
+        name = f"{offer.ticket_id or offer.call_id}-{int(time.time())}.wav".replace("/", "_")
         path = self.recordings / day / name
         path.parent.mkdir(parents=True, exist_ok=True)
         token = self.engine.token()
@@ -141,7 +142,7 @@ class SipSeatLine:
         try:
             await self.engine.submit(start)
         except Exception as exc:  # a QA recording must never cost the caller the call
-            log.error("call %s: recording failed: %s", entry.call_id, exc)
+            log.error("call %s: recording failed: %s", offer.call_id, exc)
             return "", 0
         return str(path), token
 
@@ -149,7 +150,7 @@ class SipSeatLine:
         self,
         caller: Leg | OutboundCall,
         operator: OutboundCall,
-        entry: QueueEntry,
+        offer: Offer,
         recording: str,
         token: int,
     ) -> None:
@@ -173,7 +174,7 @@ class SipSeatLine:
                 await self.engine.submit(lambda: self.engine.call(caller.id).stop_record(token))
         if not isinstance(caller, OutboundCall):
             caller.connected = False
-        self._on_ended(entry, by, recording)
+        self._on_ended(offer, by, recording)
 
     @staticmethod
     def _why(out: OutboundCall) -> RingOutcome:

@@ -1,16 +1,8 @@
-"""aiosqlite store: tickets with history, calls (CDR), queue and seat events, MQTT outbox."""
+"""aiosqlite store: tickets with history, calls (CDR), queue and seat events, MQTT outbox.
+
+The records it keeps are `ivr.records`; this package is how they are kept."""
 
 from ivr.store.database import Store, outbox_statement
-from ivr.store.records import STATUSES, URGENCIES, CallRecord, OutboxItem, StoreError, Ticket, TicketChange
+from ivr.store.rows import OutboxItem, StoreError
 
-__all__ = [
-    "STATUSES",
-    "URGENCIES",
-    "CallRecord",
-    "OutboxItem",
-    "Store",
-    "StoreError",
-    "Ticket",
-    "TicketChange",
-    "outbox_statement",
-]
+__all__ = ["OutboxItem", "Store", "StoreError", "outbox_statement"]

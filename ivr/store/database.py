@@ -10,8 +10,8 @@ from typing import Any
 
 import aiosqlite
 
-from agents.events import QueueEvent, QueueEventKind, SeatEvent, SeatState
-from ivr.store.records import CallRecord, OutboxItem
+from ivr.records import CallRecord, QueueEvent, QueueEventKind, SeatEvent, SeatState
+from ivr.store.rows import OutboxItem
 from ivr.store.schema import migrate
 from ivr.store.tickets import TicketBook
 from ivr.store.writer import BatchWriter, Statement
@@ -143,19 +143,16 @@ class Store:
 
     async def outbox_pending(self, limit: int = 100, after: int = 0) -> list[OutboxItem]:
         sql = (
-            "SELECT id, topic, payload, qos, retain, created_at, attempts FROM outbox"
+            "SELECT id, topic, payload, qos, retain, created_at FROM outbox"
             " WHERE delivered_at IS NULL AND id > ? ORDER BY id LIMIT ?"
         )
         async with self._conn.execute(sql, (after, limit)) as cur:
             rows = await cur.fetchall()
-        return [OutboxItem(r[0], r[1], bytes(r[2]), r[3], bool(r[4]), r[5], r[6]) for r in rows]
+        return [OutboxItem(r[0], r[1], bytes(r[2]), r[3], bool(r[4]), r[5]) for r in rows]
 
     async def outbox_delivered(self, ids: Sequence[int]) -> None:
         now = self._now()
         await self._writer.write([("UPDATE outbox SET delivered_at = ? WHERE id = ?", (now, i)) for i in ids])
-
-    async def outbox_attempted(self, item_id: int) -> None:
-        await self._writer.write([("UPDATE outbox SET attempts = attempts + 1 WHERE id = ?", (item_id,))])
 
     async def outbox_prune(self, older_than: float) -> None:
         """Drop delivered rows older than `older_than` (epoch seconds)."""

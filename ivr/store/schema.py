@@ -83,6 +83,10 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX outbox_pending ON outbox (id) WHERE delivered_at IS NULL;
     """,
+    # 2: nothing ever counted delivery attempts (the sender retries whole batches on reconnect)
+    """
+    ALTER TABLE outbox DROP COLUMN attempts;
+    """,
 )
 
 

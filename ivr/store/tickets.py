@@ -11,17 +11,8 @@ from typing import Any
 
 import aiosqlite
 
-from ivr.store.records import (
-    EDITABLE,
-    STATUSES,
-    TICKET_COLUMNS,
-    URGENCIES,
-    StoreError,
-    Ticket,
-    TicketChange,
-    ticket_from_row,
-    ticket_params,
-)
+from ivr.records import EDITABLE, STATUSES, URGENCIES, Ticket, TicketChange
+from ivr.store.rows import TICKET_COLUMNS, StoreError, ticket_from_row, ticket_params
 from ivr.store.writer import BatchWriter, Statement
 
 _INSERT = f"INSERT INTO tickets ({', '.join(TICKET_COLUMNS)}) VALUES ({', '.join('?' * len(TICKET_COLUMNS))})"

@@ -9,10 +9,17 @@ from typing import Any
 
 from agents.acd import Acd
 from agents.clock import ManualClock
-from agents.events import EventLog, QueueEventKind
-from agents.lines import QueueEntry, RingOutcome
+from agents.eventlog import EventLog
 from ivr.config import QueueSettings, SeatSettings
-from ivr.control import QueueRequest, QueueResult
+from ivr.records import (
+    CallContext,
+    Offer,
+    QueueEventKind,
+    QueueRequest,
+    QueueResult,
+    RingOutcome,
+    urgency_for,
+)
 
 
 class FakeSeatLine:
@@ -23,15 +30,15 @@ class FakeSeatLine:
         self.clock = clock
         self.answer_after = answer_after
         self.rings: list[tuple[str, str]] = []  # (seat id, call id)
-        self.entries: list[QueueEntry] = []
+        self.offers: list[Offer] = []
         self.script: dict[str, list[str]] = {}
         self.pending: dict[str, asyncio.Future[RingOutcome]] = {}
         self.cancelled: list[str] = []
 
-    async def ring(self, seat: SeatSettings, entry: QueueEntry, timeout: float) -> RingOutcome:
-        self.rings.append((seat.id, entry.call_id))
-        self.entries.append(entry)
-        plan = self.script.get(seat.id)
+    async def ring(self, offer: Offer, timeout: float) -> RingOutcome:
+        self.rings.append((offer.seat_id, offer.call_id))
+        self.offers.append(offer)
+        plan = self.script.get(offer.seat_id)
         behaviour = plan.pop(0) if plan else "answered"
         try:
             if behaviour == "answered":
@@ -42,15 +49,15 @@ class FakeSeatLine:
                 return "no_answer"
             if behaviour == "manual":
                 fut: asyncio.Future[RingOutcome] = asyncio.get_running_loop().create_future()
-                self.pending[seat.id] = fut
+                self.pending[offer.seat_id] = fut
                 return await fut
             assert behaviour in ("busy", "failed", "caller_gone")
             return behaviour  # type: ignore[return-value]
         except asyncio.CancelledError:
-            self.cancelled.append(seat.id)
-            fut_left = self.pending.get(seat.id)
+            self.cancelled.append(offer.seat_id)
+            fut_left = self.pending.get(offer.seat_id)
             if fut_left is not None and fut_left.done():
-                del self.pending[seat.id]
+                del self.pending[offer.seat_id]
             raise
 
     def resolve(self, seat_id: str, outcome: RingOutcome) -> None:
@@ -104,8 +111,9 @@ class Harness:
 
     def call(self, call_id: str, queue: str = "general", priority: int = 0, **skills: int) -> None:
         line = self.callers[call_id] = FakeCallerLine()
-        req = QueueRequest(queue=queue, priority=priority, skills=skills)
-        self.tasks[call_id] = asyncio.ensure_future(self.acd.enqueue(line, req, f"138{call_id}", call_id))
+        context = CallContext(call_id, f"138{call_id}", urgency=urgency_for(None, priority))
+        req = QueueRequest(queue, context, priority=priority, skills=skills)
+        self.tasks[call_id] = asyncio.ensure_future(self.acd.enqueue(line, req))
 
     async def advance(self, seconds: float) -> None:
         await self.clock.advance(seconds)

@@ -11,11 +11,11 @@ from acd_fakes import Harness, seat
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from agents.events import TERMINAL, SeatState
-from agents.events import QueueEventKind as K
 from agents.lines import EntryState
 from agents.seat import SeatError
 from ivr.config import QueueSettings
+from ivr.records import TERMINAL, SeatState
+from ivr.records import QueueEventKind as K
 
 SEATS = ["s0", "s1", "s2"]
 CALLS = [f"c{i}" for i in range(8)]

@@ -8,10 +8,10 @@ import pytest
 from acd_fakes import seat
 from conftest import MakeHarness
 
-from agents.events import QueueEventKind as K
-from agents.events import SeatState
 from agents.seat import SeatError
 from ivr.control import CallerHangup
+from ivr.records import QueueEventKind as K
+from ivr.records import SeatState
 
 
 async def test_urgent_caller_jumps_ahead_of_earlier_callers(make: MakeHarness) -> None:
@@ -67,7 +67,7 @@ async def test_wrapup_holds_the_next_caller_until_it_ends_and_is_logged(make: Ma
     h.call("1")
     await h.advance(31)
     assert h.acd.call_ended("1", "operator")
-    assert (await h.result("1")).outcome == "agent_hangup"
+    assert (await h.result("1")).outcome == "operator_hangup"
     h.call("2")
     await h.advance(19)
     assert h.state("a") == "wrap_up"
@@ -243,7 +243,7 @@ async def test_callback_keeps_the_callers_place(make: MakeHarness) -> None:
     h.acd.seat_command("a", "login")
     await h.advance(1)
     assert h.line.rings == [("a", "1")]
-    assert h.line.entries[0].callback
+    assert h.line.offers[0].callback
     assert h.acd.call_ended("1", "operator")
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from acd_fakes import seat
 from conftest import MakeHarness
 
-from agents.screenpop import ScreenPopper
+from agents.tickets import ScreenPopper
 from ivr.bus import Topics
 from ivr.store import Store
 
@@ -29,10 +29,10 @@ async def test_reoffer_keeps_one_ticket_and_pops_each_seat(make: MakeHarness, tm
                 break
         assert h.line.seats_rung() == ["a", "b"]
         await h.advance(1)
-        entry = h.line.entries[-1]
-        assert entry.ticket_id is not None
+        offer = h.line.offers[-1]
+        assert offer.ticket_id
         await store.flush()
-        ticket = await store.tickets.get(entry.ticket_id)
+        ticket = await store.tickets.get(offer.ticket_id)
         assert ticket is not None and (ticket.operator, ticket.urgency, ticket.caller) == (
             "b",
             "urgent",

@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
-from ivr.control import CallerHangup, DigitSpec, Heard, Prompt, QueueRequest, QueueResult, SpeechSpec
+from ivr.control import CallerHangup, DigitSpec, Heard, Prompt, SpeechSpec
 from ivr.flow.checker import check_set, load_file
 from ivr.flow.model import FlowSet, Problem
+from ivr.records import QueueRequest, QueueResult
 
 CST = dt.timezone(dt.timedelta(hours=8))
 
@@ -50,6 +51,7 @@ class FakeCall:
 
     call_id = "call-1"
     dialled = "12345"
+    origin = "127.0.0.1:5060"
 
     @property
     def caller(self) -> str:

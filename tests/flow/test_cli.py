@@ -116,7 +116,7 @@ def test_script_expectation_failure_exits_1(tmp_path: Path, capsys: pytest.Captu
 
 
 def test_interactive_try(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    lines: Iterator[str] = iter(["", "say 我要咨询", "queue agent_hangup", "1"])
+    lines: Iterator[str] = iter(["", "say 我要咨询", "queue operator_hangup", "1"])
 
     def fake_input(prompt: str = "") -> str:
         try:

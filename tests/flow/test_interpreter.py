@@ -291,18 +291,18 @@ async def test_queue_request_outcomes_and_position(flows: Any) -> None:
     assert call.played[0] == ["您前面还有4位，您是第5位，约3分钟"]
     req = call.enqueued[0]
     assert (req.queue, req.priority, dict(req.skills)) == ("general", 5, {"complaint": 2})
-    assert req.context["flow_path"] == ["main:q"]
+    assert req.context.path == ("main:q",) and req.context.urgency == "urgent"
     assert result.route[-1] == "main:late" and result.variables["queue_outcome"] == "timeout"
     assert (await run(fs, FakeCall(queue=["completed"]))).route[-1] == "main:done"
 
 
-async def test_queue_agent_hangup_runs_configured_survey(flows: Any) -> None:
+async def test_queue_operator_hangup_runs_configured_survey(flows: Any) -> None:
     main = "nodes:\n  q: {type: queue, queue: general}\n  never: {type: hangup, prompt: no}\n"
     survey = (
         "nodes:\n  ask: {type: menu, prompt: 满意请按1, options: [{key: '1', next: t}]}\n"
         "  t: {type: say, text: 谢谢}\n"
     )
-    call = FakeCall(["1"], queue=["agent_hangup"])
+    call = FakeCall(["1"], queue=["operator_hangup"])
     result = await run(flows(main=main, survey=survey), call, surveys={"general": "survey"})
     assert result.route == ["main:q", "survey:ask", "survey:t"] and result.outcome == "hangup"
 

@@ -7,7 +7,7 @@ import json
 import httpx
 from web_rig import Rig
 
-from agents.events import SeatState
+from ivr.records import SeatState
 
 
 async def test_login_answers_and_refusals(rig: Rig) -> None:
@@ -57,7 +57,7 @@ async def test_screen_pop_and_ticket_autosave(rig: Rig) -> None:
     )
     h = await rig.login("1001")
     await rig.http.post("/api/seats/1001/state", json={"action": "login"}, headers=h)
-    rig.call("c1", transcript=["楼上装修太吵"])
+    rig.call("c1", transcript=("楼上装修太吵",))
     await rig.until(lambda: rig.acd.seats["1001"].state is SeatState.TALKING)
     offer = (await rig.http.get("/api/seats/1001/offer", headers=h)).json()["offer"]
     assert offer["call"]["caller"] == "13800138000" and offer["call"]["call_id"] == "c1"

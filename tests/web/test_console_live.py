@@ -9,7 +9,7 @@ from typing import Any
 import websockets
 from web_rig import Rig
 
-from agents.events import SeatState
+from ivr.records import SeatState
 
 
 def ws_url(rig: Rig, headers: dict[str, str]) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -10,13 +11,13 @@ import httpx
 
 from agents.acd import Acd
 from agents.console import Console
-from agents.events import EventLog
-from agents.lines import QueueEntry, RingOutcome, SilentLine
-from agents.screenpop import ScreenPopper
+from agents.eventlog import EventLog
+from agents.lines import SilentLine
+from agents.tickets import ScreenPopper
 from agents.web.server import ConsoleServer
 from ivr.bus import Bus
-from ivr.config import SeatSettings, Settings, parse
-from ivr.control import QueueRequest, QueueResult
+from ivr.config import Settings, parse
+from ivr.records import CallContext, Offer, QueueRequest, QueueResult, RingOutcome
 from ivr.store import Store
 
 PASSWORDS = {"1001": "pw1001", "1002": "pw1002", "1003": ""}
@@ -49,8 +50,8 @@ class FakeSeatLine:
         self.answer_after = answer_after
         self.hold: dict[str, asyncio.Event] = {}
 
-    async def ring(self, seat: SeatSettings, entry: QueueEntry, timeout: float) -> RingOutcome:
-        gate = self.hold.get(seat.id)
+    async def ring(self, offer: Offer, timeout: float) -> RingOutcome:
+        gate = self.hold.get(offer.seat_id)
         if gate is not None:
             await gate.wait()
         await asyncio.sleep(self.answer_after)
@@ -104,10 +105,15 @@ class Rig:
         return {"authorization": f"Bearer {r.json()['token']}"}
 
     def call(self, call_id: str, caller: str = "13800138000", **context: Any) -> None:
-        ctx = {"flow": "main", "path": ["greeting", "main_menu", "operator"], "choices": {"main_menu": "2"}}
-        ctx |= context
-        req = QueueRequest(queue="general", context=ctx)
-        self.calls[call_id] = asyncio.ensure_future(self.acd.enqueue(SilentLine(), req, caller, call_id))
+        ctx = CallContext(
+            call_id,
+            caller,
+            flow="main",
+            path=("greeting", "main_menu", "operator"),
+            choices={"main_menu": "2"},
+        )
+        req = QueueRequest("general", replace(ctx, **context))
+        self.calls[call_id] = asyncio.ensure_future(self.acd.enqueue(SilentLine(), req))
 
     async def until(self, predicate: Any, timeout: float = 5.0) -> None:
         for _ in range(int(timeout / 0.02)):

@@ -1,14 +1,14 @@
-"""What the store keeps, as plain frozen records."""
+"""A ticket (工单) and one change to it."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ivr.records.call import URGENCIES as URGENCIES  # a ticket's urgency is its call's
+
 STATUSES = ("draft", "open", "dispatched", "closed")
-URGENCIES = ("normal", "urgent", "critical")
 # Fields an operator (or the flow) may change; id, caller and timestamps are the store's.
 EDITABLE = (
     "category1",
@@ -25,10 +25,6 @@ EDITABLE = (
     "call_id",
 )
 JSON_FIELDS = ("survey", "context")
-
-
-class StoreError(ValueError):
-    """A request the store refuses (unknown ticket, field or status)."""
 
 
 @dataclass(frozen=True)
@@ -59,55 +55,9 @@ class Ticket:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
 
-TICKET_COLUMNS = tuple(Ticket.__dataclass_fields__)
-
-
-def ticket_from_row(row: Any) -> Ticket:
-    values = dict(zip(TICKET_COLUMNS, row, strict=True))
-    for name in JSON_FIELDS:
-        values[name] = json.loads(values[name])
-    return Ticket(**values)
-
-
-def ticket_params(t: Ticket) -> tuple[Any, ...]:
-    return tuple(
-        json.dumps(getattr(t, n), ensure_ascii=False) if n in JSON_FIELDS else getattr(t, n)
-        for n in TICKET_COLUMNS
-    )
-
-
 @dataclass(frozen=True)
 class TicketChange:
     ticket_id: str
     at: float
     actor: str  # "ivr", "seat:1001", "api:..."
     changes: Mapping[str, tuple[Any, Any]]  # field -> (old, new); creation has old None
-
-
-@dataclass(frozen=True)
-class CallRecord:
-    """One CDR row; saved (upserted) as the call progresses."""
-
-    call_id: str
-    caller: str
-    started_at: float
-    dialled: str = ""
-    answered_at: float | None = None
-    ended_at: float | None = None
-    flow: str = ""
-    path: tuple[str, ...] = ()
-    outcome: str = ""
-    queue: str = ""
-    seat_id: str = ""
-    ticket_id: str = ""
-
-
-@dataclass(frozen=True)
-class OutboxItem:
-    id: int
-    topic: str
-    payload: bytes
-    qos: int
-    retain: bool
-    created_at: float
-    attempts: int

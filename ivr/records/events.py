@@ -1,12 +1,12 @@
-"""The ACD's event log, in the spirit of Asterisk's queue_log: every step is one record.
+"""Queue and seat events, in the spirit of Asterisk's queue_log: every step is one record.
 
-Figures (agents.stats) are computed from these records only, so a restarted process or a
-supervisor's report sees the same numbers as the live board.
+The queue emits them, the store keeps them, the board and the reports compute every figure
+from them, so a restarted process or a supervisor's report sees the same numbers as the board.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
@@ -14,18 +14,18 @@ from typing import Any, Protocol
 
 class QueueEventKind(StrEnum):
     ENTERQUEUE = "ENTERQUEUE"  # data: position, priority, caller
-    OFFER = "OFFER"  # seat rung; data: ticket_id, attempt
+    OFFER = "OFFER"  # seat rung; data: attempt, wait
     RINGNOANSWER = "RINGNOANSWER"  # data: outcome (no_answer|busy|failed), ring
     RINGCANCELED = "RINGCANCELED"  # caller left while the seat rang
     CONNECT = "CONNECT"  # data: wait, ring
-    ABANDON = "ABANDON"  # caller hung up waiting; data: position, entry_position, wait
+    ABANDON = "ABANDON"  # caller hung up waiting; data: position, wait
     EXITWITHTIMEOUT = "EXITWITHTIMEOUT"  # data: position, wait
     EXITEMPTY = "EXITEMPTY"  # last seat logged out and the queue says leave; data: position, wait
     JOINEMPTY = "JOINEMPTY"  # no seat logged in at entry and the queue says leave
     FULL = "FULL"  # max_length reached at entry
     CALLBACK = "CALLBACK"  # caller hung up keeping their place; data: position, wait
-    COMPLETEAGENT = "COMPLETEAGENT"  # data: wait, talk
-    COMPLETECALLER = "COMPLETECALLER"  # data: wait, talk
+    COMPLETEAGENT = "COMPLETEAGENT"  # the operator hung up first; data: wait, talk
+    COMPLETECALLER = "COMPLETECALLER"  # the caller hung up first; data: wait, talk
 
 
 # Events after which the caller is no longer in the queue (exactly one per ENTERQUEUE).
@@ -74,43 +74,8 @@ class SeatEvent:
 
 
 class EventSink(Protocol):
-    """Must not block: the ACD calls it from its dispatch path."""
+    """Must not block: the queue calls it from its dispatch path."""
 
     def queue_event(self, event: QueueEvent) -> None: ...
 
     def seat_event(self, event: SeatEvent) -> None: ...
-
-
-class EventLog:
-    """Keeps events in memory and fans them out to further sinks (the store, the bus)."""
-
-    def __init__(self, *sinks: EventSink, keep: int = 100_000) -> None:
-        self.queue: list[QueueEvent] = []
-        self.seat: list[SeatEvent] = []
-        self._sinks = list(sinks)
-        self._keep = keep
-        self._listeners: list[Callable[[QueueEvent | SeatEvent], None]] = []
-
-    def add_sink(self, sink: EventSink) -> None:
-        self._sinks.append(sink)
-
-    def listen(self, fn: Callable[[QueueEvent | SeatEvent], None]) -> None:
-        self._listeners.append(fn)
-
-    def queue_event(self, event: QueueEvent) -> None:
-        self.queue.append(event)
-        if len(self.queue) > self._keep:
-            del self.queue[: self._keep // 10]
-        for sink in self._sinks:
-            sink.queue_event(event)
-        for fn in self._listeners:
-            fn(event)
-
-    def seat_event(self, event: SeatEvent) -> None:
-        self.seat.append(event)
-        if len(self.seat) > self._keep:
-            del self.seat[: self._keep // 10]
-        for sink in self._sinks:
-            sink.seat_event(event)
-        for fn in self._listeners:
-            fn(event)

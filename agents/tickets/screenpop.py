@@ -1,0 +1,98 @@
+"""Screen pop: at offer time the ticket draft is written and the pop for the seat's console is
+queued in the same SQLite transaction, so the console shows the ticket when the phone rings
+and neither can exist without the other. Payload: docs/mqtt.md ("screen_pop", version 1)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from ivr.bus import Topics, envelope
+from ivr.records import Offer, Ticket
+from ivr.store import Store, outbox_statement
+
+
+def history_item(t: Ticket) -> dict[str, Any]:
+    return {
+        "id": t.id,
+        "created_at": t.created_at,
+        "status": t.status,
+        "category": list(t.category),
+        "description": t.description,
+        "unit": t.unit,
+    }
+
+
+def pop_body(ticket: Ticket, offer: Offer, history: Sequence[Ticket]) -> dict[str, Any]:
+    return {
+        "seat_id": offer.seat_id,
+        "ticket": ticket.as_dict(),
+        "call": {
+            "call_id": offer.call_id,
+            "caller": offer.context.caller,
+            "queue": offer.queue,
+            "priority": offer.priority,
+            "waited": offer.waited,
+            "attempt": offer.attempt,
+            "callback": offer.callback,
+        },
+        "urgency": ticket.urgency,
+        "ivr": offer.context.ivr(),
+        "history": [history_item(t) for t in history],
+    }
+
+
+class ScreenPopper:
+    """The queue's ScreenPop: one ticket per queued call, re-pointed if another seat takes it;
+    the call's QA recording is linked to it when the call ends."""
+
+    def __init__(
+        self, store: Store, topics: Topics, *, history: int = 5, now: Callable[[], float] = time.time
+    ) -> None:
+        self._store = store
+        self._topics = topics
+        self._history = history
+        self._now = now
+
+    async def offer(self, offer: Offer) -> str:
+        ctx = offer.context
+        history = await self._store.tickets.by_caller(ctx.caller, self._history, exclude=offer.ticket_id)
+
+        def pop(t: Ticket) -> list[tuple[str, Sequence[Any]]]:
+            payload = envelope("screen_pop", pop_body(t, offer, history), self._now())
+            return [outbox_statement(self._topics.seat_pop(offer.seat_id), payload, 1, False, self._now())]
+
+        if not offer.ticket_id:
+            ticket = await self._store.tickets.create(
+                ctx.caller,
+                call_id=ctx.call_id,
+                operator=offer.seat_id,
+                urgency=ctx.urgency,
+                category1=ctx.category[0],
+                category2=ctx.category[1],
+                category3=ctx.category[2],
+                address=ctx.address,
+                description=ctx.description,
+                context=ctx.ivr(),
+                also=pop,
+            )
+            return ticket.id
+        old = await self._store.tickets.get(offer.ticket_id)
+        if old is not None and old.operator == offer.seat_id:
+            # same seat again: no field changes, so queue the pop by itself
+            await self._store.write(pop(old))
+            return old.id
+        ticket = await self._store.tickets.update(
+            offer.ticket_id, {"operator": offer.seat_id}, actor="acd", also=pop
+        )
+        return ticket.id
+
+    async def link_recording(self, ticket_id: str, recording: str, seat_id: str) -> None:
+        """The call's QA recording, added to the ticket's context when the call ends."""
+        ticket = await self._store.tickets.get(ticket_id)
+        if ticket is None or not recording:
+            return
+        recordings: Sequence[str] = list(ticket.context.get("recordings", []))
+        context = {**ticket.context, "recordings": [*recordings, recording]}
+        await self._store.tickets.update(ticket_id, {"context": context}, actor=f"seat:{seat_id}")

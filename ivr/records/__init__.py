@@ -1,0 +1,48 @@
+"""The records every part of the line speaks, as pipecat's frames are for its processors.
+
+A call's context is built once by the flow and reaches the queue, the screen pop, the ticket
+and MQTT unchanged; queue and seat events are what the queue emits and the store keeps.
+This package imports nothing of the project, so `ivr` and `agents` both depend on it and it
+on neither.
+"""
+
+from ivr.records.call import (
+    URGENCIES,
+    CallContext,
+    CallRecord,
+    Offer,
+    QueueOutcome,
+    QueueRequest,
+    QueueResult,
+    RingOutcome,
+    Urgency,
+    category_path,
+    urgency_for,
+)
+from ivr.records.events import TERMINAL, EventSink, QueueEvent, QueueEventKind, SeatEvent, SeatState
+from ivr.records.ticket import EDITABLE, JSON_FIELDS, STATUSES, Ticket, TicketChange
+
+__all__ = [
+    "EDITABLE",
+    "JSON_FIELDS",
+    "STATUSES",
+    "TERMINAL",
+    "URGENCIES",
+    "CallContext",
+    "CallRecord",
+    "EventSink",
+    "Offer",
+    "QueueEvent",
+    "QueueEventKind",
+    "QueueOutcome",
+    "QueueRequest",
+    "QueueResult",
+    "RingOutcome",
+    "SeatEvent",
+    "SeatState",
+    "Ticket",
+    "TicketChange",
+    "Urgency",
+    "category_path",
+    "urgency_for",
+]
