@@ -115,7 +115,19 @@ class SipEngine:
     async def dial(self, uri: str, headers: Mapping[str, str] | None = None) -> Call:
         """INVITE uri; the handle follows the call (ringing, answered, ended)."""
         hdrs = dict(headers or {})
-        return self.calls.claim(Call(await self._submit(lambda: self._pj_dial(uri, hdrs))))
+        made = asyncio.ensure_future(self._submit(lambda: self._pj_dial(uri, hdrs)))
+        try:
+            call_id = await asyncio.shield(made)
+        except asyncio.CancelledError:  # e.g. the caller left while the seat's INVITE was queued
+            made.add_done_callback(self._hang_up_orphan)
+            raise
+        return self.calls.claim(Call(call_id))
+
+    def _hang_up_orphan(self, made: asyncio.Future[str]) -> None:
+        """A dial whose caller stopped waiting still made a call: hang it up."""
+        if not made.cancelled() and made.exception() is None and self._running:
+            call_id = made.result()
+            self._commands.put((lambda: self._pj_hangup(call_id, 0), concurrent.futures.Future()))
 
     async def answer(self, call_id: str, status: int = 200) -> None:
         await self._submit(lambda: self._pj_answer(call_id, status))
@@ -247,6 +259,8 @@ class SipEngine:
             if fut.set_running_or_notify_cancel():
                 try:
                     fut.set_result(fn())
+                except pj.Error as exc:  # a SWIG object: only its text leaves this thread
+                    fut.set_exception(RuntimeError(f"pjsua2: {exc.info()}"))
                 except BaseException as exc:
                     fut.set_exception(exc)
 

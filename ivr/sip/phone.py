@@ -12,6 +12,7 @@ import contextlib
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -54,7 +55,9 @@ def parse_script(script: str) -> list[tuple[str, list[str]]]:
     return steps
 
 
-def _phone(port: int, rtp_port: int, user: str, *, answers: bool) -> SipEngine:
+def _phone(
+    port: int, rtp_port: int, user: str, *, answers: bool, on_incoming: Callable[[Call], None] | None = None
+) -> SipEngine:
     """A softphone's engine: UDP, a small RTP range; a seat accepts calls from anyone (it
     answers them itself), a caller's phone refuses every incoming call."""
     config = EngineConfig(
@@ -67,7 +70,7 @@ def _phone(port: int, rtp_port: int, user: str, *, answers: bool) -> SipEngine:
         auto_answer=False,
         allow=None if answers else (),
     )
-    return SipEngine(config)
+    return SipEngine(config, on_incoming=on_incoming)
 
 
 async def _play(engine: SipEngine, call: Call, path: Path) -> None:
@@ -217,8 +220,7 @@ async def run_seat(
         tasks.add(task)
         task.add_done_callback(tasks.discard)
 
-    engine = _phone(port, rtp_port, user, answers=True)
-    engine.calls.on_incoming = incoming
+    engine = _phone(port, rtp_port, user, answers=True, on_incoming=incoming)
     await engine.start()
     print(f"seat {user} ready on sip:{user}@127.0.0.1:{engine.sip_port}", flush=True)
     try:
