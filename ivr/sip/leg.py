@@ -35,7 +35,9 @@ class Voice(Protocol):
 class Listening(Protocol):
     speech_started: asyncio.Event
 
-    def feed(self, pcm: bytes) -> None: ...
+    def feed(self, pcm: bytes) -> None:
+        """16-bit mono PCM at the engine's clock rate, on the loop (from `engine.listen`)."""
+        ...
 
     def arm(self) -> None: ...
 
