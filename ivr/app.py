@@ -8,7 +8,6 @@ import contextlib
 import gc
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -25,17 +24,16 @@ from ivr.flow import FlowLibrary, FlowServices, Interpreter, Rejected
 from ivr.flow.services import surveys
 from ivr.housekeeping import Housekeeping
 from ivr.records import CallRecord, Offer, QueueRequest, QueueResult
+from ivr.sip.call import Call
 from ivr.sip.engine import EngineConfig, SipEngine, registrar_host
-from ivr.sip.events import IncomingCall, Registration
+from ivr.sip.events import Registration
 from ivr.sip.leg import Leg, Recognizer, Voice
-from ivr.sip.router import CallRouter
 from ivr.sip.seatline import SipSeatLine
 from ivr.store import Store
 from ivr.welcome import welcome_menu
 
 log = logging.getLogger(__name__)
 
-CallHandler = Callable[[Leg, list[str]], Awaitable[None]]
 SURVEY_KEYS = ("satisfaction", "unhappy_reason")  # variables the survey flows set
 
 
@@ -118,19 +116,15 @@ class Hotline:
         voice: Voice,
         recognizer: Recognizer | None = None,
         sip_port: int | None = None,
-        handler: CallHandler | None = None,
     ):
         self.settings = settings
         self.voice = voice
         self.recognizer = recognizer
-        self.router = CallRouter()
-        self.engine = SipEngine(engine_config(settings, sip_port), self.router.dispatch)
-        self.router.on_incoming = self._incoming
-        self.router.on_registration = self._registration
-        self.handler = handler
+        self.engine = SipEngine(
+            engine_config(settings, sip_port), on_incoming=self._incoming, on_registration=self._registration
+        )
         self.stats = LineStats()
-        self.legs: dict[int, Leg] = {}
-        self._by_call_id: dict[str, Leg] = {}
+        self.legs: dict[str, Leg] = {}  # by call id (the SIP Call-ID, also the queue's call_id)
         self._tasks: set[asyncio.Task[None]] = set()
         self.audio_dir = settings.resolve(settings.audio_dir)
         self._reg_backoff = 0.0
@@ -150,7 +144,7 @@ class Hotline:
         self.bus = Bus(s.mqtt, self.store, host=host, port=port)
         self.events = EventLog(self.store)
         self.seatline = SipSeatLine(
-            self.engine, self.router, self._by_call_id.get, self._bridge_ended, s.resolve(s.store.recordings)
+            self.engine, self.legs.get, self._bridge_ended, s.resolve(s.store.recordings)
         )
         self.popper = ScreenPopper(self.store, self.bus.topics)
         self.acd = Acd(s.queues, s.seats, self.seatline, events=self.events, screen_pop=self.popper)
@@ -237,28 +231,21 @@ class Hotline:
 
     async def _retry_registration(self, delay: float) -> None:
         await asyncio.sleep(delay)
-        await self.engine.submit(self.engine.registration_renew)
+        await self.engine.renew_registration()
 
-    def _incoming(self, ev: IncomingCall) -> None:
+    def _incoming(self, call: Call) -> None:
         leg = Leg(
             self.engine,
-            ev.call_id,
-            ev.caller,
-            ev.dialled,
+            call,
             voice=self.voice,
             recognizer=self.recognizer,
             audio_dir=self.audio_dir,
             enqueue=self._enqueue,
-            router=self.router,
-            sip_call_id=ev.sip_call_id,
-            source=ev.source,
         )
-        self.router.claim(ev.call_id, leg)
-        self.legs[ev.call_id] = leg
-        self._by_call_id[leg.call_id] = leg
+        self.legs[leg.id] = leg
         self.stats.answered += 1
         self.stats.active += 1
-        log.info("call %s from %s to %s (%s)", ev.call_id, ev.caller, ev.dialled, ev.source)
+        log.info("call %s from %s to %s (%s)", call.id, call.caller, call.dialled, call.source)
         task = asyncio.ensure_future(self._run(leg))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -299,12 +286,11 @@ class Hotline:
         queue_name = ""
         try:
             snapshot, entry = self.flows.flow_for(leg.dialled)
-            if self.handler is not None or entry not in snapshot.flows:
-                if self.handler is None:
-                    log.error("call %s: no flow %r for %s: built-in welcome menu", leg.id, entry, leg.dialled)
+            if entry not in snapshot.flows:
+                log.error("call %s: no flow %r for %s: built-in welcome menu", leg.id, entry, leg.dialled)
                 leg.flow = "welcome"
                 try:
-                    await (self.handler or welcome_menu)(leg, path)
+                    await welcome_menu(leg, path)
                     outcome = "hangup"
                 except CallerHangup:
                     outcome = "caller_hangup"
@@ -328,7 +314,6 @@ class Hotline:
         finally:
             self.stats.active -= 1
             self.legs.pop(leg.id, None)
-            self._by_call_id.pop(leg.call_id, None)
             self.stats.paths.append(path)
             del self.stats.paths[:-100]
             with contextlib.suppress(Exception):

@@ -35,9 +35,7 @@ def _pjsua2() -> Check:
 
         async def probe() -> int:
             # pjsua reports its limit only once initialised: start a throwaway endpoint
-            engine = SipEngine(
-                EngineConfig(port=0, transports=("udp",), rtp_port=39500, max_calls=1000), print
-            )
+            engine = SipEngine(EngineConfig(port=0, transports=("udp",), rtp_port=39500, max_calls=1000))
             await engine.start()
             await engine.stop()
             return engine.max_calls
@@ -135,17 +133,16 @@ def _registration(settings: Settings) -> Check:
     if t.mode != "register":
         return Check("trunk", True, f"IP trunk: INVITEs accepted from {', '.join(t.allow)}")
     from ivr.sip.engine import EngineConfig, SipEngine
-    from ivr.sip.events import Event, Registration
+    from ivr.sip.events import Registration
 
     result: list[Registration] = []
 
     async def attempt() -> None:
         done = asyncio.Event()
 
-        def on_event(ev: Event) -> None:
-            if isinstance(ev, Registration):
-                result.append(ev)
-                done.set()
+        def on_registration(ev: Registration) -> None:
+            result.append(ev)
+            done.set()
 
         engine = SipEngine(
             EngineConfig(
@@ -160,7 +157,7 @@ def _registration(settings: Settings) -> Check:
                 max_calls=2,
                 allow=(),
             ),
-            on_event,
+            on_registration=on_registration,
         )
         await engine.start()
         try:

@@ -1,8 +1,15 @@
-"""The pj thread: owns the pjsua2 Endpoint, its transports and accounts, and every call object.
+"""The SIP engine: an async facade over the pj thread, which owns the pjsua2 Endpoint, its
+transports and account, and every call object.
 
 pjsua2 is a per-process singleton and not thread-safe from Python, so one thread creates the
-Endpoint (threadCnt 0, mainThreadOnly) and loops on libHandleEvents, running submitted commands
-between polls. asyncio code calls `await engine.submit(fn)`; callbacks post events to the loop.
+Endpoint (threadCnt 0, mainThreadOnly) and loops on libHandleEvents, running queued commands
+between polls. asyncio code awaits the facade (`await engine.play(call_id, path)`); each method
+queues a function for the pj thread and gets its result through a future. Only this module and
+ivr.sip.pjcall touch SWIG objects, and only on the pj thread. Callbacks copy fields into events
+(ivr.sip.events) and post them to the loop with call_soon_threadsafe, where `Calls` routes them to
+each call's `Call` handle. Calls are named by their SIP Call-ID; the pj thread maps it to the
+PjCall, so a command queued for a call that has since ended finds nothing and raises CallGone
+(or does nothing, for stop/hangup/unbridge) instead of reaching a new call in a reused pjsua slot.
 """
 
 from __future__ import annotations
@@ -13,51 +20,21 @@ import itertools
 import logging
 import queue
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pjsua2 as pj
 
-from ivr.sip import capture
-from ivr.sip.events import Event, IncomingCall, Registration
+from ivr.sip.call import Call, Calls
+from ivr.sip.endpoint import EngineConfig as EngineConfig
+from ivr.sip.endpoint import account_config, open_endpoint
+from ivr.sip.endpoint import registrar_host as registrar_host
+from ivr.sip.events import CallGone, Event, IncomingCall, Registration
 from ivr.sip.pjcall import PjCall, uri_user
 
 log = logging.getLogger(__name__)
-pjlog = logging.getLogger("pjsip")
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class EngineConfig:
-    bind: str = "127.0.0.1"
-    port: int = 5070  # 0: any free port
-    transports: tuple[str, ...] = ("udp", "tcp")
-    tls_port: int = 0
-    tls_cert: str = ""
-    tls_key: str = ""
-    rtp_port: int = 20000
-    rtp_port_range: int = 4000
-    max_calls: int = 1000
-    clock_rate: int = 8000
-    user: str = "12345"  # our user part
-    user_agent: str = "12345-hotline"
-    allow: tuple[str, ...] | None = None  # None: accept INVITEs from anywhere (softphones)
-    registrar: str = ""
-    username: str = ""
-    password: str = ""
-    realm: str = "*"
-    reg_expires: int = 300
-    auto_answer: bool = True
-    log_level: int = 3
-    codecs: dict[str, int] = field(
-        default_factory=lambda: {"PCMA/8000": 250, "PCMU/8000": 249, "G722/16000": 200}
-    )
-
-
-def registrar_host(uri: str) -> str:
-    """'sip:gw.example.cn:5060;transport=udp' -> 'gw.example.cn'."""
-    return uri.removeprefix("sip:").split(";")[0].rsplit(":", 1)[0]
 
 
 def _header(msg: str, name: str) -> str:
@@ -66,12 +43,6 @@ def _header(msg: str, name: str) -> str:
         if line.lower().startswith(key):
             return line[len(key) :].strip()
     return ""
-
-
-class _LogWriter(pj.LogWriter):  # type: ignore[misc]
-    def write(self, entry: Any) -> None:
-        level = logging.WARNING if entry.level <= 2 else logging.DEBUG
-        pjlog.log(level, "%s", entry.msg.rstrip())
 
 
 class _Account(pj.Account):  # type: ignore[misc]
@@ -87,15 +58,23 @@ class _Account(pj.Account):  # type: ignore[misc]
 
     def onRegState(self, prm: Any) -> None:
         try:
-            self.engine.post(Registration(int(prm.code), str(prm.reason), int(prm.expiration)))
+            self.engine._post(Registration(int(prm.code), str(prm.reason), int(prm.expiration)))
         except Exception:
             log.exception("onRegState failed")
 
 
 class SipEngine:
-    def __init__(self, config: EngineConfig, on_event: Callable[[Event], None]):
+    """The async facade. Public methods are for the loop; those below "pj thread" run on it."""
+
+    def __init__(
+        self,
+        config: EngineConfig,
+        *,
+        on_incoming: Callable[[Call], None] | None = None,
+        on_registration: Callable[[Registration], None] | None = None,
+    ):
         self.config = config
-        self._on_event = on_event
+        self.calls = Calls(on_incoming, on_registration)  # loop side: handles by call id
         self._loop: asyncio.AbstractEventLoop | None = None
         self._commands: queue.SimpleQueue[tuple[Callable[[], Any], concurrent.futures.Future[Any]] | None] = (
             queue.SimpleQueue()
@@ -103,13 +82,18 @@ class SipEngine:
         self._thread: threading.Thread | None = None
         self._ready = concurrent.futures.Future[None]()
         self._running = False
-        self._calls: dict[int, PjCall] = {}  # pj thread only
+        self._pj: dict[str, PjCall] = {}  # pj thread only: live calls by SIP Call-ID
         self._forgotten: list[PjCall] = []  # dropped on the pj thread, after the callback returns
         self._tokens = itertools.count(1)
         self.max_calls = 0
         self.sip_port = 0
-        self.ep: pj.Endpoint | None = None
-        self.account: _Account | None = None
+        self._ep: pj.Endpoint | None = None
+        self._account: _Account | None = None
+        self._writer: Any = None  # the log writer lives as long as the Endpoint
+
+    @property
+    def clock_rate(self) -> int:
+        return self.config.clock_rate
 
     # -- lifecycle --
     async def start(self) -> None:
@@ -127,13 +111,85 @@ class SipEngine:
         if self._thread is not None:
             await asyncio.to_thread(self._thread.join, 15)
 
-    def post(self, event: Event) -> None:
-        """Any thread -> the asyncio loop."""
-        loop = self._loop
-        if loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(self._on_event, event)
+    # -- calls --
+    async def dial(self, uri: str, headers: Mapping[str, str] | None = None) -> Call:
+        """INVITE uri; the handle follows the call (ringing, answered, ended)."""
+        hdrs = dict(headers or {})
+        made = asyncio.ensure_future(self._submit(lambda: self._pj_dial(uri, hdrs)))
+        try:
+            call_id = await asyncio.shield(made)
+        except asyncio.CancelledError:  # e.g. the caller left while the seat's INVITE was queued
+            made.add_done_callback(self._hang_up_orphan)
+            raise
+        return self.calls.claim(Call(call_id))
 
-    async def submit(self, fn: Callable[[], T]) -> T:
+    def _hang_up_orphan(self, made: asyncio.Future[str]) -> None:
+        """A dial whose caller stopped waiting still made a call: hang it up."""
+        if not made.cancelled() and made.exception() is None and self._running:
+            call_id = made.result()
+            self._commands.put((lambda: self._pj_hangup(call_id, 0), concurrent.futures.Future()))
+
+    async def answer(self, call_id: str, status: int = 200) -> None:
+        await self._submit(lambda: self._pj_answer(call_id, status))
+
+    async def hangup(self, call_id: str, status: int = 0) -> None:
+        await self._quietly(lambda: self._pj_hangup(call_id, status))
+
+    async def send_dtmf(self, call_id: str, digits: str, method: str = "rfc2833") -> None:
+        await self._submit(lambda: self._live(call_id).send_dtmf(digits, method))
+
+    async def bridge(self, a: str, b: str) -> None:
+        await self._submit(lambda: self._live(a).bridge(self._live(b)))
+
+    async def unbridge(self, a: str, b: str) -> None:
+        def run() -> None:
+            ca, cb = self._pj.get(a), self._pj.get(b)
+            if ca is not None and cb is not None:
+                ca.unbridge(cb)
+
+        await self._quietly(run)
+
+    async def renew_registration(self) -> None:
+        await self._quietly(self._pj_register)
+
+    # -- media --
+    async def play(self, call_id: str, path: Path, loop: bool = False) -> int:
+        token = next(self._tokens)
+        await self._submit(lambda: self._live(call_id).play(token, path, loop))
+        return token
+
+    async def stop_playing(self, call_id: str, token: int) -> None:
+        await self._quietly(lambda: self._each(call_id, lambda c: c.stop(token)))
+
+    async def record(self, call_id: str, path: Path, also: Sequence[str] = ()) -> int:
+        token = next(self._tokens)
+        await self._submit(lambda: self._live(call_id).record(token, path, [self._live(o) for o in also]))
+        return token
+
+    async def stop_recording(self, call_id: str, token: int) -> None:
+        await self._quietly(lambda: self._each(call_id, lambda c: c.stop_record(token)))
+
+    async def listen(self, call_id: str, sink: Callable[[bytes], None]) -> int:
+        """The one way pjmedia's audio reaches the loop: the capture callback (pjmedia's clock
+        thread) hands each 100 ms chunk of 16-bit PCM at clock_rate to sink on the loop."""
+        token = next(self._tokens)
+        loop = asyncio.get_running_loop()
+
+        def deliver(pcm: bytes) -> None:  # pjmedia's clock thread: hand over and return
+            try:
+                loop.call_soon_threadsafe(sink, pcm)
+            except RuntimeError:  # the loop has closed: nobody is listening any more
+                pass
+
+        rate = self.config.clock_rate
+        await self._submit(lambda: self._live(call_id).listen(token, rate, deliver))
+        return token
+
+    async def stop_listening(self, call_id: str, token: int) -> None:
+        await self._quietly(lambda: self._each(call_id, lambda c: c.stop_listen(token)))
+
+    # -- the seam --
+    async def _submit(self, fn: Callable[[], T]) -> T:
         """Run fn on the pj thread; its result or exception comes back here."""
         if not self._running:
             raise RuntimeError("SIP engine is not running")
@@ -141,10 +197,37 @@ class SipEngine:
         self._commands.put((fn, fut))
         return await asyncio.wrap_future(fut)
 
-    def token(self) -> int:
-        return next(self._tokens)
+    async def _quietly(self, fn: Callable[[], None]) -> None:
+        """A command that undoes something: nothing to do once the engine (and every call) is gone."""
+        if self._running:
+            await self._submit(fn)
+
+    def _post(self, event: Event) -> None:
+        """Any thread -> the loop."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(self.calls.dispatch, event)
+            except RuntimeError:  # closed meanwhile
+                pass
 
     # -- pj thread --
+    def _live(self, call_id: str) -> PjCall:
+        call = self._pj.get(call_id)
+        if call is None or call.ended:
+            raise CallGone(call_id)
+        return call
+
+    def _each(self, call_id: str, fn: Callable[[PjCall], None]) -> None:
+        call = self._pj.get(call_id)
+        if call is not None:
+            fn(call)
+
+    def _forget(self, call: PjCall) -> None:
+        if self._pj.get(call.key) is call:
+            del self._pj[call.key]
+        self._forgotten.append(call)
+
     def _run(self) -> None:
         try:
             self._create()
@@ -157,8 +240,8 @@ class SipEngine:
         try:
             while self._running:
                 self._drain()
-                # short polls: a submitted command waits at most this long (the GIL is free meanwhile)
-                self.ep.libHandleEvents(2)  # type: ignore[union-attr]
+                # short polls: a queued command waits at most this long (the GIL is free meanwhile)
+                self._ep.libHandleEvents(2)  # type: ignore[union-attr]
                 self._forgotten.clear()
         finally:
             self._destroy()
@@ -176,77 +259,16 @@ class SipEngine:
             if fut.set_running_or_notify_cancel():
                 try:
                     fut.set_result(fn())
+                except pj.Error as exc:  # a SWIG object: only its text leaves this thread
+                    fut.set_exception(RuntimeError(f"pjsua2: {exc.info()}"))
                 except BaseException as exc:
                     fut.set_exception(exc)
 
     def _create(self) -> None:
         c = self.config
-        capture.quiet_pjlib()
-        ep = pj.Endpoint()
-        ep.libCreate()
-        cfg = pj.EpConfig()
-        cfg.uaConfig.threadCnt = 0
-        cfg.uaConfig.mainThreadOnly = True
-        cfg.uaConfig.maxCalls = c.max_calls
-        cfg.uaConfig.userAgent = c.user_agent
-        self._writer = _LogWriter()
-        cfg.logConfig.writer = self._writer
-        cfg.logConfig.level = c.log_level
-        cfg.logConfig.consoleLevel = 0
-        cfg.logConfig.decor = 0
-        cfg.medConfig.clockRate = c.clock_rate
-        cfg.medConfig.sndClockRate = c.clock_rate
-        cfg.medConfig.ecTailLen = 0  # an IVR has no loudspeaker to cancel
-        cfg.medConfig.noVad = True
-        cfg.medConfig.maxMediaPorts = max(254, c.max_calls * 4)
-        ep.libInit(cfg)
-        self.ep = ep
-        tcfg = pj.TransportConfig()
-        tcfg.port = c.port
-        tcfg.boundAddress = c.bind
-        tcfg.publicAddress = c.bind
-        transport_ids = []
-        if "udp" in c.transports:
-            transport_ids.append(ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tcfg))
-        if "tcp" in c.transports:
-            transport_ids.append(ep.transportCreate(pj.PJSIP_TRANSPORT_TCP, tcfg))
-        if c.tls_port:
-            tls = pj.TransportConfig()
-            tls.port = c.tls_port
-            tls.boundAddress = c.bind
-            tls.tlsConfig.certFile = c.tls_cert
-            tls.tlsConfig.privKeyFile = c.tls_key
-            ep.transportCreate(pj.PJSIP_TRANSPORT_TLS, tls)
-        self.sip_port = int(ep.transportGetInfo(transport_ids[0]).localName.rsplit(":", 1)[1])
-        ep.libStart()
-        ep.audDevManager().setNullDev()
-        for codec in ep.codecEnum2():
-            ep.codecSetPriority(codec.codecId, 0)
-        for name, prio in c.codecs.items():
-            try:
-                ep.codecSetPriority(name, prio)
-            except pj.Error:
-                log.warning("codec %s not available", name)
-        self.max_calls = min(c.max_calls, capture.max_calls())
-        if self.max_calls < c.max_calls:
-            log.warning(
-                "pjsua2 limits this process to %d concurrent calls (asked %d)", self.max_calls, c.max_calls
-            )
-        acfg = pj.AccountConfig()
-        acfg.idUri = f"sip:{c.user}@{c.bind}:{self.sip_port}"
-        acfg.mediaConfig.transportConfig.port = c.rtp_port
-        acfg.mediaConfig.transportConfig.portRange = c.rtp_port_range
-        acfg.mediaConfig.transportConfig.boundAddress = c.bind
-        if c.registrar:
-            acfg.idUri = f"sip:{c.username}@{registrar_host(c.registrar)}"
-            acfg.regConfig.registrarUri = c.registrar
-            acfg.regConfig.timeoutSec = c.reg_expires
-            acfg.regConfig.retryIntervalSec = 5
-            acfg.regConfig.firstRetryIntervalSec = 2
-            acfg.regConfig.randomRetryIntervalSec = 2
-            acfg.sipConfig.authCreds.append(pj.AuthCredInfo("digest", c.realm, c.username, 0, c.password))
-        self.account = _Account(self)
-        self.account.create(acfg)
+        self._ep, self._writer, self.sip_port, self.max_calls = open_endpoint(c)
+        self._account = _Account(self)
+        self._account.create(account_config(c, self.sip_port))
         log.info(
             "SIP listening on %s:%d (%s)%s, real call limit %d",
             c.bind,
@@ -257,84 +279,82 @@ class SipEngine:
         )
 
     def _destroy(self) -> None:
-        ep = self.ep
+        ep = self._ep
         if ep is None:
             return
         try:
             ep.hangupAllCalls()
             for _ in range(50):
                 ep.libHandleEvents(10)
-                if not self._calls:
+                if not self._pj:
                     break
         except Exception:
             log.exception("hangup at shutdown failed")
-        self._calls.clear()
+        self._pj.clear()
         self._forgotten.clear()
-        self.account = None
+        self._account = None
         try:
             ep.libDestroy()
         except Exception:
             log.exception("libDestroy failed")
-        self.ep = None
+        self._ep = None
 
     def _incoming(self, acc: _Account, prm: Any) -> None:
-        call = PjCall(self, acc, prm.callId)
+        call = PjCall(acc, self._post, self._forget, prm.callId)
         source = str(prm.rdata.srcAddress)
         host = source.rsplit(":", 1)[0].strip("[]")
         msg = str(prm.rdata.wholeMsg)
         first_line = msg.split("\r\n", 1)[0]
         parts = first_line.split()
         dialled = uri_user(parts[1]) if len(parts) > 1 else ""
-        ci = call.getInfo()
+        ci = call.info()
         allowed = self.config.allow
+        status = 0
         if allowed is not None and host not in allowed:
             log.warning("INVITE from %s rejected with 403: not a trunk address (to %s)", source, dialled)
+            status = 403
+        elif call.key in self._pj:  # our own dial came back to us: one id must name one call
+            log.warning("INVITE from %s rejected with 482: Call-ID %s is already ours", source, call.key)
+            status = 482
+        if status:
             call.silent = True
             op = pj.CallOpParam()
-            op.statusCode = 403
+            op.statusCode = status
             call.hangup(op)
             self._forgotten.append(call)
             return
-        self._calls[ci.id] = call
+        self._pj[call.key] = call
         if self.config.auto_answer:
             op = pj.CallOpParam()
             op.statusCode = 200
             call.answer(op)
         # a leg from the hotline to a seat names the citizen in X-Hotline-Caller
         caller = _header(msg, "X-Hotline-Caller") or uri_user(str(ci.remoteUri))
-        self.post(IncomingCall(ci.id, caller, dialled, source, str(ci.callIdString)))
+        self._post(IncomingCall(call.key, caller, dialled, source))
 
-    def forget(self, call_id: int) -> None:
-        call = self._calls.pop(call_id, None)
-        if call is not None:
-            self._forgotten.append(call)
-
-    def call(self, call_id: int) -> PjCall:
-        """pj thread: the live call object or KeyError."""
-        return self._calls[call_id]
-
-    # -- commands (each runs on the pj thread via submit) --
-    def make_call(self, uri: str, headers: dict[str, str] | None = None) -> int:
-        assert self.account is not None
-        call = PjCall(self, self.account)
+    def _pj_dial(self, uri: str, headers: dict[str, str]) -> str:
+        assert self._account is not None
+        call = PjCall(self._account, self._post, self._forget)
         op = pj.CallOpParam(True)
-        for name, value in (headers or {}).items():
+        for name, value in headers.items():
             h = pj.SipHeader()
             h.hName = name
             h.hValue = value
             op.txOption.headers.append(h)
         call.makeCall(uri, op)
-        cid = int(call.getId())
-        self._calls[cid] = call
-        return cid
+        if not call.key:  # no state callback yet: learn the Call-ID now
+            call.info()
+        if not call.ended:
+            self._pj[call.key] = call
+        return call.key
 
-    def answer(self, call_id: int, status: int = 200) -> None:
+    def _pj_answer(self, call_id: str, status: int) -> None:
         op = pj.CallOpParam()
         op.statusCode = status
-        self.call(call_id).answer(op)
+        self._live(call_id).answer(op)
 
-    def hangup(self, call_id: int, status: int = 0) -> None:
-        call = self._calls.get(call_id)
+    def _pj_hangup(self, call_id: str, status: int) -> None:
+        call = self._pj.get(call_id)
         if call is None or call.ended:
             return
         op = pj.CallOpParam()
@@ -343,37 +363,11 @@ class SipEngine:
         try:
             call.hangup(op)
         except pj.Error as exc:
-            log.debug("hangup %d: %s", call_id, exc.info())
+            log.debug("hangup %s: %s", call_id, exc.info())
 
-    def send_dtmf(self, call_id: int, digits: str, method: str = "rfc2833") -> None:
-        prm = pj.CallSendDtmfParam()
-        prm.digits = digits
-        prm.method = pj.PJSUA_DTMF_METHOD_SIP_INFO if method == "info" else pj.PJSUA_DTMF_METHOD_RFC2833
-        self.call(call_id).sendDtmf(prm)
-
-    def bridge(self, a: int, b: int) -> None:
-        ca, cb = self.call(a), self.call(b)
-        if ca.audio is None or cb.audio is None:
-            raise RuntimeError("bridge needs active audio on both legs")
-        ca.audio.startTransmit(cb.audio)
-        cb.audio.startTransmit(ca.audio)
-
-    def unbridge(self, a: int, b: int) -> None:
-        ca, cb = self._calls.get(a), self._calls.get(b)
-        if ca is None or cb is None or ca.audio is None or cb.audio is None:
-            return
-        for src, dst in ((ca.audio, cb.audio), (cb.audio, ca.audio)):
+    def _pj_register(self) -> None:
+        if self._account is not None:
             try:
-                src.stopTransmit(dst)
-            except pj.Error:
-                pass
-
-    def active_calls(self) -> int:
-        return len(self._calls)
-
-    def registration_renew(self) -> None:
-        if self.account is not None:
-            try:
-                self.account.setRegistration(True)
+                self._account.setRegistration(True)
             except pj.Error as exc:  # e.g. a registration already in progress
                 log.debug("re-register: %s", exc.info())

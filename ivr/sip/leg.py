@@ -1,7 +1,8 @@
 """One caller's leg as the flow sees it: the SIP implementation of `CallControl`.
 
-The leg lives on the asyncio side and holds only the call id; every pjsua2 operation is a
-small function submitted to the engine's pj thread.
+The leg lives on the asyncio side: it holds the call's `Call` handle (its id, events and keys)
+and drives the call only through the engine's async facade (`ivr.sip.call.Engine`). A caller
+who hangs up while a command is queued or running surfaces as `CallerHangup`, never as an error.
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ from typing import Any, Protocol, TypeVar
 
 from ivr.control import CallerHangup, DigitSpec, Heard, Prompt, SpeechSpec
 from ivr.records import QueueRequest, QueueResult
-from ivr.sip.engine import SipEngine
-from ivr.sip.events import CallState, Digit, Event, MediaReady
-from ivr.sip.router import CallRouter
+from ivr.sip.call import Call, Engine
+from ivr.sip.events import CallGone
+from ivr.sip.race import discard, first
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -35,7 +36,9 @@ class Voice(Protocol):
 class Listening(Protocol):
     speech_started: asyncio.Event
 
-    def feed(self, pcm: bytes) -> None: ...
+    def feed(self, pcm: bytes) -> None:
+        """16-bit mono PCM at the engine's clock rate, on the loop (from `engine.listen`)."""
+        ...
 
     def arm(self) -> None: ...
 
@@ -64,101 +67,88 @@ def rms(pcm: bytes) -> float:
     return math.sqrt(sum(s * s for s in samples) / n)
 
 
-def _post(loop: asyncio.AbstractEventLoop, q: asyncio.Queue[bytes], pcm: bytes) -> None:
-    loop.call_soon_threadsafe(q.put_nowait, pcm)
+def _read_error(fut: asyncio.Future[int]) -> None:
+    if not fut.cancelled():
+        fut.exception()  # read here; whoever awaits the future still gets it
 
 
 class Leg:
     def __init__(
         self,
-        engine: SipEngine,
-        call_id: int,
-        caller: str,
-        dialled: str,
+        engine: Engine,
+        call: Call,
         *,
         voice: Voice,
         recognizer: Recognizer | None = None,
         audio_dir: Path = Path("audio"),
         enqueue: Enqueue | None = None,
-        router: CallRouter | None = None,
-        sip_call_id: str = "",
-        source: str = "",
     ):
         self.engine = engine
-        self.id = call_id
-        self._caller = caller
-        self._dialled = dialled
-        self.sip_call_id = sip_call_id
-        self.source = source
+        self.call = call
+        self.id = call.id  # the SIP Call-ID: the one id of this call everywhere
+        self.source = call.source
         self.voice = voice
         self.recognizer = recognizer
         self.audio_dir = audio_dir
         self._enqueue = enqueue
-        self.router = router
-        self.digits: asyncio.Queue[str] = asyncio.Queue()
-        self.key = asyncio.Event()  # set while a key is waiting in `digits`
-        self.media_ready = asyncio.Event()
-        self.ended = asyncio.Event()
-        self.hangup_status = 0
+        self.digits = call.digits
+        self.key = call.key  # set while a key is waiting in `digits`
+        self.media_ready = call.media_ready
+        self.ended = call.ended
         self.started = time.monotonic()
-        self.transcript: list[str] = []
-        self.on_end: list[Callable[[], None]] = []
         self.flow = ""  # the flow this call runs (for the screen pop and the call record)
         self.connected = False  # bridged to an operator
-        self._hold: int | None = None  # token of the looping hold-music player
+        self._hold: asyncio.Future[int] | None = None  # the looping hold-music player's token
 
     # -- CallControl identity --
     @property
     def call_id(self) -> str:
-        return self.sip_call_id or str(self.id)
+        return self.id
 
     @property
     def caller(self) -> str:
-        return self._caller
+        return self.call.caller
 
     @property
     def dialled(self) -> str:
-        return self._dialled
+        return self.call.dialled
 
     @property
     def origin(self) -> str:
-        return self.source
-
-    # -- events from the engine --
-    def on_event(self, event: Event) -> None:
-        if isinstance(event, Digit):
-            self.digits.put_nowait(event.digit)
-            self.key.set()
-        elif isinstance(event, MediaReady):
-            self.media_ready.set()
-        elif isinstance(event, CallState) and event.state == "DISCONNECTED":
-            self.hangup_status = event.status
-            self.ended.set()
-            for cb in self.on_end:
-                cb()
+        return self.call.source
 
     async def guard(self, aw: Awaitable[T]) -> T:
-        """Await aw unless the caller hangs up first (then CallerHangup)."""
+        """Await aw unless the caller hangs up first: then CallerHangup (also when a command
+        finds the call gone), with aw cancelled, or closed if it never started. Pass a plain
+        coroutine or task: a coroutine wrapping another unstarted one (`wait_for(x.wait())`)
+        cannot be closed cleanly; use `_race(..., timeout=)` for those."""
         if self.ended.is_set():
+            discard(aw)
             raise CallerHangup()
         task = asyncio.ensure_future(aw)
-        ended = asyncio.ensure_future(self.ended.wait())
+        await self._race(task)
         try:
-            await asyncio.wait({task, ended}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            ended.cancel()
-        if task.done():
             return task.result()
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
-        raise CallerHangup()
+        except CallGone as gone:
+            if gone.call_id == self.id:
+                raise CallerHangup() from None
+            raise
 
-    async def _op(self, fn: Callable[[], T]) -> T:
-        return await self.engine.submit(fn)
+    async def _race(self, *aws: Awaitable[Any], timeout: float | None = None) -> asyncio.Future[Any] | None:
+        """`first` of aws (None on timeout), or CallerHangup if the caller hangs up before."""
+        if self.ended.is_set():
+            for aw in aws:
+                discard(aw)
+            raise CallerHangup()
+        ended = asyncio.ensure_future(self.ended.wait())
+        won = await first(*aws, ended, timeout=timeout)
+        if won is ended:
+            raise CallerHangup()
+        return won
 
     async def ready(self, timeout: float = 5.0) -> None:
-        await self.guard(asyncio.wait_for(self.media_ready.wait(), timeout))
+        if await self._race(self.media_ready.wait(), timeout=timeout) is None:
+            raise TimeoutError(f"call {self.id}: no audio {timeout} s after the answer")
 
     # -- prompts --
     async def _resolve(self, prompt: Prompt) -> Path | None:
@@ -178,24 +168,14 @@ class Leg:
 
     async def _play_file(self, path: Path, interrupt: asyncio.Event | None) -> bool:
         """Play one file to the end; True if interrupted."""
-        token = self.engine.token()
-        await self.guard(self._op(lambda: self.engine.call(self.id).play(token, path)))
+        token = await self.guard(self.engine.play(self.id, path))
         try:
-            waiters: list[asyncio.Future[Any]] = [
-                asyncio.ensure_future(asyncio.sleep(wav_seconds(path) + 0.05))
-            ]
-            if interrupt is not None:
-                waiters.append(asyncio.ensure_future(interrupt.wait()))
-            try:
-                await self.guard(asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED))
-            finally:
-                for w in waiters:
-                    w.cancel()
+            await self._race(
+                asyncio.sleep(wav_seconds(path) + 0.05), *([interrupt.wait()] if interrupt else [])
+            )
             return interrupt is not None and interrupt.is_set()
         finally:
-            if not self.ended.is_set():
-                with contextlib.suppress(Exception):
-                    await self._op(lambda: self.engine.call(self.id).stop(token))
+            await self.engine.stop_playing(self.id, token)
 
     async def _play_all(self, prompts: Sequence[Prompt], interrupt: asyncio.Event | None) -> bool:
         await self.ready()
@@ -224,10 +204,10 @@ class Leg:
         got = ""
         timeout = first_timeout
         while len(got) < spec.max_digits:
-            try:
-                d = await self.guard(asyncio.wait_for(self.digits.get(), timeout))
-            except TimeoutError:
+            key = await self._race(self.digits.get(), timeout=timeout)
+            if key is None:
                 break
+            d: str = key.result()
             if spec.terminator and d == spec.terminator:
                 break
             got += d
@@ -245,15 +225,13 @@ class Leg:
         await self.ready()
         session: Listening | None = None
         token = 0
-        if speech is not None and self.recognizer is not None:
-            token = self.engine.token()
-            rate = self._rate()
-            # with barge-in it listens through the prompt; the no-input clock starts at its end
-            session = self.recognizer.listen(speech, rate, armed=not barge_in)
-            sess = session
-            await self.guard(self._op(lambda: self.engine.call(self.id).listen(token, rate, sess.feed)))
         started = time.monotonic()
         try:
+            if speech is not None and self.recognizer is not None:
+                # with barge-in it listens through the prompt; the no-input clock starts at its end
+                session = self.recognizer.listen(speech, self.engine.clock_rate, armed=not barge_in)
+                token = await self.guard(self.engine.listen(self.id, session.feed))
+                started = time.monotonic()
             interrupt = asyncio.Event()
             tasks: list[asyncio.Task[Any]] = []
             if barge_in:
@@ -267,16 +245,12 @@ class Leg:
                     t.cancel()
             if session is not None:
                 session.arm()
-            heard = await self._await_input(digits, session, started)
-            if heard.kind == "speech":
-                self.transcript.append(heard.value)
-            return heard
+            return await self._await_input(digits, session, started)
         finally:
             if session is not None:
                 session.close()
-                if not self.ended.is_set():
-                    with contextlib.suppress(Exception):
-                        await self._op(lambda: self.engine.call(self.id).stop_listen(token))
+            if token:
+                await self.engine.stop_listening(self.id, token)
 
     @staticmethod
     async def _relay(src: asyncio.Event, dst: asyncio.Event) -> None:
@@ -295,16 +269,10 @@ class Leg:
         # both: the first key wins over speech; speech ends on its own endpoint or timeout
         speech_task = asyncio.ensure_future(session.result())
         key_task = asyncio.ensure_future(self.digits.get()) if digits else None
-        waiters = {speech_task} | ({key_task} if key_task else set())
-        try:
-            done, _ = await self.guard(asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED))
-        finally:
-            for w in waiters:
-                if not w.done():
-                    w.cancel()
-        if key_task is not None and key_task in done and digits is not None:
-            first = key_task.result()
-            if digits.terminator and first == digits.terminator:
+        won = await self._race(*([key_task] if key_task else []), speech_task)
+        if won is key_task and key_task is not None and digits is not None:
+            key = key_task.result()
+            if digits.terminator and key == digits.terminator:
                 return Heard("noinput")
             rest = (
                 ""
@@ -313,11 +281,8 @@ class Leg:
                     replace(digits, max_digits=digits.max_digits - 1), digits.inter_timeout
                 )
             )
-            return Heard("dtmf", first + rest, 1.0, time.monotonic() - started)
+            return Heard("dtmf", key + rest, 1.0, time.monotonic() - started)
         return speech_task.result()
-
-    def _rate(self) -> int:
-        return self.engine.config.clock_rate
 
     # -- waiting in a queue (the ACD's CallerLine) --
     async def start_hold_music(self) -> None:
@@ -329,15 +294,22 @@ class Leg:
                 "call %s: no hold music at %s; the caller hears silence between announcements", self.id, path
             )
             return
-        token = self.engine.token()
-        self._hold = token
-        await self._op(lambda: self.engine.call(self.id).play(token, path, loop=True))
+        # kept as a future, so a stop that comes while the start is still queued stops it too
+        hold = asyncio.ensure_future(self.engine.play(self.id, path, loop=True))
+        hold.add_done_callback(_read_error)
+        self._hold = hold
+        with contextlib.suppress(CallGone):  # the caller hung up meanwhile: nothing to hold
+            await asyncio.shield(hold)
 
     async def stop_hold_music(self) -> None:
-        token, self._hold = self._hold, None
-        if token is not None and not self.ended.is_set():
-            with contextlib.suppress(Exception):
-                await self._op(lambda: self.engine.call(self.id).stop(token))
+        hold, self._hold = self._hold, None
+        if hold is None:
+            return
+        try:
+            token = await asyncio.shield(hold)
+        except Exception:  # it never started
+            return
+        await self.engine.stop_playing(self.id, token)
 
     async def announce(self, text: str) -> None:
         """Position and wait announcements: pause the music, speak, resume."""
@@ -365,35 +337,30 @@ class Leg:
 
     async def transfer(self, target: str) -> bool:
         """B2BUA transfer: dial the target, bridge on answer, stay until either side ends."""
-        if self.router is None:
-            return False
         host = self.source.rsplit(":", 1)[0] or "127.0.0.1"
         uri = target if target.startswith("sip:") else f"sip:{target}@{host}"
-        out = await self.guard(self.router.dial(self.engine, uri))
+        out = await self.guard(self.engine.dial(uri))
         try:
             if not await self.guard(out.wait_answer(30)):
                 return False
-            await self.guard(asyncio.wait_for(out.media_ready.wait(), 5))
-            await self._op(lambda: self.engine.bridge(self.id, out.call_id))
+            if await self._race(out.media_ready.wait(), timeout=5) is None:
+                return False
+            await self.guard(self.engine.bridge(self.id, out.id))
             await self.guard(out.ended.wait())
             return True
+        except CallGone:  # the target hung up before the bridge (our own end is CallerHangup)
+            return False
         finally:
             if not out.ended.is_set():
-                await self.engine.submit(lambda: self.engine.hangup(out.call_id))
+                await self.engine.hangup(out.id)
 
     async def record(self, path: Path, *, max_seconds: float, silence_seconds: float) -> float:
         """Record the caller: ends on #, max_seconds, silence after speech, or hang-up (kept)."""
         await self.ready()
         path.parent.mkdir(parents=True, exist_ok=True)
         chunks: asyncio.Queue[bytes] = asyncio.Queue()
-        loop = asyncio.get_running_loop()
-        token = self.engine.token()
-        rate = self._rate()
-        await self.guard(
-            self._op(
-                lambda: self.engine.call(self.id).listen(token, rate, lambda pcm: _post(loop, chunks, pcm))
-            )
-        )
+        rate = self.engine.clock_rate
+        token = await self.guard(self.engine.listen(self.id, chunks.put_nowait))
         total = 0.0
         quiet = 0.0
         heard_voice = False
@@ -422,11 +389,9 @@ class Leg:
                     if heard_voice and quiet >= silence_seconds:
                         break
         finally:
-            if not self.ended.is_set():
-                with contextlib.suppress(Exception):
-                    await self._op(lambda: self.engine.call(self.id).stop_listen(token))
+            await self.engine.stop_listening(self.id, token)
         return total if heard_voice else 0.0
 
     async def hangup(self) -> None:
         if not self.ended.is_set():
-            await self.engine.submit(lambda: self.engine.hangup(self.id))
+            await self.engine.hangup(self.id)

@@ -12,13 +12,14 @@ import contextlib
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from ivr.sip.call import Call
 from ivr.sip.engine import EngineConfig, SipEngine
-from ivr.sip.events import IncomingCall
+from ivr.sip.events import CallGone
 from ivr.sip.leg import wav_seconds
-from ivr.sip.router import CallRouter, OutboundCall
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,9 @@ def parse_script(script: str) -> list[tuple[str, list[str]]]:
     return steps
 
 
-def _phone(router: CallRouter, port: int, rtp_port: int, user: str, *, answers: bool) -> SipEngine:
+def _phone(
+    port: int, rtp_port: int, user: str, *, answers: bool, on_incoming: Callable[[Call], None] | None = None
+) -> SipEngine:
     """A softphone's engine: UDP, a small RTP range; a seat accepts calls from anyone (it
     answers them itself), a caller's phone refuses every incoming call."""
     config = EngineConfig(
@@ -67,29 +70,19 @@ def _phone(router: CallRouter, port: int, rtp_port: int, user: str, *, answers: 
         auto_answer=False,
         allow=None if answers else (),
     )
-    return SipEngine(config, router.dispatch)
+    return SipEngine(config, on_incoming=on_incoming)
 
 
-async def _play(engine: SipEngine, call_id: int, path: Path, ended: asyncio.Event) -> None:
-    token = engine.token()
-    await engine.submit(lambda: engine.call(call_id).play(token, path))
+async def _play(engine: SipEngine, call: Call, path: Path) -> None:
+    token = await engine.play(call.id, path)
     with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(ended.wait(), wav_seconds(path) + 0.05)
-    if not ended.is_set():
-        with contextlib.suppress(Exception):
-            await engine.submit(lambda: engine.call(call_id).stop(token))
+        await asyncio.wait_for(call.ended.wait(), wav_seconds(path) + 0.05)
+    await engine.stop_playing(call.id, token)
 
 
-async def _start_recording(engine: SipEngine, call_id: int, path: Path) -> None:
+async def _start_recording(engine: SipEngine, call: Call, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    token = engine.token()
-
-    def start() -> None:
-        call = engine.call(call_id)
-        assert call.audio is not None
-        call.record(token, path, [call.audio])
-
-    await engine.submit(start)
+    await engine.record(call.id, path)
 
 
 async def place_call(
@@ -104,13 +97,12 @@ async def place_call(
 ) -> CallReport:
     """Dial uri, run the script once answered, hang up at its end (or when the far end does)."""
     steps = parse_script(script)
-    router = CallRouter()
-    engine = _phone(router, port, rtp_port, user, answers=False)
+    engine = _phone(port, rtp_port, user, answers=False)
     report = CallReport(uri)
     await engine.start()
     try:
         t0 = time.monotonic()
-        out = await router.dial(engine, uri)
+        out = await engine.dial(uri)
         report.answered = await out.wait_answer(timeout)
         report.status, report.reason = out.status, out.reason
         if not report.answered:
@@ -119,7 +111,7 @@ async def place_call(
         answered_at = time.monotonic()
         await asyncio.wait_for(out.media_ready.wait(), 5)
         if record is not None:
-            await _start_recording(engine, out.call_id, record)
+            await _start_recording(engine, out, record)
             report.recording = str(record)
         await _run_script(engine, out, steps, report, deadline=answered_at + timeout)
         report.seconds = round(time.monotonic() - answered_at, 2)
@@ -127,7 +119,7 @@ async def place_call(
             report.hung_up_by = report.hung_up_by or "them"
         else:
             report.hung_up_by = "us"
-            await engine.submit(lambda: engine.hangup(out.call_id))
+            await engine.hangup(out.id)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(out.ended.wait(), 5)
         report.status, report.reason = out.status, out.reason
@@ -138,7 +130,7 @@ async def place_call(
 
 async def _run_script(
     engine: SipEngine,
-    out: OutboundCall,
+    out: Call,
     steps: list[tuple[str, list[str]]],
     report: CallReport,
     deadline: float,
@@ -156,10 +148,10 @@ async def _run_script(
         elif verb == "dtmf":
             method = args[1] if len(args) > 1 else "rfc2833"
             for d in args[0]:
-                await engine.submit(lambda d=d, m=method: engine.send_dtmf(out.call_id, d, m))  # type: ignore[misc]
+                await engine.send_dtmf(out.id, d, method)
                 await asyncio.sleep(0.25)
         elif verb == "play":
-            await _play(engine, out.call_id, Path(args[0]), out.ended)
+            await _play(engine, out, Path(args[0]))
         elif verb == "hangup":
             return
 
@@ -179,57 +171,56 @@ async def run_seat(
 ) -> int:
     """An operator's phone: answer each call after `answer_after` s, play `say`, hang up after
     `talk_seconds` (0: wait for the far end). Returns the number of calls answered."""
-    router = CallRouter()
-    engine = _phone(router, port, rtp_port, user, answers=True)
     stop = stop or asyncio.Event()
     answered = 0
     journal = open(events, "a", encoding="utf-8") if events is not None else None  # noqa: ASYNC230 - once, at start
 
-    def note(event: str, ev: IncomingCall) -> None:
+    def note(event: str, call: Call) -> None:
         # wall-clock stamps of what the phone saw, for benchmarks (one JSON object a line)
         if journal is not None:
             journal.write(
-                json.dumps({"t": time.time(), "event": event, "caller": ev.caller, "call": ev.call_id}) + "\n"
+                json.dumps({"t": time.time(), "event": event, "caller": call.caller, "call": call.id}) + "\n"
             )
             journal.flush()
 
     tasks: set[asyncio.Task[None]] = set()
 
-    async def handle(ev: IncomingCall) -> None:
+    async def handle(call: Call) -> None:
         nonlocal answered
-        out = OutboundCall(ev.call_id)
-        router.claim(ev.call_id, out)
-        note("incoming", ev)
-        await engine.submit(lambda: engine.answer(ev.call_id, 180))
-        await asyncio.sleep(answer_after)
-        if out.ended.is_set():
+        note("incoming", call)
+        try:
+            await engine.answer(call.id, 180)
+            await asyncio.sleep(answer_after)
+            if call.ended.is_set():
+                return
+            await engine.answer(call.id, 200)
+        except CallGone:  # the far end gave up while we rang
             return
-        await engine.submit(lambda: engine.answer(ev.call_id, 200))
-        note("answered", ev)
+        note("answered", call)
         answered += 1
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(out.media_ready.wait(), 5)
-        if record_dir is not None and out.media_ready.is_set():
-            await _start_recording(engine, ev.call_id, record_dir / f"seat-{user}-{answered}-{ev.caller}.wav")
-        if say is not None and not out.ended.is_set():
-            await _play(engine, ev.call_id, say, out.ended)
+        with contextlib.suppress(CallGone):  # the far end may hang up while we record or play
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(call.media_ready.wait(), 5)
+            if record_dir is not None and call.media_ready.is_set():
+                await _start_recording(engine, call, record_dir / f"seat-{user}-{answered}-{call.caller}.wav")
+            if say is not None and not call.ended.is_set():
+                await _play(engine, call, say)
         if talk_seconds > 0:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(out.ended.wait(), talk_seconds)
-            if not out.ended.is_set():
-                await engine.submit(lambda: engine.hangup(ev.call_id))
+                await asyncio.wait_for(call.ended.wait(), talk_seconds)
+            await engine.hangup(call.id)
         else:
-            await out.ended.wait()
-        note("ended", ev)
+            await call.ended.wait()
+        note("ended", call)
         if max_calls and answered >= max_calls:
             stop.set()
 
-    def incoming(ev: IncomingCall) -> None:
-        task = asyncio.ensure_future(handle(ev))
+    def incoming(call: Call) -> None:
+        task = asyncio.ensure_future(handle(call))
         tasks.add(task)
         task.add_done_callback(tasks.discard)
 
-    router.on_incoming = incoming
+    engine = _phone(port, rtp_port, user, answers=True, on_incoming=incoming)
     await engine.start()
     print(f"seat {user} ready on sip:{user}@127.0.0.1:{engine.sip_port}", flush=True)
     try:

@@ -1,7 +1,9 @@
 """pj-thread side of one call leg: the pjsua2 Call, its players, recorders and capture taps.
 
-Everything here runs on the engine's pj thread (callbacks, or functions passed to `submit`).
-Callbacks copy fields into events and post them; they never block or raise.
+Everything here runs on the engine's pj thread (callbacks, or the engine's commands); only
+ivr.sip.engine creates, holds and drops these objects. Callbacks copy fields into events named by
+the call's SIP Call-ID and post them; they never block or raise. This module does not know the
+engine: it is given a `post` for events and a `forget` for when the call has ended.
 """
 
 from __future__ import annotations
@@ -10,15 +12,12 @@ import logging
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pjsua2 as pj
 
 from ivr.sip.capture import Capture
-from ivr.sip.events import CallState, Digit, Event, MediaReady
-
-if TYPE_CHECKING:
-    from ivr.sip.engine import SipEngine
+from ivr.sip.events import CallGone, CallState, Digit, Event, MediaReady
 
 log = logging.getLogger(__name__)
 
@@ -41,60 +40,81 @@ def uri_user(uri: str) -> str:
 
 
 class PjCall(pj.Call):  # type: ignore[misc]
-    def __init__(self, engine: SipEngine, acc: pj.Account, call_id: int = pj.PJSUA_INVALID_ID):
-        super().__init__(acc, call_id)
-        self.engine = engine
+    def __init__(
+        self,
+        acc: pj.Account,
+        post: Callable[[Event], None],
+        forget: Callable[[PjCall], None],
+        pj_id: int = pj.PJSUA_INVALID_ID,
+    ):
+        super().__init__(acc, pj_id)
+        self._post_event = post
+        self._forget = forget
+        self.key = ""  # the SIP Call-ID: the call's id on the asyncio side
         self.audio: pj.AudioMedia | None = None
         self.players: dict[int, pj.AudioMediaPlayer] = {}
         self.recorders: dict[int, pj.AudioMediaRecorder] = {}
         self.captures: dict[int, Capture] = {}
-        self.peers: set[int] = set()  # call ids whose audio we transmit to (bridges)
         self.ended = False
         self.silent = False  # a call we reject before anyone owns its id posts nothing
 
+    def info(self) -> Any:
+        """getInfo(), learning the Call-ID on first use (a dial's first state comes inside makeCall)."""
+        ci = self.getInfo()
+        if not self.key:
+            self.key = str(ci.callIdString)
+        return ci
+
     def _post(self, event: Event) -> None:
         if not self.silent:
-            self.engine.post(event)
+            self._post_event(event)
 
     # -- callbacks (pj thread) --
     def onCallState(self, prm: Any) -> None:
         try:
-            ci = self.getInfo()
+            ci = self.info()
             state = _STATES.get(ci.state, str(ci.state))
-            self._post(CallState(ci.id, state, int(ci.lastStatusCode), str(ci.lastReason)))
+            self._post(CallState(self.key, state, int(ci.lastStatusCode), str(ci.lastReason)))
             if ci.state == pj.PJSIP_INV_STATE_DISCONNECTED:
                 self.ended = True
                 self.release_media()
-                self.engine.forget(ci.id)
+                self._forget(self)
         except Exception:
             log.exception("onCallState failed")
 
     def onCallMediaState(self, prm: Any) -> None:
         try:
-            ci = self.getInfo()
+            ci = self.info()
             for i, mi in enumerate(ci.media):
                 if mi.type == pj.PJMEDIA_TYPE_AUDIO and mi.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
                     first = self.audio is None
                     self.audio = self.getAudioMedia(i)
                     if first:
-                        self._post(MediaReady(ci.id))
+                        self._post(MediaReady(self.key))
         except Exception:
             log.exception("onCallMediaState failed")
 
     def onDtmfDigit(self, prm: Any) -> None:
         try:
             method = "info" if prm.method == pj.PJSUA_DTMF_METHOD_SIP_INFO else "rfc2833"
-            self._post(Digit(self.getId(), str(prm.digit), method))
+            self._post(Digit(self.key, str(prm.digit), method))
         except Exception:
             log.exception("onDtmfDigit failed")
 
-    # -- media operations (pj thread, through engine.submit) --
-    def play(self, token: int, path: Path, loop: bool = False) -> None:
+    # -- media operations (pj thread, called by the engine's commands) --
+    def media(self) -> pj.AudioMedia:
+        """The call's audio, or CallGone once it has ended."""
+        if self.ended:
+            raise CallGone(self.key)
         if self.audio is None:
-            raise RuntimeError("no active audio")
+            raise RuntimeError(f"call {self.key}: no active audio yet")
+        return self.audio
+
+    def play(self, token: int, path: Path, loop: bool = False) -> None:
+        audio = self.media()
         player = pj.AudioMediaPlayer()
         player.createPlayer(str(path), 0 if loop else pj.PJMEDIA_FILE_NO_LOOP)
-        player.startTransmit(self.audio)
+        player.startTransmit(audio)
         self.players[token] = player
 
     def stop(self, token: int) -> None:
@@ -106,7 +126,9 @@ class PjCall(pj.Call):  # type: ignore[misc]
                 pass
         # the player is destroyed here, on the pj thread, when its last reference goes
 
-    def record(self, token: int, path: Path, sources: list[pj.AudioMedia]) -> None:
+    def record(self, token: int, path: Path, also: list[PjCall]) -> None:
+        """Record what this call (and the `also` calls) send; the recorder belongs to this call."""
+        sources = [c.media() for c in (self, *also)]
         rec = pj.AudioMediaRecorder()
         rec.createRecorder(str(path))
         for src in sources:
@@ -117,14 +139,35 @@ class PjCall(pj.Call):  # type: ignore[misc]
         self.recorders.pop(token, None)
 
     def listen(self, token: int, clock_rate: int, sink: Callable[[bytes], None]) -> None:
-        if self.audio is None:
-            raise RuntimeError("no active audio")
-        self.captures[token] = Capture(self.audio.getPortId(), clock_rate, sink)
+        """sink(pcm) is called on pjmedia's clock thread: it must copy and return."""
+        self.captures[token] = Capture(self.media().getPortId(), clock_rate, sink)
 
     def stop_listen(self, token: int) -> None:
         cap = self.captures.pop(token, None)
         if cap is not None:
             cap.close()
+
+    def bridge(self, other: PjCall) -> None:
+        mine, theirs = self.media(), other.media()
+        mine.startTransmit(theirs)
+        theirs.startTransmit(mine)
+
+    def unbridge(self, other: PjCall) -> None:
+        if self.audio is None or other.audio is None:
+            return
+        for src, dst in ((self.audio, other.audio), (other.audio, self.audio)):
+            try:
+                src.stopTransmit(dst)
+            except pj.Error:
+                pass
+
+    def send_dtmf(self, digits: str, method: str) -> None:
+        if self.ended:
+            raise CallGone(self.key)
+        prm = pj.CallSendDtmfParam()
+        prm.digits = digits
+        prm.method = pj.PJSUA_DTMF_METHOD_SIP_INFO if method == "info" else pj.PJSUA_DTMF_METHOD_RFC2833
+        self.sendDtmf(prm)
 
     def release_media(self) -> None:
         for cap in self.captures.values():
