@@ -1,4 +1,4 @@
-"""Supervisor figures computed from the event log only (definitions as in ANCHORS.md).
+"""Supervisor figures computed from the event log only (the usual contact-centre definitions):
 
 - service level: share of answered calls answered within T seconds of entering the queue
 - ASA: total queue wait of answered calls / answered calls

@@ -48,9 +48,6 @@ class Topics:
     def ticket_update(self, ticket_id: str = "+") -> str:
         return f"{self.base}/ticket/{ticket_id}/update"
 
-    def queue_stats(self, queue: str) -> str:
-        return f"{self.base}/queue/{queue}/stats"
-
     def segment(self, topic: str, index: int) -> str:
         """The `index`-th level after the version (seat/<id>/command: 1 is the id)."""
         return topic[len(self.base) + 1 :].split("/")[index]

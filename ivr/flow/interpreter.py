@@ -153,7 +153,7 @@ class Interpreter:
                 return await ask_menu(self, flow, node, key)
             case m.Input():
                 self.pending_key = None
-                return await ask_input(self, node)
+                return await ask_input(self, node, fall)
             case m.SetVars():
                 for name, value in node.values.items():
                     self.vars[name] = self.text(value) if isinstance(value, str) else value

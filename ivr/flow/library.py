@@ -42,7 +42,7 @@ class ReloadReport:
     version: int = 0
 
 
-Listener = Callable[[Rejected], Awaitable[None] | None]
+OnRejected = Callable[[Rejected], Awaitable[None] | None]  # told of each rejected edit
 Signature = tuple[int, int] | None  # (mtime_ns, size); None: the file is missing
 
 
@@ -78,7 +78,7 @@ class FlowLibrary:
         default_flow: str = "main",
         vocabulary: Vocabulary | None = None,
         audio_dirs: Sequence[Path] = (),
-        on_rejected: Listener | None = None,
+        on_rejected: OnRejected | None = None,
     ) -> None:
         self.dir = flows_dir
         self.queues = queues
@@ -95,7 +95,11 @@ class FlowLibrary:
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, *, vocabulary: Vocabulary | None = None, on_rejected: Listener | None = None
+        cls,
+        settings: Settings,
+        *,
+        vocabulary: Vocabulary | None = None,
+        on_rejected: OnRejected | None = None,
     ) -> FlowLibrary:
         """The library config.toml describes: flows folder, numbers, default flow, queue names."""
         return cls(

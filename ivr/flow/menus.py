@@ -9,14 +9,27 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
-from ivr.control import DigitSpec, Heard, SpeechSpec
+from ivr.control import CallControl, DigitSpec, Heard, Prompt, SpeechSpec
 from ivr.flow import model as m
 from ivr.flow.phrases import normalise
 
-if TYPE_CHECKING:
-    from ivr.flow.interpreter import Interpreter
+
+class Dialogue(Protocol):
+    """What a menu needs from the running flow (the interpreter): the call, the flow's
+    variables it may set, prompts rendered with them, and a place to note what was heard."""
+
+    control: CallControl
+    vars: dict[str, Any]
+
+    def prompts(
+        self, parts: Sequence[m.PromptPart], extra: dict[str, object] | None = None
+    ) -> list[Prompt]: ...
+
+    def text(self, template: str, extra: dict[str, object] | None = None) -> str: ...
+
+    def heard(self, h: Heard) -> None: ...
 
 
 def nth(messages: Sequence[m.Prompt], count: int) -> m.Prompt:
@@ -47,7 +60,7 @@ def match(heard: Heard, options: Sequence[m.Option], min_confidence: float = 0.0
     return best[1]
 
 
-async def ask_menu(it: Interpreter, flow: m.Flow, node: m.Menu, pending: str | None) -> str | None:
+async def ask_menu(it: Dialogue, flow: m.Flow, node: m.Menu, pending: str | None) -> str | None:
     options = list(node.options) + (list(flow.global_options) if node.global_options else [])
     grammar = tuple(dict.fromkeys(g for o in options for g in o.grammar))
     speech = (
@@ -112,9 +125,7 @@ def valid(node: m.Input, value: str) -> bool:
     return node.pattern is None or re.fullmatch(node.pattern, value) is not None
 
 
-async def ask_input(it: Interpreter, node: m.Input) -> str | None:
-    assert it.flow is not None
-    fall = node.next or it.flow.after(node.id)
+async def ask_input(it: Dialogue, node: m.Input, fall: str | None) -> str | None:
     by_voice = node.format == "speech"
     digits = (
         None if by_voice else DigitSpec(node.max_digits, node.timeout, node.inter_timeout, node.terminator)

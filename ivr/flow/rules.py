@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import yaml
-
 from ivr.flow import conditions as c
 from ivr.flow import source as src
 from ivr.flow.calendar import TimeRange, parse_days
@@ -154,7 +152,3 @@ class ConditionReader:
         except ValueError as exc:
             self.bad(v, nid, str(exc))
             return None
-
-
-def is_scalar(y: src.YNode) -> bool:
-    return isinstance(y, yaml.ScalarNode)
