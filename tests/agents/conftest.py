@@ -1,14 +1,12 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from acd_fakes import Harness
+from acd_fakes import Harness, MakeHarness
 
 from ivr.config import QueueSettings, SeatSettings
-
-MakeHarness = Callable[..., Harness]
 
 
 @pytest.fixture

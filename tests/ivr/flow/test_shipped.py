@@ -17,7 +17,7 @@ from ivr.flow.services import FlowServices
 
 from .conftest import QUEUES, at
 
-FLOWS = Path(__file__).parents[2] / "flows"
+FLOWS = Path(__file__).parents[3] / "flows"
 
 
 def calendar(name: str) -> Calendar:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from acd_fakes import seat
-from conftest import MakeHarness
+from acd_fakes import MakeHarness, seat
 
 from agents.seat import SeatError
 from ivr.control import CallerHangup

@@ -6,8 +6,7 @@ import asyncio
 import json
 from pathlib import Path
 
-from acd_fakes import seat
-from conftest import MakeHarness
+from acd_fakes import MakeHarness, seat
 
 from agents.tickets import ScreenPopper
 from ivr.bus import Topics

@@ -19,7 +19,7 @@ from typing import Any
 
 from ivr.ports import free_port as free_port  # the tests take it from here
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SCENARIOS = Path(__file__).resolve().parent / "scenarios"
 IVR = [sys.executable, "-m", "ivr.cli"]
 SIPP_PCAPS = Path("/usr/share/sip-tester")

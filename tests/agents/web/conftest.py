@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sip"))  # sip_peers for the browser test
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "ivr" / "sip"))  # sip_peers for the browser test
 from web_rig import Rig
 
 

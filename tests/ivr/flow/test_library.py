@@ -241,7 +241,7 @@ def test_from_settings_uses_config() -> None:
     from ivr import config
     from ivr.flow.services import surveys
 
-    settings = config.load(Path(__file__).parents[2] / "config.toml")
+    settings = config.load(Path(__file__).parents[3] / "config.toml")
     lib = FlowLibrary.from_settings(settings)
     assert lib.load() == []
     assert lib.flow_for("12346")[1] == "epidemic" and lib.flow_for("12345")[1] == "main"

@@ -1,4 +1,4 @@
-"""The checker's messages, positions and node ids on the broken flows in tests/flow/broken/."""
+"""The checker's messages, positions and node ids on the broken flows in tests/ivr/flow/broken/."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from ivr.flow.model import Menu, Problem
 from .conftest import QUEUES, load_set
 
 BROKEN = Path(__file__).parent / "broken"
-SHIPPED = Path(__file__).parents[2] / "flows"
+SHIPPED = Path(__file__).parents[3] / "flows"
 
 # file -> (line, col, node id, severity, words the message must contain)
 EXPECTED: dict[str, tuple[int, int, str | None, str, str]] = {

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from acd_fakes import seat
-from conftest import MakeHarness
+from acd_fakes import MakeHarness, seat
 
 
 async def serve(h, call_id: str, talk: float = 5.0) -> str:  # type: ignore[no-untyped-def]

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from acd_fakes import seat
-from conftest import MakeHarness
+from acd_fakes import MakeHarness, seat
 
 from agents.stats import board, queue_figures
 

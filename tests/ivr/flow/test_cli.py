@@ -14,7 +14,7 @@ import yaml
 from ivr.flow.cli import add_commands, main
 from ivr.flow.model import NODE_CLASSES
 
-ROOT = Path(__file__).parents[2]
+ROOT = Path(__file__).parents[3]
 CONFIG = str(ROOT / "config.toml")
 BROKEN = Path(__file__).parent / "broken"
 SCRIPTS = Path(__file__).parent / "scripts"

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
-from sip_peers import ROOT, call, free_port, rtp_base, serve, write_config  # tests/sip, via conftest
+from sip_peers import ROOT, call, free_port, rtp_base, serve, write_config  # tests/ivr/sip, via conftest
 
 pytestmark = [pytest.mark.browser, pytest.mark.sip]
 SHOTS = ROOT / "test-output" / "screenshots"

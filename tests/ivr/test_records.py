@@ -20,7 +20,7 @@ from ivr.flow import FlowLibrary, FlowServices, Interpreter
 from ivr.records import CallContext, Offer, QueueRequest, QueueResult, RingOutcome
 from ivr.store import Store
 
-FLOWS = Path(__file__).parents[1] / "flows"
+FLOWS = Path(__file__).parents[2] / "flows"
 
 
 class AnsweringLine:
