@@ -26,6 +26,7 @@ from agents.strategy import STRATEGIES, Chooser, next_widen_at, qualifies, requi
 from agents.waiting import HandleTimes, announcement, estimated_wait
 from ivr.config import QueueSettings, SeatSettings
 from ivr.control import CallerHangup
+from ivr.race import first
 from ivr.records import (
     EventSink,
     Offer,
@@ -418,13 +419,9 @@ class Acd:
             except Exception:
                 log.exception("screen pop for %s to seat %s failed", entry.call_id, seat.id)
         outcome: RingOutcome = "no_answer"
-        ring = self._spawn(self._line.ring(offer, q.ring_timeout), f"ring-{seat.id}")
-        guard = self._spawn(self.clock.sleep(q.ring_timeout + 5.0), f"ring-guard-{seat.id}")
-        try:  # the guard keeps a seat from staying "ringing" if the line never answers us
-            await asyncio.wait((ring, guard), return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            guard.cancel()
-            ring.cancel()
+        ring = asyncio.ensure_future(self._line.ring(offer, q.ring_timeout))
+        # the guard keeps a seat from staying "ringing" if the line never answers us
+        await first(ring, self.clock.sleep(q.ring_timeout + 5.0))
         if ring.done() and not ring.cancelled():
             if ring.exception() is not None:
                 log.error("ring seat %s failed", seat.id, exc_info=ring.exception())

@@ -22,6 +22,7 @@ from agents.web.api import ApiError
 from agents.web.board import LiveBoard
 from agents.web.desk import ON_CALL, Desk
 from agents.web.sessions import SUPERVISOR, Session, Sessions
+from ivr.race import first
 from ivr.records import QueueEvent, SeatEvent
 from ivr.store import Store
 
@@ -184,9 +185,8 @@ class LiveHub:
         try:
             while not reader.done():
                 getter = asyncio.ensure_future(client.outbox.get())
-                await asyncio.wait((getter, reader), return_when=asyncio.FIRST_COMPLETED)
-                if not getter.done():
-                    getter.cancel()
+                # the reader lives as long as the socket: shielded, so losing the race keeps it
+                if await first(getter, asyncio.shield(reader)) is not getter:
                     break
                 message = getter.result()
                 if message is None or client.dropped:

@@ -15,8 +15,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
+from ivr.race import first
 from ivr.sip.events import CallEvent, CallState, Digit, Event, IncomingCall, MediaReady, Registration
-from ivr.sip.race import first
 
 log = logging.getLogger(__name__)
 

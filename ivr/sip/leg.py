@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from ivr.control import CallerHangup, DigitSpec, Heard, Prompt, SpeechSpec
+from ivr.race import discard, first
 from ivr.records import QueueRequest, QueueResult
 from ivr.sip.call import Call, Engine
 from ivr.sip.events import CallGone
-from ivr.sip.race import discard, first
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -14,10 +14,10 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from ivr.race import first
 from ivr.records import Offer, RingOutcome
 from ivr.sip.call import Call, Engine
 from ivr.sip.events import CallGone
-from ivr.sip.race import first
 
 if TYPE_CHECKING:
     from ivr.sip.leg import Leg

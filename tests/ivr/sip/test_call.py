@@ -7,9 +7,9 @@ import gc
 
 from sip_fakes import FakeEngine, settle
 
+from ivr.race import discard, first
 from ivr.sip.call import Call, Calls
 from ivr.sip.events import CallState, Digit, IncomingCall, MediaReady, Registration
-from ivr.sip.race import discard, first
 
 
 def test_events_before_the_dial_returns_reach_its_handle() -> None:
