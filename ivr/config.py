@@ -287,6 +287,6 @@ def _cluster(raw: dict[str, Any], where: str) -> ClusterSettings:
         raise ConfigError(f"{here} flood_invites, flood_window and probe_interval must be at least 1")
     if c.invite_timeout <= 0:
         raise ConfigError(f"{here} invite_timeout must be positive")
-    if c.location_db and not c.location_db.startswith(("postgres://", "postgresql://")):
+    if c.location_db and not c.location_db.startswith("postgres://"):
         raise ConfigError(f"{here} location_db must be a postgres:// URL (or empty: in memory)")
     return c

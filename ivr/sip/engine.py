@@ -324,12 +324,14 @@ class SipEngine:
             call.silent = True
             op = pj.CallOpParam()
             op.statusCode = status
-            if status == 503:
+            if status == 503:  # answering with a final status carries headers; hangup drops them
                 retry = pj.SipHeader()
                 retry.hName = "Retry-After"
                 retry.hValue = "5"
                 op.txOption.headers.append(retry)
-            call.hangup(op)
+                call.answer(op)
+            else:
+                call.hangup(op)
             self._forgotten.append(call)
             return
         self._pj[call.key] = call
