@@ -80,7 +80,12 @@ class Cluster:
             broker = await self._broker()
             plans = nodes_mod.plan(self.settings, self.count, self.workdir)
             self.say(f"starting {len(plans)} node(s)")
-            await asyncio.gather(*(self._start_node(p, broker) for p in plans))
+            started = await asyncio.gather(
+                *(self._start_node(p, broker) for p in plans), return_exceptions=True
+            )
+            failed = [r for r in started if isinstance(r, BaseException)]
+            if failed:  # every node has finished trying, so stop() below sees them all
+                raise failed[0]
             self.nodes.sort(key=lambda n: n.plan.name)
             front = Front(
                 c.proxy_bind,

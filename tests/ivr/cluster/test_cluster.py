@@ -270,3 +270,24 @@ def test_after_a_node_is_killed_new_calls_reach_the_survivor_within_5_s(
     assert doc["nodes"][1]["state"] == "up"
     assert doc["nodes"][1]["calls_handled"] == survivor["calls_handled"] + 3, doc
     assert cluster.proc.poll() is None  # the cluster lives on
+
+
+def test_ctrl_c_stops_everything_it_started(cluster: Running) -> None:
+    doc = cluster.status()
+    pids = [doc["proxy"]["pid"], *(n["pid"] for n in doc["nodes"] if n["state"] != "down")]
+    cluster.proc.send_signal(signal.SIGINT)
+    assert cluster.proc.wait(40) == 0
+    deadline = time.monotonic() + 5
+    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not [pid for pid in pids if _alive(pid)]
+    assert not (cluster.workdir / "state.json").exists()
+    assert cluster.status()["running"] is False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
