@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from ivr import config as config_mod
+from ivr.cluster.cli import add_commands as add_cluster_commands
 from ivr.flow.cli import add_commands
 
 log = logging.getLogger("ivr")
@@ -67,9 +68,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
             flush=True,
         )
         print(f"console: {line.web.url}", flush=True)
+        figures = None
+        if args.status_file:  # for `ivr cluster status`
+            from ivr.cluster.status import publish_figures
+
+            def now() -> dict[str, int]:
+                return {"calls_now": line.stats.active, "calls_handled": line.stats.answered}
+
+            figures = asyncio.ensure_future(publish_figures(Path(args.status_file), now))
         try:
             await _until_signal(args.duration)
         finally:
+            if figures is not None:
+                figures.cancel()
             await line.stop()
             if recognizer is not None:
                 recognizer.close()
@@ -133,6 +144,7 @@ def cmd_seat(args: argparse.Namespace) -> int:
             stop=stop,
             user=args.user,
             events=Path(args.events) if args.events else None,
+            registrar=args.register,
         )
 
     answered = asyncio.run(main())
@@ -180,6 +192,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--config", default="config.toml", help="settings file (default: config.toml)")
     s.add_argument("--sip-port", type=int, default=None, help="override [sip] port (a second instance)")
     s.add_argument("--duration", type=float, default=0, help="stop after this many seconds (0: run until ^C)")
+    s.add_argument(
+        "--status-file", default="", help="rewrite this JSON file each second with calls now/handled"
+    )
     s.set_defaults(func=cmd_serve)
 
     c = sub.add_parser(
@@ -206,6 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--max-calls", type=int, default=0, help="exit after this many calls (0: no limit)")
     st.add_argument("--duration", type=float, default=0, help="exit after this many seconds (0: until ^C)")
     st.add_argument("--events", default="", help="append a JSON line per incoming/answered/ended call")
+    st.add_argument("--register", default="", help="register at this registrar, e.g. sip:127.0.0.1:5060")
     st.set_defaults(func=cmd_seat)
 
     dm = sub.add_parser(
@@ -230,6 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.set_defaults(func=cmd_doctor)
 
     add_commands(sub)
+    add_cluster_commands(sub)
     return p
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import time
@@ -122,6 +123,28 @@ class SeatSettings:
 
 
 @dataclass(frozen=True)
+class ClusterSettings:
+    """`ivr cluster up`: Kamailio in front of N `ivr serve` nodes (docs/cluster.md)."""
+
+    nodes: int = 2  # default for --nodes
+    workdir: str = "var/cluster"  # generated configs, node databases, logs, the state file
+    proxy_bind: str = "127.0.0.1"  # Kamailio's address: the trunk points here
+    proxy_port: int = 5060
+    node_sip_port: int = 5401  # node i (from 0) on node_sip_port + i; 0: free ports
+    node_rtp_port: int = 40000  # node i takes node_rtp_span ports from node_rtp_port + i * span
+    node_rtp_span: int = 2000
+    node_web_port: int = 8401  # node i's console on node_web_port + i; 0: free ports
+    trunk_allow: tuple[str, ...] = ("127.0.0.1",)  # addresses or networks that may call the line
+    flood_invites: int = 40  # INVITEs one source may send per flood_window seconds (pike)
+    flood_window: int = 2
+    probe_interval: int = 5  # seconds between OPTIONS probes of each node
+    invite_timeout: float = 2.0  # no reply from a node within this: the next node gets the call
+    seats_register: bool = True  # seats are dialled as sip:<id>@proxy (their phones register there)
+    location_db: str = ""  # postgres://...: registrations kept in PostgreSQL; empty: in memory
+    kamailio: str = "kamailio"  # the executable
+
+
+@dataclass(frozen=True)
 class Settings:
     source: Path
     sip: SipSettings
@@ -138,6 +161,7 @@ class Settings:
     seats: tuple[SeatSettings, ...]
     log_level: str = "INFO"
     timezone: str = "Asia/Shanghai"  # the centre's clock: ticket numbers, day folders, today's charts
+    cluster: ClusterSettings = field(default_factory=ClusterSettings)
 
     def resolve(self, path: str | Path) -> Path:
         """Paths in config are relative to the config file's folder."""
@@ -186,6 +210,7 @@ def parse(raw: dict[str, Any], source: Path) -> Settings:
         "seats",
         "log_level",
         "timezone",
+        "cluster",
     }
     unknown = set(raw) - top_known
     if unknown:
@@ -231,6 +256,7 @@ def parse(raw: dict[str, Any], source: Path) -> Settings:
         seats=tuple(seats),
         log_level=str(raw.get("log_level", "INFO")),
         timezone=str(raw.get("timezone", "Asia/Shanghai")),
+        cluster=_cluster(dict(raw.get("cluster", {})), where),
     )
     if settings.trunk.mode not in ("ip", "register"):
         raise ConfigError(f"{where}: [trunk] mode must be 'ip' or 'register'")
@@ -239,3 +265,28 @@ def parse(raw: dict[str, Any], source: Path) -> Settings:
     if settings.sip.tls_port and not (settings.sip.tls_cert and settings.sip.tls_key):
         raise ConfigError(f"{where}: [sip] tls_port needs tls_cert and tls_key")
     return settings
+
+
+def _cluster(raw: dict[str, Any], where: str) -> ClusterSettings:
+    c: ClusterSettings = _section(ClusterSettings, raw, f"{where}: [cluster]")
+    here = f"{where}: [cluster]"
+    if not 1 <= c.nodes <= 64:
+        raise ConfigError(f"{here} nodes must be 1..64, not {c.nodes}")
+    for key in ("proxy_port", "node_sip_port", "node_rtp_port", "node_web_port"):
+        value = getattr(c, key)
+        if not isinstance(value, int) or not 0 <= value <= 65535:
+            raise ConfigError(f"{here} {key} must be a port number (0..65535), not {value!r}")
+    if c.node_rtp_span < 20:
+        raise ConfigError(f"{here} node_rtp_span must be at least 20 ports")
+    for entry in c.trunk_allow:
+        try:
+            ipaddress.ip_network(str(entry), strict=False)
+        except ValueError as exc:
+            raise ConfigError(f"{here} trunk_allow: {entry!r} is not an address or network") from exc
+    if c.flood_invites < 1 or c.flood_window < 1 or c.probe_interval < 1:
+        raise ConfigError(f"{here} flood_invites, flood_window and probe_interval must be at least 1")
+    if c.invite_timeout <= 0:
+        raise ConfigError(f"{here} invite_timeout must be positive")
+    if c.location_db and not c.location_db.startswith("postgres://"):
+        raise ConfigError(f"{here} location_db must be a postgres:// URL (or empty: in memory)")
+    return c

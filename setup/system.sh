@@ -11,6 +11,8 @@ PKGS=(
   espeak-ng libespeak-ng1 sox
   # real peers for tests and benchmarks
   sip-tester mosquitto mosquitto-clients
+  # the cluster's SIP front (ivr cluster up): dispatcher, registrar, pike
+  kamailio kamailio-postgres-modules
   # python
   python3-venv python3-dev
 )

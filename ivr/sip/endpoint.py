@@ -16,6 +16,10 @@ from ivr.sip import capture
 log = logging.getLogger("ivr.sip.engine")
 pjlog = logging.getLogger("pjsip")
 
+# pjsua slots kept free above our own limit: an INVITE past the limit still takes a slot while we
+# answer it 503 (pjsua itself would answer 486, which a proxy does not fail over on)
+HEADROOM = 8
+
 
 @dataclass(frozen=True)
 class EngineConfig:
@@ -70,7 +74,7 @@ def open_endpoint(c: EngineConfig) -> Opened:
     cfg = pj.EpConfig()
     cfg.uaConfig.threadCnt = 0
     cfg.uaConfig.mainThreadOnly = True
-    cfg.uaConfig.maxCalls = c.max_calls
+    cfg.uaConfig.maxCalls = c.max_calls + HEADROOM
     cfg.uaConfig.userAgent = c.user_agent
     writer = _LogWriter()
     cfg.logConfig.writer = writer
@@ -109,7 +113,7 @@ def open_endpoint(c: EngineConfig) -> Opened:
             ep.codecSetPriority(name, prio)
         except pj.Error:
             log.warning("codec %s not available", name)
-    max_calls = min(c.max_calls, capture.max_calls())
+    max_calls = min(c.max_calls, capture.max_calls() - HEADROOM)
     if max_calls < c.max_calls:
         log.warning("pjsua2 limits this process to %d concurrent calls (asked %d)", max_calls, c.max_calls)
     return Opened(ep, writer, sip_port, max_calls)

@@ -316,11 +316,22 @@ class SipEngine:
         elif call.key in self._pj:  # our own dial came back to us: one id must name one call
             log.warning("INVITE from %s rejected with 482: Call-ID %s is already ours", source, call.key)
             status = 482
+        elif len(self._pj) >= self.max_calls:
+            # 503 + Retry-After, not pjsua's own 486: a proxy in front fails over to another node
+            log.warning("INVITE from %s rejected with 503: at the call limit (%d)", source, self.max_calls)
+            status = 503
         if status:
             call.silent = True
             op = pj.CallOpParam()
             op.statusCode = status
-            call.hangup(op)
+            if status == 503:  # answering with a final status carries headers; hangup drops them
+                retry = pj.SipHeader()
+                retry.hName = "Retry-After"
+                retry.hValue = "5"
+                op.txOption.headers.append(retry)
+                call.answer(op)
+            else:
+                call.hangup(op)
             self._forgotten.append(call)
             return
         self._pj[call.key] = call

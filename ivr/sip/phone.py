@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ivr.sip.call import Call
 from ivr.sip.engine import EngineConfig, SipEngine
-from ivr.sip.events import CallGone
+from ivr.sip.events import CallGone, Registration
 from ivr.sip.leg import wav_seconds
 
 log = logging.getLogger(__name__)
@@ -56,10 +56,18 @@ def parse_script(script: str) -> list[tuple[str, list[str]]]:
 
 
 def _phone(
-    port: int, rtp_port: int, user: str, *, answers: bool, on_incoming: Callable[[Call], None] | None = None
+    port: int,
+    rtp_port: int,
+    user: str,
+    *,
+    answers: bool,
+    on_incoming: Callable[[Call], None] | None = None,
+    registrar: str = "",
+    on_registration: Callable[[Registration], None] | None = None,
 ) -> SipEngine:
     """A softphone's engine: UDP, a small RTP range; a seat accepts calls from anyone (it
-    answers them itself), a caller's phone refuses every incoming call."""
+    answers them itself), a caller's phone refuses every incoming call. With a registrar
+    (sip:host:port) the phone registers there as user, so a proxy reaches it as sip:user@host."""
     config = EngineConfig(
         port=port,
         transports=("udp",),
@@ -69,8 +77,11 @@ def _phone(
         max_calls=16 if answers else 4,
         auto_answer=False,
         allow=None if answers else (),
+        registrar=registrar,
+        username=user if registrar else "",
+        reg_expires=120,
     )
-    return SipEngine(config, on_incoming=on_incoming)
+    return SipEngine(config, on_incoming=on_incoming, on_registration=on_registration)
 
 
 async def _play(engine: SipEngine, call: Call, path: Path) -> None:
@@ -168,9 +179,12 @@ async def run_seat(
     stop: asyncio.Event | None = None,
     user: str = "seat",
     events: Path | None = None,
+    registrar: str = "",
 ) -> int:
     """An operator's phone: answer each call after `answer_after` s, play `say`, hang up after
-    `talk_seconds` (0: wait for the far end). Returns the number of calls answered."""
+    `talk_seconds` (0: wait for the far end). Returns the number of calls answered. With a
+    registrar it registers first and says "ready" only once registered (or gives up after 10 s
+    with a message and returns 0)."""
     stop = stop or asyncio.Event()
     answered = 0
     journal = open(events, "a", encoding="utf-8") if events is not None else None  # noqa: ASYNC230 - once, at start
@@ -220,9 +234,32 @@ async def run_seat(
         tasks.add(task)
         task.add_done_callback(tasks.discard)
 
-    engine = _phone(port, rtp_port, user, answers=True, on_incoming=incoming)
+    registered = asyncio.Event()
+
+    def registration(reg: Registration) -> None:
+        log.info("registration at %s: %d %s (expires %d s)", registrar, reg.code, reg.reason, reg.expires)
+        if reg.code // 100 == 2 and reg.expires > 0:
+            registered.set()
+
+    engine = _phone(
+        port,
+        rtp_port,
+        user,
+        answers=True,
+        on_incoming=incoming,
+        registrar=registrar,
+        on_registration=registration,
+    )
     await engine.start()
-    print(f"seat {user} ready on sip:{user}@127.0.0.1:{engine.sip_port}", flush=True)
+    if registrar:
+        try:
+            await asyncio.wait_for(registered.wait(), 10)
+        except TimeoutError:
+            print(f"seat {user}: no registration at {registrar} within 10 s", flush=True)
+            await engine.stop()
+            return 0
+    where = f", registered at {registrar}" if registrar else ""
+    print(f"seat {user} ready on sip:{user}@127.0.0.1:{engine.sip_port}{where}", flush=True)
     try:
         await stop.wait()
     finally:
