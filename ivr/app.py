@@ -23,6 +23,7 @@ from ivr.control import CallerHangup
 from ivr.flow import FlowLibrary, FlowServices, Interpreter, Rejected
 from ivr.flow.services import surveys
 from ivr.housekeeping import Housekeeping
+from ivr.privacy import make_private
 from ivr.records import CallRecord, Offer, QueueRequest, QueueResult
 from ivr.sip.call import Call
 from ivr.sip.engine import EngineConfig, SipEngine, registrar_host
@@ -134,7 +135,11 @@ class Hotline:
     # -- lifecycle --
     async def start(self) -> None:
         s = self.settings
-        self.store = await Store.open(s.resolve(s.store.path), batch_max=s.store.batch_max)
+        db = s.resolve(s.store.path)
+        self.store = await Store.open(db, batch_max=s.store.batch_max)
+        # what an earlier run under a looser umask left readable
+        wal = [db.with_name(db.name + suffix) for suffix in ("-wal", "-shm")]
+        make_private(db, *wal, s.resolve(s.store.recordings))
         host, port = s.mqtt.host or None, None
         if not s.mqtt.host:
             self.broker = LocalBroker()

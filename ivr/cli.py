@@ -13,16 +13,18 @@ from pathlib import Path
 from ivr import config as config_mod
 from ivr.cluster.cli import add_commands as add_cluster_commands
 from ivr.flow.cli import add_commands
+from ivr.privacy import mask_logs, private_files
 
 log = logging.getLogger("ivr")
 
 
-def setup_logging(level: str = "INFO") -> None:
+def setup_logging(level: str = "INFO", *, show_numbers: bool = False) -> None:
     logging.basicConfig(
         level=getattr(logging, level.upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    mask_logs(show_numbers)
 
 
 def _load(args: argparse.Namespace) -> config_mod.Settings:
@@ -47,6 +49,7 @@ async def _until_signal(duration: float) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    private_files()
     settings = _load(args)
     setup_logging(args.log_level or settings.log_level)
 
@@ -153,6 +156,7 @@ def cmd_seat(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    private_files()
     setup_logging(args.log_level or ("ERROR" if args.json else "WARNING"))
     from ivr.demo import print_report, run_demo
 

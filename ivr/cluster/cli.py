@@ -12,6 +12,7 @@ from pathlib import Path
 from ivr import config as cfg
 from ivr.cluster.kamailio import KamailioError
 from ivr.cluster.status import cluster_status, format_status
+from ivr.privacy import private_files
 
 
 def _settings(args: argparse.Namespace) -> cfg.Settings:
@@ -24,6 +25,8 @@ def _settings(args: argparse.Namespace) -> cfg.Settings:
 
 def cmd_up(args: argparse.Namespace) -> int:
     from ivr.cluster.supervisor import run_cluster
+
+    private_files()  # the nodes' databases, recordings and the proxy's files
 
     settings = _settings(args)
     count = args.nodes or settings.cluster.nodes

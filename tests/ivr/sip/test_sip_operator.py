@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import stat
 import time
 from pathlib import Path
 from typing import Any
@@ -134,6 +135,11 @@ async def test_caller_is_bridged_to_a_seat_with_screen_pop_and_ticket(tmp_path: 
         assert row[5] == "13911112222"
         recordings = json.loads(row[4]).get("recordings", [])
         assert recordings and Path(recordings[0]).is_file() and seconds(Path(recordings[0])) > 3
+        # citizens' data: the database and the recording are private, the log masks the number
+        for private in (tmp_path / "hotline.db", Path(recordings[0])):
+            assert stat.S_IMODE(private.stat().st_mode) == 0o600, private
+        assert stat.S_IMODE(Path(recordings[0]).parent.stat().st_mode) == 0o700
+        assert "13911112222" not in server.log_text() and "139****2222" in server.log_text()
         history = db.execute(
             "SELECT COUNT(*) FROM ticket_history WHERE ticket_id=?", (ticket_id,)
         ).fetchone()[0]
