@@ -29,7 +29,7 @@ from ivr.sip.engine import EngineConfig, SipEngine, registrar_host
 from ivr.sip.events import Registration
 from ivr.sip.leg import Leg, Recognizer, Voice
 from ivr.sip.seatline import SipSeatLine
-from ivr.store import Store
+from ivr.store import open_store
 from ivr.welcome import welcome_menu
 
 log = logging.getLogger(__name__)
@@ -134,7 +134,7 @@ class Hotline:
     # -- lifecycle --
     async def start(self) -> None:
         s = self.settings
-        self.store = await Store.open(s.resolve(s.store.path), batch_max=s.store.batch_max)
+        self.store = await open_store(s.resolve(s.store.path), batch_max=s.store.batch_max)
         host, port = s.mqtt.host or None, None
         if not s.mqtt.host:
             self.broker = LocalBroker()

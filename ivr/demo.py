@@ -284,22 +284,7 @@ async def _report(
     seat_events = await line.store.seat_events()
     levels = {n: q.service_level_seconds for n, q in settings.queues.items()}
     b = board(events, seat_events, levels, time.time(), [s.id for s in settings.seats])
-    fetch = line.store.fetchall
-    tickets = int((await fetch("SELECT COUNT(*) FROM tickets"))[0][0])
-    categories = {
-        str(cat): int(n)
-        for cat, n in await fetch(
-            "SELECT category1 || '/' || category2 || '/' || category3, COUNT(*) FROM tickets "
-            "WHERE category1 != '' GROUP BY 1 ORDER BY 2 DESC"
-        )
-    }
-    surveys = {
-        str(answer): int(n)
-        for answer, n in await fetch(
-            "SELECT json_extract(survey, '$.satisfaction'), COUNT(*) FROM tickets "
-            "WHERE json_extract(survey, '$.satisfaction') IS NOT NULL GROUP BY 1"
-        )
-    }
+    tally = await line.store.tickets.tally("satisfaction")
     answered = sum(f.answered for f in b.queues.values())
     in_time = sum(f.answered_in_time for f in b.queues.values())
     entered = sum(f.entered for f in b.queues.values())
@@ -311,7 +296,7 @@ async def _report(
         "calls_queued": entered,
         "calls_answered": answered,
         "calls_abandoned": abandoned,
-        "tickets_created": tickets,
+        "tickets_created": tally.total,
         "tickets_filed_by_operators": consoles.filed,
         "screen_pops": len(consoles.pops),
         "service_level": round(in_time / answered, 3) if answered else None,
@@ -329,9 +314,9 @@ async def _report(
             }
             for n, f in b.queues.items()
         },
-        "categories": categories,
-        "satisfaction": surveys,
-        "database": str(line.store.path),
+        "categories": dict(tally.categories),
+        "satisfaction": dict(tally.surveys),
+        "database": line.store.location,
         "logs": str(Path.cwd() / workdir if not workdir.is_absolute() else workdir),
     }
 

@@ -113,13 +113,10 @@ class Desk:
         seat = self.acd.seats[seat_id]
         if seat.state not in ON_CALL or not seat.call_id:
             return None
-        rows = await self.store.fetchall(
-            "SELECT payload FROM outbox WHERE topic = ? ORDER BY id DESC LIMIT 1",
-            (self.topics.seat_pop(seat_id),),
-        )
-        if not rows:
+        latest = await self.store.outbox_latest(self.topics.seat_pop(seat_id))
+        if latest is None:
             return None
-        pop: dict[str, Any] = json.loads(bytes(rows[0][0]))
+        pop: dict[str, Any] = json.loads(latest.payload)
         if pop.get("call", {}).get("call_id") != seat.call_id:
             return None  # the ACD has not written this call's pop yet: the push brings it
         ticket = await self.store.tickets.get(str(pop["ticket"]["id"]))

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import time
 from pathlib import Path
 
 from ivr.housekeeping import Housekeeping, prune_recordings
-from ivr.store import Store
+from ivr.store import SqliteStore
 
 
 def _wav(path: Path, age_days: float) -> Path:
@@ -28,7 +29,7 @@ def test_only_recordings_past_retention_go(tmp_path: Path) -> None:
 
 
 async def test_housekeeping_prunes_recordings_and_delivered_outbox(tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "h.db", now=lambda: time.time() - 30 * 86400)
+    store = await SqliteStore.open(tmp_path / "h.db", now=lambda: time.time() - 30 * 86400)
     try:
         await store.outbox_put("t/old", b"{}")
         items = await store.outbox_pending()
@@ -37,7 +38,8 @@ async def test_housekeeping_prunes_recordings_and_delivered_outbox(tmp_path: Pat
         _wav(tmp_path / "rec" / "x.wav", 400)
         removed = await Housekeeping(store, tmp_path / "rec", 180).run_once()
         assert removed == 1
-        rows = await store.fetchall("SELECT topic FROM outbox")
+        with sqlite3.connect(store.path) as raw:
+            rows = raw.execute("SELECT topic FROM outbox").fetchall()
         assert rows == [("t/pending",)]  # undelivered messages are never pruned
     finally:
         await store.close()

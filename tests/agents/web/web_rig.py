@@ -18,7 +18,7 @@ from agents.web.server import ConsoleServer
 from ivr.bus import Bus
 from ivr.config import Settings, parse
 from ivr.records import CallContext, Offer, QueueRequest, QueueResult, RingOutcome
-from ivr.store import Store
+from ivr.store import SqliteStore
 
 PASSWORDS = {"1001": "pw1001", "1002": "pw1002", "1003": ""}
 SUPERVISOR = "boss"
@@ -66,7 +66,7 @@ class Rig:
 
     async def start(self) -> None:
         s = self.settings
-        self.store = await Store.open(s.resolve(s.store.path))
+        self.store = await SqliteStore.open(s.resolve(s.store.path))
         self.bus = Bus(s.mqtt, self.store)  # never started: messages stay in the outbox
         self.events = EventLog(self.store)
         self.acd = Acd(

@@ -10,18 +10,18 @@ from pathlib import Path
 import pytest
 
 from ivr.records import CallRecord, QueueEvent, QueueEventKind, SeatEvent, SeatState
-from ivr.store import Store, StoreError, outbox_statement
+from ivr.store import Outgoing, SqliteStore, StoreError
 from ivr.store.schema import MIGRATIONS
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    s = await Store.open(tmp_path / "hotline.db")
+async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
+    s = await SqliteStore.open(tmp_path / "hotline.db")
     yield s
     await s.close()
 
 
-async def test_ticket_create_update_history_and_survey(store: Store) -> None:
+async def test_ticket_create_update_history_and_survey(store: SqliteStore) -> None:
     t = await store.tickets.create("13800000001", call_id="c1", urgency="urgent", description="楼道灯坏了")
     assert t.status == "draft" and len(t.id) == 14
     t2 = await store.tickets.update(
@@ -54,7 +54,7 @@ async def test_ticket_create_update_history_and_survey(store: Store) -> None:
     assert len(await store.tickets.history(t.id)) == 4  # a no-op change logs nothing
 
 
-async def test_ticket_rejects_bad_fields_and_unknown_ids(store: Store) -> None:
+async def test_ticket_rejects_bad_fields_and_unknown_ids(store: SqliteStore) -> None:
     t = await store.tickets.create("1")
     with pytest.raises(StoreError):
         await store.tickets.update(t.id, {"status": "lost"}, actor="x")
@@ -64,7 +64,7 @@ async def test_ticket_rejects_bad_fields_and_unknown_ids(store: Store) -> None:
         await store.tickets.update("nope", {"status": "open"}, actor="x")
 
 
-async def test_concurrent_updates_of_one_ticket_all_land_in_history(store: Store) -> None:
+async def test_concurrent_updates_of_one_ticket_all_land_in_history(store: SqliteStore) -> None:
     t = await store.tickets.create("1")
     await asyncio.gather(
         *(store.tickets.update(t.id, {"description": f"v{i}"}, actor=f"a{i}") for i in range(20))
@@ -76,7 +76,7 @@ async def test_concurrent_updates_of_one_ticket_all_land_in_history(store: Store
     assert olds[1:] == news[:-1]  # each change saw the previous one: no lost update
 
 
-async def test_earlier_tickets_by_caller_skip_drafts(store: Store) -> None:
+async def test_earlier_tickets_by_caller_skip_drafts(store: SqliteStore) -> None:
     ids = []
     for i in range(4):
         t = await store.tickets.create("13900000000", description=f"第{i}次", status="open")
@@ -88,14 +88,14 @@ async def test_earlier_tickets_by_caller_skip_drafts(store: Store) -> None:
 
 async def test_everything_survives_a_restart(tmp_path: Path) -> None:
     path = tmp_path / "db" / "hotline.db"
-    s = await Store.open(path)
+    s = await SqliteStore.open(path)
     t = await s.tickets.create("1", status="open")
     s.queue_event(QueueEvent(10.0, "c1", "general", QueueEventKind.ENTERQUEUE, data={"position": 1}))
     s.seat_event(SeatEvent(11.0, "1001", SeatState.READY, SeatState.LOGGED_OUT, 0.0))
     await s.save_call(CallRecord("c1", "1", 9.0, dialled="12345", path=("main", "menu"), ticket_id=t.id))
     await s.outbox_put("hotline/v1/x", b"{}")
     await s.close()  # events were fire-and-forget: close must flush them
-    s = await Store.open(path)
+    s = await SqliteStore.open(path)
     try:
         assert (await s.tickets.get(t.id)) == t
         assert [(e.kind, dict(e.data)) for e in await s.queue_events()] == [
@@ -116,7 +116,7 @@ async def test_everything_survives_a_restart(tmp_path: Path) -> None:
         assert "attempts" not in columns and "delivered_at" in columns
 
 
-async def test_concurrent_writes_share_transactions(store: Store) -> None:
+async def test_concurrent_writes_share_transactions(store: SqliteStore) -> None:
     before = store.batches
     await asyncio.gather(*(store.tickets.create(str(i)) for i in range(300)))
     assert store.batches - before < 100
@@ -125,11 +125,11 @@ async def test_concurrent_writes_share_transactions(store: Store) -> None:
         assert raw.execute("SELECT count(*) FROM ticket_history").fetchone()[0] == 300
 
 
-def store_path(store: Store) -> str:
+def store_path(store: SqliteStore) -> str:
     return str(store.path)
 
 
-async def test_a_failing_unit_does_not_sink_its_batch(store: Store) -> None:
+async def test_a_failing_unit_does_not_sink_its_batch(store: SqliteStore) -> None:
     t = await store.tickets.create("1")
     good = [store.tickets.create(str(i)) for i in range(5)]
     dup = store.tickets.create("x", ticket_id=t.id)  # primary key clash
@@ -140,8 +140,8 @@ async def test_a_failing_unit_does_not_sink_its_batch(store: Store) -> None:
         assert await store.tickets.get(r.id) is not None  # type: ignore[union-attr]
 
 
-async def test_outbox_rows_commit_with_the_ticket_and_are_marked_delivered(store: Store) -> None:
-    t = await store.tickets.create("1", also=lambda tk: [outbox_statement(f"pop/{tk.id}", tk.id.encode())])
+async def test_outbox_rows_commit_with_the_ticket_and_are_marked_delivered(store: SqliteStore) -> None:
+    t = await store.tickets.create("1", also=lambda tk: [Outgoing(f"pop/{tk.id}", tk.id.encode())])
     pending = await store.outbox_pending()
     assert [(i.topic, i.payload) for i in pending] == [(f"pop/{t.id}", t.id.encode())]
     await store.outbox_delivered([pending[0].id])

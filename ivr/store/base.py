@@ -1,0 +1,152 @@
+"""What a store is, whatever keeps it: the typed operations callers use, and the small records
+that cross its edge. No SQL passes this boundary, so SQLite and PostgreSQL are interchangeable.
+
+Contracts every implementation keeps:
+- a write returns once it is committed; ticket changes commit with their history rows and the
+  outbox messages their `also` callback makes, in one transaction;
+- `queue_event` and `seat_event` never block: they are durable once the next batch commits, and
+  `close()` commits them all;
+- outbox ids grow in commit order of one store; `outbox_pending` returns undelivered messages
+  by id; every `outbox_listeners` callback is called after outbox rows were committed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from ivr.records import CallRecord, QueueEvent, SeatEvent, Ticket, TicketChange
+
+
+class StoreError(ValueError):
+    """A request the store refuses (unknown ticket, field or status, a malformed store URL)."""
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """An MQTT message to queue in the outbox, committed with the change it announces."""
+
+    topic: str
+    payload: bytes
+    qos: int = 1
+    retain: bool = False
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    id: int
+    topic: str
+    payload: bytes
+    qos: int
+    retain: bool
+    created_at: float
+
+
+@dataclass(frozen=True)
+class TicketTally:
+    """Counts over all tickets, for end-of-run reports."""
+
+    total: int
+    categories: Mapping[str, int]  # "category1/category2/category3" -> tickets, most first
+    surveys: Mapping[str, int]  # answer to the survey question asked for -> tickets
+
+
+# the messages a ticket change announces, made from the ticket as it will be committed
+Also = Callable[[Ticket], Sequence[Outgoing]]
+
+
+class TicketBook(Protocol):
+    """Tickets (工单) with their full change history."""
+
+    async def create(
+        self,
+        caller: str,
+        *,
+        actor: str = "ivr",
+        channel: str = "phone",
+        ticket_id: str | None = None,
+        also: Also | None = None,
+        **values: Any,
+    ) -> Ticket:
+        """Insert a ticket (a draft unless `status` says otherwise) with an id readable over the
+        phone (local date + daily sequence, unique however many processes share the store)."""
+        ...
+
+    async def update(
+        self, ticket_id: str, changes: Mapping[str, Any], *, actor: str, also: Also | None = None
+    ) -> Ticket:
+        """Apply field changes and log them; a no-op change writes nothing (and `also` is not
+        called). Raises StoreError for unknown tickets, fields, statuses or urgencies."""
+        ...
+
+    async def set_survey(self, ticket_id: str, answers: Mapping[str, Any], *, actor: str = "ivr") -> Ticket:
+        """Merge survey answers into the ticket's survey."""
+        ...
+
+    async def get(self, ticket_id: str) -> Ticket | None: ...
+
+    async def by_caller(self, caller: str, limit: int = 5, exclude: str = "") -> list[Ticket]:
+        """The caller's latest tickets, newest first (drafts of abandoned calls left out)."""
+        ...
+
+    async def history(self, ticket_id: str) -> list[TicketChange]: ...
+
+    async def tally(self, survey_question: str = "satisfaction") -> TicketTally: ...
+
+
+class Store(Protocol):
+    """Open one with `ivr.store.open_store(path_or_url)`; close it with `await store.close()`."""
+
+    outbox_listeners: list[Callable[[], None]]  # the bus wakes its sender here
+
+    @property
+    def tickets(self) -> TicketBook: ...
+
+    @property
+    def location(self) -> str:
+        """Where the records are: a file path or a URL without its password (for reports)."""
+        ...
+
+    @property
+    def batches(self) -> int:
+        """Committed write transactions (for tests and benchmarks)."""
+        ...
+
+    async def close(self) -> None:
+        """Commit everything queued, then release the connection(s)."""
+        ...
+
+    async def flush(self) -> None:
+        """Wait until every write queued before this call is committed."""
+        ...
+
+    def queue_event(self, event: QueueEvent) -> None: ...
+
+    def seat_event(self, event: SeatEvent) -> None: ...
+
+    async def queue_events(self, since: float = 0.0, queue: str | None = None) -> list[QueueEvent]: ...
+
+    async def seat_events(self, since: float = 0.0) -> list[SeatEvent]: ...
+
+    async def save_call(self, call: CallRecord) -> None: ...
+
+    async def get_call(self, call_id: str) -> CallRecord | None: ...
+
+    async def outbox_put(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None: ...
+
+    async def outbox_put_many(self, messages: Sequence[Outgoing]) -> None:
+        """Queue several messages in one transaction (ids in the order given)."""
+        ...
+
+    async def outbox_latest(self, topic: str) -> OutboxItem | None:
+        """The newest message ever queued on `topic`, delivered or not (until pruned)."""
+        ...
+
+    async def outbox_pending(self, limit: int = 100, after: int = 0) -> list[OutboxItem]: ...
+
+    async def outbox_delivered(self, ids: Sequence[int]) -> None: ...
+
+    async def outbox_prune(self, older_than: float) -> None:
+        """Drop delivered messages delivered before `older_than` (epoch seconds)."""
+        ...
