@@ -134,7 +134,8 @@ class Hotline:
     # -- lifecycle --
     async def start(self) -> None:
         s = self.settings
-        self.store = await open_store(s.resolve(s.store.path), batch_max=s.store.batch_max)
+        where = s.store.url or s.resolve(s.store.path)
+        self.store = await open_store(where, batch_max=s.store.batch_max)
         host, port = s.mqtt.host or None, None
         if not s.mqtt.host:
             self.broker = LocalBroker()

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ivr import config as config_mod
 from ivr.flow.cli import add_commands
+from ivr.store import StoreError
 
 log = logging.getLogger("ivr")
 
@@ -74,7 +75,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
             if recognizer is not None:
                 recognizer.close()
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except StoreError as exc:  # a malformed [store] url or a database that cannot be reached
+        print(f"ivr: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

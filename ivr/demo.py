@@ -68,7 +68,9 @@ def demo_settings(
     settings = replace(
         base,
         sip=replace(base.sip, port=free_port(), transports=("udp",), rtp_port=24000, rtp_port_range=2000),
-        store=replace(base.store, path=str(workdir / "hotline.db"), recordings=str(workdir / "recordings")),
+        store=replace(  # the demo is one node: its own SQLite file even when a centre has a url
+            base.store, url="", path=str(workdir / "hotline.db"), recordings=str(workdir / "recordings")
+        ),
         mqtt=replace(base.mqtt, host="", client_id="hotline-demo"),
         seats=tuple(s for s, _ in roster),
         queues={n: replace(q, wrapup_seconds=2.0, announce_every=20.0) for n, q in base.queues.items()},

@@ -10,7 +10,18 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ivr.store.base import Also, OutboxItem, Outgoing, Store, StoreError, TicketBook, TicketTally
+from ivr.store.base import (
+    Also,
+    OutboxItem,
+    Outgoing,
+    Store,
+    StoreError,
+    TicketBook,
+    TicketTally,
+    check_store_url,
+    is_store_url,
+    redact_store_url,
+)
 from ivr.store.sqlite import SqliteStore
 
 __all__ = [
@@ -22,12 +33,20 @@ __all__ = [
     "StoreError",
     "TicketBook",
     "TicketTally",
+    "check_store_url",
+    "is_store_url",
     "open_store",
+    "redact_store_url",
 ]
 
 
 async def open_store(
     where: str | Path, *, batch_max: int = 500, now: Callable[[], float] = time.time
 ) -> Store:
-    """Open the store at a SQLite file path or a `postgresql://` URL (migrating its schema)."""
+    """Open the store at a SQLite file path or a `postgresql://` URL (migrating its schema).
+    Raises StoreError for a malformed URL or an unreachable database."""
+    if isinstance(where, str) and is_store_url(where):
+        from ivr.store.postgres import PgStore  # asyncpg is loaded only by centres that use it
+
+        return await PgStore.open(where, batch_max=batch_max, now=now)
     return await SqliteStore.open(where, batch_max=batch_max, now=now)

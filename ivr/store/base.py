@@ -15,12 +15,52 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
+from urllib.parse import urlsplit, urlunsplit
 
 from ivr.records import CallRecord, QueueEvent, SeatEvent, Ticket, TicketChange
 
 
 class StoreError(ValueError):
     """A request the store refuses (unknown ticket, field or status, a malformed store URL)."""
+
+
+URL_SCHEMES = ("postgresql", "postgres")
+
+
+def is_store_url(where: str) -> bool:
+    """True for a database URL, False for a SQLite file path."""
+    return "://" in where
+
+
+def check_store_url(url: str) -> None:
+    """Raise StoreError unless `url` is postgresql://[user[:password]@]host[:port]/database."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise StoreError(f"store URL {redact_store_url(url)!r}: {exc}") from exc
+    example = "postgresql://user:password@host:5432/database"
+    if parts.scheme not in URL_SCHEMES:
+        raise StoreError(f"store URL must start with postgresql:// (e.g. {example}), not {parts.scheme}://")
+    if not parts.hostname:
+        raise StoreError(f"store URL {redact_store_url(url)!r} names no host (e.g. {example})")
+    if not parts.path.strip("/") or "/" in parts.path.strip("/"):
+        raise StoreError(f"store URL {redact_store_url(url)!r} names no database (e.g. {example})")
+    if port == 0:
+        raise StoreError(f"store URL {redact_store_url(url)!r}: port 0")
+
+
+def redact_store_url(url: str) -> str:
+    """The URL with its password replaced by ***, for logs and reports."""
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+        netloc = parts.netloc.rsplit("@", 1)
+        user = netloc[0].split(":", 1)[0]
+        return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[1]}"))
+    except ValueError:
+        return "<malformed URL>"
 
 
 @dataclass(frozen=True)

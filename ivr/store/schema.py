@@ -1,4 +1,7 @@
-"""Schema migrations: an ordered list of scripts; PRAGMA user_version records how many ran."""
+"""SQLite schema migrations: an ordered list of scripts; PRAGMA user_version records how many ran.
+
+`ivr.store.pgschema` keeps the same tables and the same version numbers for PostgreSQL: a
+migration added here is added there in the same change."""
 
 from __future__ import annotations
 
@@ -86,6 +89,10 @@ MIGRATIONS: tuple[str, ...] = (
     # 2: nothing ever counted delivery attempts (the sender retries whole batches on reconnect)
     """
     ALTER TABLE outbox DROP COLUMN attempts;
+    """,
+    # 3: the console reads a seat's latest screen pop by topic
+    """
+    CREATE INDEX outbox_topic ON outbox (topic, id);
     """,
 )
 

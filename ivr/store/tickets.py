@@ -82,6 +82,7 @@ class SqliteTicketBook:
         also: Also | None = None,
         **values: Any,
     ) -> Ticket:
+        check_fields(values)  # before taking a number
         now = self._now()
         ticket, created = new_ticket(ticket_id or self.new_id(), caller, channel, now, values)
         extra = also(ticket) if also is not None else ()
