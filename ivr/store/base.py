@@ -92,6 +92,17 @@ class TicketTally:
     surveys: Mapping[str, int]  # answer to the survey question asked for -> tickets
 
 
+@dataclass(frozen=True)
+class SessionRecord:
+    """A console sign-in as the store keeps it: a hash of the token, never the token itself."""
+
+    token_hash: str
+    role: str
+    seat_id: str  # "" for supervisors
+    created_at: float
+    last_seen: float
+
+
 # the messages a ticket change announces, made from the ticket as it will be committed
 Also = Callable[[Ticket], Sequence[Outgoing]]
 
@@ -135,6 +146,27 @@ class TicketBook(Protocol):
     async def tally(self, survey_question: str = "satisfaction") -> TicketTally: ...
 
 
+class SessionBook(Protocol):
+    """Console sessions, so a restarted node keeps operators signed in and any node serves any."""
+
+    async def put(self, record: SessionRecord) -> None:
+        """Add a session; for a seat, its earlier sessions go in the same transaction (one seat,
+        one session, on every node)."""
+        ...
+
+    async def get(self, token_hash: str) -> SessionRecord | None: ...
+
+    async def touch(self, token_hash: str, at: float) -> None:
+        """Record activity (`last_seen`)."""
+        ...
+
+    async def delete(self, token_hash: str) -> None: ...
+
+    async def prune(self, idle_before: float) -> int:
+        """Drop sessions last seen before `idle_before`; returns how many went."""
+        ...
+
+
 class Store(Protocol):
     """Open one with `ivr.store.open_store(path_or_url)`; close it with `await store.close()`."""
 
@@ -142,6 +174,9 @@ class Store(Protocol):
 
     @property
     def tickets(self) -> TicketBook: ...
+
+    @property
+    def sessions(self) -> SessionBook: ...
 
     @property
     def location(self) -> str:

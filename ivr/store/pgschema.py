@@ -99,6 +99,17 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE INDEX outbox_topic ON outbox (topic, id);
     """,
+    # 4: console sessions, so a restart does not sign operators out and any node serves any
+    """
+    CREATE TABLE console_sessions (
+        token_hash TEXT PRIMARY KEY,
+        role TEXT NOT NULL,
+        seat_id TEXT NOT NULL DEFAULT '',
+        created_at DOUBLE PRECISION NOT NULL,
+        last_seen DOUBLE PRECISION NOT NULL
+    );
+    CREATE INDEX console_sessions_seat ON console_sessions (seat_id);
+    """,
 )
 
 

@@ -20,6 +20,7 @@ from ivr.records import CallRecord, QueueEvent, QueueEventKind, SeatEvent, SeatS
 from ivr.store.base import OutboxItem, Outgoing, StoreError, check_store_url, redact_store_url
 from ivr.store.pgschema import migrate
 from ivr.store.pgtickets import PgTicketBook
+from ivr.store.sessions import PgSessionBook
 from ivr.store.writer import BatchWriter, Statement
 
 log = logging.getLogger(__name__)
@@ -80,6 +81,7 @@ class PgStore:
         self._writer = BatchWriter(self._transact, batch_max)
         self._now = now
         self.tickets = PgTicketBook(pool, self._writer, now, outbox_rows, self._outbox_changed)
+        self.sessions = PgSessionBook(pool, self._writer)
         self.outbox_listeners: list[Callable[[], None]] = []  # the bus wakes its sender here
         self._closing = False
 

@@ -94,6 +94,17 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE INDEX outbox_topic ON outbox (topic, id);
     """,
+    # 4: console sessions, so a restart does not sign operators out (a hash of each token only)
+    """
+    CREATE TABLE console_sessions (
+        token_hash TEXT PRIMARY KEY,
+        role TEXT NOT NULL,
+        seat_id TEXT NOT NULL DEFAULT '',
+        created_at REAL NOT NULL,
+        last_seen REAL NOT NULL
+    );
+    CREATE INDEX console_sessions_seat ON console_sessions (seat_id);
+    """,
 )
 
 

@@ -16,6 +16,7 @@ import aiosqlite
 from ivr.records import CallRecord, QueueEvent, QueueEventKind, SeatEvent, SeatState
 from ivr.store.base import OutboxItem, Outgoing
 from ivr.store.schema import migrate
+from ivr.store.sessions import SqliteSessionBook
 from ivr.store.tickets import SqliteTicketBook
 from ivr.store.writer import BatchWriter, Statement
 
@@ -46,6 +47,7 @@ class SqliteStore:
         self._writer = BatchWriter(self._transact, batch_max)
         self._now = now
         self.tickets = SqliteTicketBook(conn, self._writer, now, outbox_rows, self._outbox_changed)
+        self.sessions = SqliteSessionBook(conn, self._writer)
         self.path = Path()
         self.outbox_listeners: list[Callable[[], None]] = []  # the bus wakes its sender here
 

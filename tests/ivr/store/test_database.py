@@ -6,10 +6,10 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from conftest import Backend
+from backends import Backend
 
 from ivr.records import CallRecord, QueueEvent, QueueEventKind, SeatEvent, SeatState
-from ivr.store import Outgoing, Store, StoreError, pgschema, schema
+from ivr.store import Outgoing, SessionRecord, Store, StoreError, pgschema, schema
 
 
 async def test_ticket_create_update_history_and_survey(store: Store) -> None:
@@ -198,3 +198,22 @@ async def test_bad_field_values_are_refused_before_taking_a_number(store: Store)
         await store.tickets.create("1", id="x")
     first = await store.tickets.create("1")
     assert first.id.endswith("000001")
+
+
+async def test_console_sessions_one_per_seat_touch_delete_and_prune(store: Store) -> None:
+    a = SessionRecord("hash-a", "seat", "1001", 10.0, 10.0)
+    await store.sessions.put(a)
+    await store.sessions.put(SessionRecord("hash-s1", "supervisor", "", 11.0, 11.0))
+    await store.sessions.put(SessionRecord("hash-s2", "supervisor", "", 12.0, 12.0))
+    assert await store.sessions.get("hash-a") == a
+    await store.sessions.put(SessionRecord("hash-b", "seat", "1001", 20.0, 20.0))  # signs in again
+    assert await store.sessions.get("hash-a") is None
+    assert await store.sessions.get("hash-s1") is not None  # supervisors may have several
+    await store.sessions.touch("hash-s1", 30.0)
+    await store.sessions.touch("hash-s1", 25.0)  # late: never moves last_seen back
+    got = await store.sessions.get("hash-s1")
+    assert got is not None and (got.created_at, got.last_seen) == (11.0, 30.0)
+    await store.sessions.delete("hash-b")
+    assert await store.sessions.get("hash-b") is None
+    assert await store.sessions.prune(idle_before=29.0) == 1  # hash-s2
+    assert await store.sessions.get("hash-s2") is None and await store.sessions.get("hash-s1") is not None
