@@ -7,7 +7,8 @@ Contracts every implementation keeps:
 - `queue_event` and `seat_event` never block: they are durable once the next batch commits, and
   `close()` commits them all;
 - outbox ids grow in commit order of one store; `outbox_pending` returns undelivered messages
-  by id; every `outbox_listeners` callback is called after outbox rows were committed.
+  by id, and a store shared by several nodes returns them to one node at a time (the sender);
+  every `outbox_listeners` callback is called after outbox rows were committed, on every node.
 """
 
 from __future__ import annotations
@@ -218,7 +219,10 @@ class Store(Protocol):
         """The newest message ever queued on `topic`, delivered or not (until pruned)."""
         ...
 
-    async def outbox_pending(self, limit: int = 100, after: int = 0) -> list[OutboxItem]: ...
+    async def outbox_pending(self, limit: int = 100, after: int = 0) -> list[OutboxItem]:
+        """Undelivered messages by id for this node's sender to deliver (none while another node
+        of a shared store is the sender)."""
+        ...
 
     async def outbox_delivered(self, ids: Sequence[int]) -> None: ...
 

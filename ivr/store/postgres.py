@@ -4,10 +4,15 @@ nodes of one centre keep one set of tickets, events, CDRs, outbox and console se
 Writes go through the same batching writer as SQLite (one transaction per batch, taken from a
 small pool). The outbox wakes every node: a unit that writes outbox rows also sends
 `NOTIFY hotline_outbox`, delivered at commit to each store's listening connection, which calls
-the `outbox_listeners` (local writes call them at once as well)."""
+the `outbox_listeners` (local writes call them at once as well). One node at a time delivers
+the outbox: the one whose listening connection holds a session advisory lock, so messages go out
+once and in id order; when that node stops or dies its connection closes, the lock with it, and
+the next node woken by a write takes over."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -26,6 +31,7 @@ from ivr.store.writer import BatchWriter, Statement
 log = logging.getLogger(__name__)
 
 CHANNEL = "hotline_outbox"
+_SENDER_LOCK = 0x12346  # pg_try_advisory_lock key of the node that delivers the outbox
 _NOTIFY = f"NOTIFY {CHANNEL}"
 _OUTBOX = "INSERT INTO outbox (topic, payload, qos, retain, created_at) VALUES ($1, $2, $3, $4, $5)"
 _OUTBOX_COLUMNS = "id, topic, payload, qos, retain, created_at"
@@ -84,6 +90,8 @@ class PgStore:
         self.sessions = PgSessionBook(pool, self._writer)
         self.outbox_listeners: list[Callable[[], None]] = []  # the bus wakes its sender here
         self._closing = False
+        self._sending = False  # this node holds the sender lock
+        self._listener_busy = asyncio.Lock()  # one query at a time on the listening connection
 
     @classmethod
     async def open(
@@ -132,7 +140,14 @@ class PgStore:
     async def close(self) -> None:
         self._closing = True
         await self._writer.close()
+        if self._sending:  # released before the connection goes, so a successor never finds it held
+            async with self._listener_busy:
+                with contextlib.suppress(*_ERRORS):
+                    await self._listener.execute("SELECT pg_advisory_unlock($1)", _SENDER_LOCK)
         await self._listener.close()
+        if self._sending:
+            with contextlib.suppress(*_ERRORS):
+                await self._pool.execute(_NOTIFY)  # another node's sender takes over now
         await self._pool.close()
 
     async def flush(self) -> None:
@@ -162,6 +177,7 @@ class PgStore:
         self._outbox_changed()
 
     def _listener_lost(self, conn: object) -> None:
+        self._sending = False
         if self._closing:
             return
         # other nodes' outbox writes no longer wake this one: its sender runs on local writes only
@@ -225,7 +241,18 @@ class PgStore:
         row = await self._pool.fetchrow(sql, topic)
         return _outbox_item(row) if row is not None else None
 
+    async def _is_sender(self) -> bool:
+        if not self._sending:
+            async with self._listener_busy:
+                if not self._sending and not self._listener.is_closed():
+                    taken = await self._listener.fetchval("SELECT pg_try_advisory_lock($1)", _SENDER_LOCK)
+                    self._sending = bool(taken)
+        return self._sending
+
     async def outbox_pending(self, limit: int = 100, after: int = 0) -> list[OutboxItem]:
+        """Undelivered messages by id, or none while another node is the sender."""
+        if not await self._is_sender():
+            return []
         sql = (
             f"SELECT {_OUTBOX_COLUMNS} FROM outbox"
             " WHERE delivered_at IS NULL AND id > $1 ORDER BY id LIMIT $2"

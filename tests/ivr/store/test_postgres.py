@@ -71,6 +71,11 @@ async def test_an_outbox_written_by_one_node_wakes_and_is_delivered_in_order_by_
         assert pending[0].topic == f"pop/{t.id}"
         assert [i.id for i in pending] == sorted(i.id for i in pending)
         await sender.outbox_delivered([i.id for i in pending[:10]])
+        assert await writer.outbox_pending() == []  # one sender at a time: no message goes out twice
+        woken.clear()
+        writer.outbox_listeners.append(woken.set)
+        await sender.close()  # the sender stops: the other node is told and takes over
+        await asyncio.wait_for(woken.wait(), 5)
         assert [i.payload for i in await writer.outbox_pending()] == [str(i).encode() for i in range(10, 42)]
     finally:
         await asyncio.gather(writer.close(), sender.close())
