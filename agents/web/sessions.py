@@ -23,11 +23,10 @@ from typing import Literal, cast
 
 from agents.web.api import ApiError as AuthError
 from ivr.config import SeatSettings
-from ivr.store import SessionBook, SessionRecord
+from ivr.store import SESSION_IDLE_SECONDS, SessionBook, SessionRecord
 
 Role = Literal["seat", "supervisor"]
 SUPERVISOR: Role = "supervisor"
-IDLE_SECONDS = 12 * 3600.0  # a session unused for a long shift ends
 TOUCH_EVERY = 60.0  # last_seen is written at most this often per session
 
 
@@ -63,7 +62,7 @@ class Sessions:
         supervisor_password: str,
         book: SessionBook,
         now: Callable[[], float] = time.time,
-        idle_seconds: float = IDLE_SECONDS,
+        idle_seconds: float = SESSION_IDLE_SECONDS,
     ) -> None:
         self._seats = {s.id: s for s in seats}
         self._supervisor_password = supervisor_password

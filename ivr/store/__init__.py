@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ivr.store.base import (
+    SESSION_IDLE_SECONDS,
     Also,
     OutboxItem,
     Outgoing,
@@ -27,6 +28,7 @@ from ivr.store.base import (
 from ivr.store.sqlite import SqliteStore
 
 __all__ = [
+    "SESSION_IDLE_SECONDS",
     "Also",
     "OutboxItem",
     "Outgoing",

@@ -26,6 +26,7 @@ class StoreError(ValueError):
 
 
 URL_SCHEMES = ("postgresql", "postgres")
+SESSION_IDLE_SECONDS = 12 * 3600.0  # a console session unused for a long shift ends
 
 
 def is_store_url(where: str) -> bool:

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from web_rig import Rig
 
-from agents.web.sessions import IDLE_SECONDS, Sessions, token_hash
+from agents.web.sessions import Sessions, token_hash
+from ivr.store import SESSION_IDLE_SECONDS as IDLE_SECONDS
 from ivr.store import SqliteStore
 
 
