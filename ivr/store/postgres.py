@@ -92,6 +92,8 @@ class PgStore:
         self._closing = False
         self._sending = False  # this node holds the sender lock
         self._listener_busy = asyncio.Lock()  # one query at a time on the listening connection
+        self._relisten: asyncio.Task[None] | None = None
+        self._connect_timeout = 10.0
 
     @classmethod
     async def open(
@@ -117,6 +119,7 @@ class PgStore:
                 await migrate(conn)
             listener = await asyncpg.connect(url, timeout=connect_timeout)
             store = cls(url, pool, listener, batch_max, now)
+            store._connect_timeout = connect_timeout
             await listener.add_listener(CHANNEL, store._notified)
             listener.add_termination_listener(store._listener_lost)
             store._writer.start()
@@ -139,6 +142,10 @@ class PgStore:
 
     async def close(self) -> None:
         self._closing = True
+        if self._relisten is not None:
+            self._relisten.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._relisten
         await self._writer.close()
         if self._sending:  # released before the connection goes, so a successor never finds it held
             async with self._listener_busy:
@@ -177,11 +184,37 @@ class PgStore:
         self._outbox_changed()
 
     def _listener_lost(self, conn: object) -> None:
-        self._sending = False
+        self._sending = False  # the lock went with the connection
         if self._closing:
             return
-        # other nodes' outbox writes no longer wake this one: its sender runs on local writes only
+        # until it is back, other nodes' outbox writes do not wake this node
         log.error("PostgreSQL store %s: the outbox listener lost its connection", self.location)
+        if self._relisten is None or self._relisten.done():
+            self._relisten = asyncio.get_running_loop().create_task(
+                self._listen_again(), name="store-relisten"
+            )
+
+    async def _listen_again(self) -> None:
+        """Reconnect the listening connection, backing off to one try every 5 s, until it is back
+        or the store closes."""
+        delay = 0.2
+        while not self._closing:
+            try:
+                conn = await asyncpg.connect(self._url, timeout=self._connect_timeout)
+                await conn.add_listener(CHANNEL, self._notified)
+            except _ERRORS as exc:
+                log.warning("PostgreSQL store %s: listening again failed: %s", self.location, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            conn.add_termination_listener(self._listener_lost)
+            async with self._listener_busy:
+                old, self._listener = self._listener, conn
+            with contextlib.suppress(*_ERRORS):
+                await old.close()
+            log.info("PostgreSQL store %s: the outbox listener is back", self.location)
+            self._outbox_changed()  # rows may have been written while nobody listened
+            return
 
     # --- event logs (EventSink: never blocks, durable once the next batch commits) -----------
     def queue_event(self, event: QueueEvent) -> None:

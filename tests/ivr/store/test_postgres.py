@@ -132,3 +132,26 @@ def test_the_server_keeps_its_data_private(pg_server: PgServer) -> None:
     assert pg_server.data.stat().st_mode & 0o077 == 0
     assert pg_server.directory.stat().st_mode & 0o077 == 0
     assert "127.0.0.1" in pg_server.url() and "hotline:" in pg_server.url()
+
+
+async def test_nodes_listen_again_after_the_server_drops_their_connections(pg_url: str) -> None:
+    writer, sender = await _nodes(pg_url)
+    try:
+        conn = await asyncpg.connect(pg_url)
+        try:  # what a server restart or a network cut does to every other connection
+            killed = await conn.fetchval(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        finally:
+            await conn.close()
+        assert killed >= 4  # each node's pool connection and listening connection
+        woken = asyncio.Event()
+        sender.outbox_listeners.append(woken.set)
+        await asyncio.sleep(1.0)  # the nodes notice and reconnect
+        woken.clear()
+        await writer.outbox_put("t/after", b"1")  # the pool replaces its dead connection
+        await asyncio.wait_for(woken.wait(), 10)
+        assert [i.topic for i in await sender.outbox_pending()] == ["t/after"]
+    finally:
+        await asyncio.gather(writer.close(), sender.close())
