@@ -123,21 +123,8 @@ class PgServer:
             "-c listen_addresses=127.0.0.1",
             *(f"-c {k}={v}" for k, v in self._settings.items()),
         ]
-        self._run(
-            [
-                str(bindir / "pg_ctl"),
-                "-D",
-                str(self.data),
-                "-o",
-                " ".join(options),
-                "-l",
-                str(self.log),
-                "-w",
-                "-t",
-                str(int(_TIMEOUT)),
-                "start",
-            ]
-        )
+        ctl = [str(bindir / "pg_ctl"), "-D", str(self.data), "-l", str(self.log)]
+        self._run([*ctl, "-o", " ".join(options), "-w", "-t", str(int(_TIMEOUT)), "start"])
         self.create_database(self.database)
         return self.url()
 
@@ -153,10 +140,8 @@ class PgServer:
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,62}", name):
             raise PgServerError(f"database name {name!r}: use letters, digits and underscores")
         bindir = self._bindir or find_bindir()
-        psql = [str(bindir.parent / "bin" / "psql")]
-        if not Path(psql[0]).exists():
-            psql = [shutil.which("psql") or "psql"]
-        base = [*psql, "-h", str(self.directory), "-p", str(self.port), "-U", SUPERUSER, "-d", "postgres"]
+        psql = str(bindir / "psql") if (bindir / "psql").exists() else (shutil.which("psql") or "psql")
+        base = [psql, "-h", str(self.directory), "-p", str(self.port), "-U", SUPERUSER, "-d", "postgres"]
         exists = self._run([*base, "-tAc", f"SELECT 1 FROM pg_database WHERE datname = '{name}'"])
         if exists.strip() != "1":
             self._run([*base, "-c", f'CREATE DATABASE "{name}"'])
@@ -177,23 +162,8 @@ class PgServer:
         if self._account is not None:
             for path in (self.directory, pwfile):
                 os.chown(path, self._account.uid, self._account.gid)
-        self._run(
-            [
-                str(bindir / "initdb"),
-                "-D",
-                str(self.data),
-                "-U",
-                SUPERUSER,
-                "-A",
-                "scram-sha-256",
-                "--pwfile",
-                str(pwfile),
-                "-E",
-                "UTF8",
-                "--locale",
-                "C.UTF-8",
-            ]
-        )
+        init = [str(bindir / "initdb"), "-D", str(self.data), "-U", SUPERUSER, "-E", "UTF8"]
+        self._run([*init, "-A", "scram-sha-256", "--pwfile", str(pwfile), "--locale", "C.UTF-8"])
 
     def _run(self, args: list[str]) -> str:
         account = self._account

@@ -13,7 +13,6 @@ from ivr.ports import free_port
 from ivr.records import QueueEvent, QueueEventKind
 from ivr.store import Outgoing, Store, StoreError, check_store_url, open_store, redact_store_url
 from ivr.store.pgschema import MIGRATIONS
-from ivr.store.pgserver import PgServer
 
 
 async def _nodes(url: str, n: int = 2) -> list[Store]:
@@ -126,12 +125,6 @@ def test_malformed_store_urls_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"\[store\] url"):
         parse({"store": {"url": "postgres://nohost"}}, tmp_path / "config.toml")
     assert parse({"store": {"url": "postgresql://u@h/db"}}, tmp_path / "c.toml").store.url
-
-
-def test_the_server_keeps_its_data_private(pg_server: PgServer) -> None:
-    assert pg_server.data.stat().st_mode & 0o077 == 0
-    assert pg_server.directory.stat().st_mode & 0o077 == 0
-    assert "127.0.0.1" in pg_server.url() and "hotline:" in pg_server.url()
 
 
 async def test_nodes_listen_again_after_the_server_drops_their_connections(pg_url: str) -> None:
