@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from ivr.records import CallRecord, QueueEvent, SeatEvent, Ticket, TicketChange
 
@@ -35,7 +35,8 @@ def is_store_url(where: str) -> bool:
 
 
 def check_store_url(url: str) -> None:
-    """Raise StoreError unless `url` is postgresql://[user[:password]@]host[:port]/database."""
+    """Raise StoreError unless `url` is postgresql://[user[:password]@]host[:port]/database, or
+    postgresql://[user@]/database?host=/socket/folder for a unix socket."""
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -44,7 +45,7 @@ def check_store_url(url: str) -> None:
     example = "postgresql://user:password@host:5432/database"
     if parts.scheme not in URL_SCHEMES:
         raise StoreError(f"store URL must start with postgresql:// (e.g. {example}), not {parts.scheme}://")
-    if not parts.hostname:
+    if not parts.hostname and not parse_qs(parts.query).get("host"):
         raise StoreError(f"store URL {redact_store_url(url)!r} names no host (e.g. {example})")
     if not parts.path.strip("/") or "/" in parts.path.strip("/"):
         raise StoreError(f"store URL {redact_store_url(url)!r} names no database (e.g. {example})")

@@ -6,10 +6,12 @@ import asyncio
 import shutil
 import tempfile
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import asyncpg
 import pytest
 
+from ivr.store import open_store
 from ivr.store.pgserver import PgServer, PgServerError
 
 
@@ -47,3 +49,16 @@ async def test_a_server_restarted_on_its_folder_keeps_its_data() -> None:
     finally:
         await asyncio.to_thread(server.stop)
         shutil.rmtree(directory, ignore_errors=True)
+
+
+async def test_the_store_reaches_the_server_over_its_unix_socket(pg_server: PgServer, pg_url: str) -> None:
+    tcp = urlsplit(pg_url)
+    socket_url = f"postgresql://{tcp.username}:{tcp.password}@{tcp.path}?host={pg_server.directory}"
+    socket_url += f"&port={pg_server.port}"
+    store = await open_store(socket_url)
+    try:
+        ticket = await store.tickets.create("13800000000")
+        assert await store.tickets.get(ticket.id) == ticket
+        assert "***" in store.location and str(tcp.password) not in store.location
+    finally:
+        await store.close()

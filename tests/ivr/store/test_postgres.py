@@ -121,6 +121,7 @@ def test_malformed_store_urls_are_refused(tmp_path: Path) -> None:
         with pytest.raises(StoreError, match=why):
             check_store_url(bad)
     check_store_url("postgresql://u:p@h:5432/db")
+    check_store_url("postgresql://u@/db?host=/run/hotline")  # a unix socket
     assert redact_store_url("postgresql://u:p@h:5432/db") == "postgresql://u:***@h:5432/db"
     with pytest.raises(ConfigError, match=r"\[store\] url"):
         parse({"store": {"url": "postgres://nohost"}}, tmp_path / "config.toml")
