@@ -116,15 +116,23 @@ class PgServer:
         self.directory.chmod(0o700)  # the citizens' records: nobody else may look in
         if not (self.data / "PG_VERSION").exists():
             self._initdb(bindir)
-        self.port = free_port()
-        options = [
-            f"-p {self.port}",
-            f"-k {self.directory}",
-            "-c listen_addresses=127.0.0.1",
-            *(f"-c {k}={v}" for k, v in self._settings.items()),
-        ]
         ctl = [str(bindir / "pg_ctl"), "-D", str(self.data), "-l", str(self.log)]
-        self._run([*ctl, "-o", " ".join(options), "-w", "-t", str(int(_TIMEOUT)), "start"])
+        for attempt in range(3):  # a free port can be taken by another process before we bind it
+            port = free_port()
+            options = [
+                f"-p {port}",
+                f"-k {self.directory}",
+                "-c listen_addresses=127.0.0.1",
+                *(f"-c {k}={v}" for k, v in self._settings.items()),
+            ]
+            try:
+                self._run([*ctl, "-o", " ".join(options), "-w", "-t", str(int(_TIMEOUT)), "start"])
+            except PgServerError as exc:
+                if attempt == 2 or "could not bind" not in str(exc):
+                    raise
+                continue
+            self.port = port
+            break
         self.create_database(self.database)
         return self.url()
 
