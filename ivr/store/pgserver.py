@@ -2,8 +2,9 @@
 
 `initdb` once (data folder 0700, password authentication, listening on 127.0.0.1 and a unix
 socket in the same directory only), then `pg_ctl start/stop`. PostgreSQL refuses to run as root,
-so under root the server runs as the `hotline` system user (created if missing) or, failing
-that, `postgres`; its directory is handed to that user. The calls block (a start takes ~2 s):
+so under root the server runs as the `hotline` system user if there is one, else `postgres`
+(Debian's package creates it), else a `hotline` system user created here; its directory is
+handed to that user. The calls block (a start takes ~2 s):
 call them from a thread in async code.
 """
 
