@@ -11,7 +11,7 @@ from agents.acd import Acd, SeatAction
 from agents.seat import SeatError
 from ivr.bus import Bus, envelope
 from ivr.records import QueueEvent, SeatEvent, Ticket
-from ivr.store import Store, StoreError, outbox_statement
+from ivr.store import Outgoing, Store, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -70,9 +70,9 @@ class Console:
     async def update_ticket(self, ticket_id: str, fields: dict[str, Any], actor: str) -> Ticket | None:
         """The MQTT and HTTP paths both land here: change, log, and announce the new ticket."""
 
-        def announce(t: Ticket) -> list[tuple[str, Any]]:
+        def announce(t: Ticket) -> list[Outgoing]:
             payload = envelope("ticket", {"ticket": t.as_dict(), "actor": actor})
-            return [outbox_statement(self._bus.topics.ticket(t.id), payload, 1, True)]
+            return [Outgoing(self._bus.topics.ticket(t.id), payload, qos=1, retain=True)]
 
         try:
             return await self._store.tickets.update(ticket_id, fields, actor=actor, also=announce)

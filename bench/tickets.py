@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from ivr.records import QueueEvent, QueueEventKind
-from ivr.store import Store
+from ivr.store import SqliteStore, Store
 
 CONCURRENCY = 64  # callers writing at once (offers, operator edits) on a busy centre
 
@@ -52,7 +52,7 @@ async def events(store: Store, n: int) -> float:
 
 async def main() -> None:
     with tempfile.TemporaryDirectory() as d:
-        store = await Store.open(Path(d) / "bench.db")
+        store = await SqliteStore.open(Path(d) / "bench.db")
         try:
             rows = [
                 ("ticket creates (commit awaited)", await creates(store, 20_000)),

@@ -30,7 +30,7 @@ from ivr.sip.engine import EngineConfig, SipEngine, registrar_host
 from ivr.sip.events import Registration
 from ivr.sip.leg import Leg, Recognizer, Voice
 from ivr.sip.seatline import SipSeatLine
-from ivr.store import Store
+from ivr.store import open_store
 from ivr.welcome import welcome_menu
 
 log = logging.getLogger(__name__)
@@ -135,11 +135,13 @@ class Hotline:
     # -- lifecycle --
     async def start(self) -> None:
         s = self.settings
-        db = s.resolve(s.store.path)
-        self.store = await Store.open(db, batch_max=s.store.batch_max)
-        # what an earlier run under a looser umask left readable
-        wal = [db.with_name(db.name + suffix) for suffix in ("-wal", "-shm")]
-        make_private(db, *wal, s.resolve(s.store.recordings))
+        where = s.store.url or s.resolve(s.store.path)
+        self.store = await open_store(where, batch_max=s.store.batch_max)
+        if not s.store.url:  # what an earlier run under a looser umask left readable
+            db = s.resolve(s.store.path)
+            wal = [db.with_name(db.name + suffix) for suffix in ("-wal", "-shm")]
+            make_private(db, *wal)
+        make_private(s.resolve(s.store.recordings))
         host, port = s.mqtt.host or None, None
         if not s.mqtt.host:
             self.broker = LocalBroker()

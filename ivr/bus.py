@@ -1,4 +1,4 @@
-"""MQTT bus (aiomqtt): every outgoing message goes through the SQLite outbox first, so nothing
+"""MQTT bus (aiomqtt): every outgoing message goes through the store's outbox first, so nothing
 is lost while the broker is down or the process restarts; a sender delivers the outbox in
 order, with QoS 1, and marks rows delivered only after the broker's PUBACK (at least once:
 consoles drop repeats by the envelope's `id`). Incoming console messages (seat commands,

@@ -14,6 +14,7 @@ from ivr import config as config_mod
 from ivr.cluster.cli import add_commands as add_cluster_commands
 from ivr.flow.cli import add_commands
 from ivr.privacy import mask_logs, private_files
+from ivr.store import StoreError
 
 log = logging.getLogger("ivr")
 
@@ -88,7 +89,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
             if recognizer is not None:
                 recognizer.close()
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except StoreError as exc:  # a malformed [store] url or a database that cannot be reached
+        print(f"ivr: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from ivr.store.base import StoreError, check_store_url
+
 log = logging.getLogger(__name__)
 
 
@@ -63,6 +65,7 @@ class SpeechSettings:
 
 @dataclass(frozen=True)
 class StoreSettings:
+    url: str = ""  # postgresql://user:password@host:5432/db shared by the nodes; empty: SQLite at path
     path: str = "var/hotline.db"
     recordings: str = "var/recordings"
     recording_retention_days: int = 180
@@ -258,6 +261,11 @@ def parse(raw: dict[str, Any], source: Path) -> Settings:
         timezone=str(raw.get("timezone", "Asia/Shanghai")),
         cluster=_cluster(dict(raw.get("cluster", {})), where),
     )
+    if settings.store.url:
+        try:
+            check_store_url(settings.store.url)
+        except StoreError as exc:
+            raise ConfigError(f"{where}: [store] url: {exc}") from exc
     if settings.trunk.mode not in ("ip", "register"):
         raise ConfigError(f"{where}: [trunk] mode must be 'ip' or 'register'")
     if settings.trunk.mode == "register" and not settings.trunk.registrar:

@@ -68,7 +68,9 @@ def demo_settings(
     settings = replace(
         base,
         sip=replace(base.sip, port=free_port(), transports=("udp",), rtp_port=24000, rtp_port_range=2000),
-        store=replace(base.store, path=str(workdir / "hotline.db"), recordings=str(workdir / "recordings")),
+        store=replace(  # the demo is one node: its own SQLite file even when a centre has a url
+            base.store, url="", path=str(workdir / "hotline.db"), recordings=str(workdir / "recordings")
+        ),
         mqtt=replace(base.mqtt, host="", client_id="hotline-demo"),
         seats=tuple(s for s, _ in roster),
         queues={n: replace(q, wrapup_seconds=2.0, announce_every=20.0) for n, q in base.queues.items()},
@@ -284,22 +286,7 @@ async def _report(
     seat_events = await line.store.seat_events()
     levels = {n: q.service_level_seconds for n, q in settings.queues.items()}
     b = board(events, seat_events, levels, time.time(), [s.id for s in settings.seats])
-    fetch = line.store.fetchall
-    tickets = int((await fetch("SELECT COUNT(*) FROM tickets"))[0][0])
-    categories = {
-        str(cat): int(n)
-        for cat, n in await fetch(
-            "SELECT category1 || '/' || category2 || '/' || category3, COUNT(*) FROM tickets "
-            "WHERE category1 != '' GROUP BY 1 ORDER BY 2 DESC"
-        )
-    }
-    surveys = {
-        str(answer): int(n)
-        for answer, n in await fetch(
-            "SELECT json_extract(survey, '$.satisfaction'), COUNT(*) FROM tickets "
-            "WHERE json_extract(survey, '$.satisfaction') IS NOT NULL GROUP BY 1"
-        )
-    }
+    tally = await line.store.tickets.tally("satisfaction")
     answered = sum(f.answered for f in b.queues.values())
     in_time = sum(f.answered_in_time for f in b.queues.values())
     entered = sum(f.entered for f in b.queues.values())
@@ -311,7 +298,7 @@ async def _report(
         "calls_queued": entered,
         "calls_answered": answered,
         "calls_abandoned": abandoned,
-        "tickets_created": tickets,
+        "tickets_created": tally.total,
         "tickets_filed_by_operators": consoles.filed,
         "screen_pops": len(consoles.pops),
         "service_level": round(in_time / answered, 3) if answered else None,
@@ -329,9 +316,9 @@ async def _report(
             }
             for n, f in b.queues.items()
         },
-        "categories": categories,
-        "satisfaction": surveys,
-        "database": str(line.store.path),
+        "categories": dict(tally.categories),
+        "satisfaction": dict(tally.surveys),
+        "database": line.store.location,
         "logs": str(Path.cwd() / workdir if not workdir.is_absolute() else workdir),
     }
 

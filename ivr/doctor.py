@@ -117,6 +117,8 @@ def _broker(settings: Settings) -> Check:
 
 
 def _database(settings: Settings) -> Check:
+    if settings.store.url:
+        return _shared_database(settings.store.url)
     path = settings.resolve(settings.store.path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -126,6 +128,17 @@ def _database(settings: Settings) -> Check:
     except (OSError, sqlite3.Error) as exc:
         return Check("database", False, f"{path}: {exc}", "fix [store] path or its folder's permissions")
     return Check("database", True, f"{path} opens (journal {mode})")
+
+
+def _shared_database(url: str) -> Check:
+    from ivr.store import StoreError, redact_store_url
+    from ivr.store.postgres import probe
+
+    try:
+        version = asyncio.run(probe(url))
+    except StoreError as exc:
+        return Check("database", False, str(exc), "start PostgreSQL or fix [store] url")
+    return Check("database", True, f"{redact_store_url(url)} answers (PostgreSQL {version})")
 
 
 def _registration(settings: Settings) -> Check:

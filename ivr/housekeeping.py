@@ -7,7 +7,7 @@ import logging
 import time
 from pathlib import Path
 
-from ivr.store import Store
+from ivr.store import SESSION_IDLE_SECONDS, Store
 
 log = logging.getLogger(__name__)
 OUTBOX_KEEP_SECONDS = 7 * 86400  # delivered messages kept a week for tracing
@@ -47,6 +47,9 @@ class Housekeeping:
         if removed:
             log.info("housekeeping: %d recording(s) older than %d days deleted", removed, self.retention_days)
         await self.store.outbox_prune(time.time() - OUTBOX_KEEP_SECONDS)
+        ended = await self.store.sessions.prune(time.time() - SESSION_IDLE_SECONDS)
+        if ended:
+            log.info("housekeeping: %d idle console session(s) ended", ended)
         return removed
 
     async def run(self) -> None:

@@ -13,6 +13,8 @@ PKGS=(
   sip-tester mosquitto mosquitto-clients
   # the cluster's SIP front (ivr cluster up): dispatcher, registrar, pike
   kamailio kamailio-postgres-modules
+  # the shared store of a centre on several machines, and its tests (ivr/store/pgserver.py)
+  postgresql-15 postgresql-client-15
   # python
   python3-venv python3-dev
 )
@@ -36,3 +38,5 @@ $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 # The packaged mosquitto service is not needed: tests and `ivr serve` start their own broker.
 if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl disable --now mosquitto >/dev/null 2>&1 || true; fi
+# Nor is the packaged PostgreSQL cluster: tests and a centre start their own (ivr/store/pgserver.py).
+if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl disable --now postgresql >/dev/null 2>&1 || true; fi

@@ -1,5 +1,5 @@
 """Screen pop: at offer time the ticket draft is written and the pop for the seat's console is
-queued in the same SQLite transaction, so the console shows the ticket when the phone rings
+queued in the same store transaction, so the console shows the ticket when the phone rings
 and neither can exist without the other. Payload: docs/mqtt.md ("screen_pop", version 1)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 
 from ivr.bus import Topics, envelope
 from ivr.records import Offer, Ticket
-from ivr.store import Store, outbox_statement
+from ivr.store import Outgoing, Store
 
 
 def history_item(t: Ticket) -> dict[str, Any]:
@@ -59,9 +59,9 @@ class ScreenPopper:
         ctx = offer.context
         history = await self._store.tickets.by_caller(ctx.caller, self._history, exclude=offer.ticket_id)
 
-        def pop(t: Ticket) -> list[tuple[str, Sequence[Any]]]:
+        def pop(t: Ticket) -> list[Outgoing]:
             payload = envelope("screen_pop", pop_body(t, offer, history), self._now())
-            return [outbox_statement(self._topics.seat_pop(offer.seat_id), payload, 1, False, self._now())]
+            return [Outgoing(self._topics.seat_pop(offer.seat_id), payload, qos=1, retain=False)]
 
         if not offer.ticket_id:
             ticket = await self._store.tickets.create(
@@ -81,7 +81,7 @@ class ScreenPopper:
         old = await self._store.tickets.get(offer.ticket_id)
         if old is not None and old.operator == offer.seat_id:
             # same seat again: no field changes, so queue the pop by itself
-            await self._store.write(pop(old))
+            await self._store.outbox_put_many(pop(old))
             return old.id
         ticket = await self._store.tickets.update(
             offer.ticket_id, {"operator": offer.seat_id}, actor="acd", also=pop

@@ -113,13 +113,10 @@ class Desk:
         seat = self.acd.seats[seat_id]
         if seat.state not in ON_CALL or not seat.call_id:
             return None
-        rows = await self.store.fetchall(
-            "SELECT payload FROM outbox WHERE topic = ? ORDER BY id DESC LIMIT 1",
-            (self.topics.seat_pop(seat_id),),
-        )
-        if not rows:
+        latest = await self.store.outbox_latest(self.topics.seat_pop(seat_id))
+        if latest is None:
             return None
-        pop: dict[str, Any] = json.loads(bytes(rows[0][0]))
+        pop: dict[str, Any] = json.loads(latest.payload)
         if pop.get("call", {}).get("call_id") != seat.call_id:
             return None  # the ACD has not written this call's pop yet: the push brings it
         ticket = await self.store.tickets.get(str(pop["ticket"]["id"]))
@@ -154,27 +151,27 @@ class Desk:
             Route("/api/knowledge", endpoint(self.search_knowledge)),
         ]
 
-    def _session(self, request: Request) -> Session:
-        return self.sessions.get(token_of(request))
+    async def _session(self, request: Request) -> Session:
+        return await self.sessions.get(token_of(request))
 
     async def login(self, request: Request) -> Response:
         data = await read_json(request)
         password = text_field(data, "password", limit=200)
         if data.get("role") == SUPERVISOR:
-            session = self.sessions.login_supervisor(password)
+            session = await self.sessions.login_supervisor(password)
         else:
             seat_id = text_field(data, "seat_id", limit=50)
-            session = self.sessions.login_seat(seat_id, password, takeover=data.get("takeover") is True)
+            session = await self.sessions.login_seat(seat_id, password, takeover=data.get("takeover") is True)
         name = self.sessions.seat_name(session.seat_id) if session.seat_id else "班长"
         return JSONResponse({"token": session.token, **session.as_dict(), "name": name})
 
     async def logout(self, request: Request) -> Response:
-        session = self._session(request)
-        self.sessions.revoke(session.token)
+        session = await self._session(request)
+        await self.sessions.revoke(session.token)
         return JSONResponse({"ok": True})
 
     async def me(self, request: Request) -> Response:
-        session = self._session(request)
+        session = await self._session(request)
         body: dict[str, Any] = session.as_dict()
         if session.seat_id:
             body["seat"] = self.seat_view(session.seat_id)
@@ -183,12 +180,12 @@ class Desk:
 
     async def get_seat(self, request: Request) -> Response:
         seat_id = request.path_params["seat_id"]
-        self.sessions.require_seat(self._session(request), seat_id)
+        self.sessions.require_seat(await self._session(request), seat_id)
         return JSONResponse(self.seat_view(seat_id))
 
     async def set_state(self, request: Request) -> Response:
         seat_id = request.path_params["seat_id"]
-        session = self._session(request)
+        session = await self._session(request)
         self.sessions.require_seat(session, seat_id)
         if session.seat_id != seat_id:
             raise ApiError(403, "只有本座席可以改变自己的状态")
@@ -205,15 +202,15 @@ class Desk:
 
     async def offer(self, request: Request) -> Response:
         seat_id = request.path_params["seat_id"]
-        self.sessions.require_seat(self._session(request), seat_id)
+        self.sessions.require_seat(await self._session(request), seat_id)
         return JSONResponse({"offer": await self.current_offer(seat_id)})
 
     async def get_ticket(self, request: Request) -> Response:
-        ticket = await self._ticket_for(self._session(request), request.path_params["ticket_id"])
+        ticket = await self._ticket_for(await self._session(request), request.path_params["ticket_id"])
         return JSONResponse(ticket.as_dict())
 
     async def patch_ticket(self, request: Request) -> Response:
-        session = self._session(request)
+        session = await self._session(request)
         if session.role == SUPERVISOR:
             raise ApiError(403, "班长只能查看工单")
         ticket = await self._ticket_for(session, request.path_params["ticket_id"])
@@ -225,7 +222,7 @@ class Desk:
         return JSONResponse(updated.as_dict())
 
     async def ticket_history(self, request: Request) -> Response:
-        ticket = await self._ticket_for(self._session(request), request.path_params["ticket_id"])
+        ticket = await self._ticket_for(await self._session(request), request.path_params["ticket_id"])
         changes = await self.store.tickets.history(ticket.id)
         return JSONResponse(
             [
@@ -235,16 +232,16 @@ class Desk:
         )
 
     async def get_taxonomy(self, request: Request) -> Response:
-        self._session(request)
+        await self._session(request)
         return JSONResponse({"tree": self.taxonomy.tree(), "count": len(self.taxonomy.items)})
 
     async def search_taxonomy(self, request: Request) -> Response:
-        self._session(request)
+        await self._session(request)
         q = request.query_params.get("q", "")[:50]
         return JSONResponse([c.as_dict() for c in self.taxonomy.search(q)])
 
     async def suggest_unit(self, request: Request) -> Response:
-        self._session(request)
+        await self._session(request)
         p = request.query_params
         unit = self.taxonomy.suggest_unit(
             p.get("category1", ""), p.get("category2", ""), p.get("category3", ""), p.get("address", "")[:300]
@@ -252,6 +249,6 @@ class Desk:
         return JSONResponse({"unit": unit})
 
     async def search_knowledge(self, request: Request) -> Response:
-        self._session(request)
+        await self._session(request)
         q = request.query_params.get("q", "")[:100]
         return JSONResponse([a.as_dict() for a in self.knowledge.search(q)])

@@ -140,7 +140,7 @@ class LiveHub:
     async def websocket(self, ws: WebSocket) -> None:
         await ws.accept()
         try:
-            session = self._sessions.get(ws.query_params.get("token", ""))
+            session = await self._sessions.get(ws.query_params.get("token", ""))
             if session.seat_id and session.live > 0:
                 raise ApiError(409, "该座席已在另一个窗口打开，请关闭其他窗口或重新登录接管")
         except ApiError as exc:

@@ -60,7 +60,7 @@ class ConsoleServer:
     ) -> None:
         self.settings = settings
         web = settings.web
-        self.sessions = Sessions(settings.seats, web.supervisor_password)
+        self.sessions = Sessions(settings.seats, web.supervisor_password, store.sessions)
         alert = settings.web.alert_wait_seconds if alert_wait_seconds is None else alert_wait_seconds
         self.board = LiveBoard(acd, store, alert)
         self.desk = Desk(

@@ -3,22 +3,31 @@
 A token is the only credential the browser keeps (per tab, in sessionStorage). One seat has at
 most one session: a second login for a seat whose console is open (live socket connected) is
 refused with 409 unless it asks to take over, so two tabs never edit the same calls.
+
+Sessions are kept by the store (a SHA-256 of each token, never the token): a restarted node
+keeps its operators signed in, and every node of a centre accepts every token. What only the
+node holding the socket knows stays in memory: open live sockets and who to tell on sign-out.
+A takeover on another node ends the old session everywhere; the old tab learns it at its next
+request (its socket, held by the other node, is not closed from here).
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, cast
 
 from agents.web.api import ApiError as AuthError
 from ivr.config import SeatSettings
+from ivr.store import SESSION_IDLE_SECONDS, SessionBook, SessionRecord
 
 Role = Literal["seat", "supervisor"]
 SUPERVISOR: Role = "supervisor"
+TOUCH_EVERY = 60.0  # last_seen is written at most this often per session
 
 
 @dataclass
@@ -41,24 +50,34 @@ def _same(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode(), b.encode())
 
 
+def token_hash(token: str) -> str:
+    """What the store keeps: tokens are 192 random bits, so a plain SHA-256 cannot be reversed."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
 class Sessions:
     def __init__(
         self,
         seats: Iterable[SeatSettings],
         supervisor_password: str,
+        book: SessionBook,
         now: Callable[[], float] = time.time,
+        idle_seconds: float = SESSION_IDLE_SECONDS,
     ) -> None:
         self._seats = {s.id: s for s in seats}
         self._supervisor_password = supervisor_password
+        self._book = book
         self._now = now
-        self._by_token: dict[str, Session] = {}
+        self._idle = idle_seconds
+        self._by_token: dict[str, Session] = {}  # sessions this node has served, by token hash
         self._by_seat: dict[str, Session] = {}
+        self._touched: dict[str, float] = {}  # token hash -> last_seen as written
 
     def seat_name(self, seat_id: str) -> str:
         seat = self._seats.get(seat_id)
         return seat.name if seat is not None else ""
 
-    def login_seat(self, seat_id: str, password: str, takeover: bool = False) -> Session:
+    async def login_seat(self, seat_id: str, password: str, takeover: bool = False) -> Session:
         seat = self._seats.get(seat_id)
         # one answer for unknown seat and wrong password: the form must not reveal seat ids
         if seat is None or not seat.password or not _same(seat.password, password):
@@ -67,29 +86,63 @@ class Sessions:
         if old is not None and old.live > 0 and not takeover:
             raise AuthError(409, "该座席已在另一个窗口登录；如需在此接管，请选择“接管”")
         if old is not None:
-            self.revoke(old.token, "该座席已在另一个窗口登录，本窗口已退出")
-        session = Session(secrets.token_urlsafe(24), "seat", seat_id, self._now())
-        self._by_token[session.token] = session
-        self._by_seat[seat_id] = session
-        return session
+            self._forget(old, "该座席已在另一个窗口登录，本窗口已退出")
+        return await self._open("seat", seat_id)  # the store ends the seat's other sessions
 
-    def login_supervisor(self, password: str) -> Session:
+    async def login_supervisor(self, password: str) -> Session:
         if not self._supervisor_password or not _same(self._supervisor_password, password):
             raise AuthError(401, "班长密码错误")
-        session = Session(secrets.token_urlsafe(24), SUPERVISOR, "", self._now())
-        self._by_token[session.token] = session
-        return session
+        return await self._open(SUPERVISOR, "")
 
-    def get(self, token: str | None) -> Session:
-        session = self._by_token.get(token or "")
-        if session is None:
+    async def get(self, token: str | None) -> Session:
+        """The session of `token` if the store still has it (on any node's say) and it was used
+        within the idle limit; otherwise 401."""
+        key = token_hash(token or "")
+        record = await self._book.get(key) if token else None
+        now = self._now()
+        if record is None or record.last_seen < now - self._idle or record.role not in ("seat", SUPERVISOR):
+            local = self._by_token.get(key)
+            if local is not None:
+                self._forget(local, "登录已失效，请重新登录")
+            if record is not None:
+                await self._book.delete(key)
             raise AuthError(401, "未登录或登录已失效，请重新登录")
+        session = self._by_token.get(key)
+        if session is None:  # signed in on another node, or before this node restarted
+            session = Session(cast(str, token), cast(Role, record.role), record.seat_id, record.created_at)
+            self._remember(key, session)
+        if now - max(record.last_seen, self._touched.get(key, 0.0)) >= TOUCH_EVERY:
+            self._touched[key] = now
+            await self._book.touch(key, now)
         return session
 
-    def revoke(self, token: str, why: str = "已退出") -> None:
-        session = self._by_token.pop(token, None)
-        if session is None:
-            return
+    async def revoke(self, token: str, why: str = "已退出") -> None:
+        await self._book.delete(token_hash(token))
+        session = self._by_token.get(token_hash(token))
+        if session is not None:
+            self._forget(session, why)
+
+    async def _open(self, role: Role, seat_id: str) -> Session:
+        now = self._now()
+        session = Session(secrets.token_urlsafe(24), role, seat_id, now)
+        key = token_hash(session.token)
+        await self._book.put(SessionRecord(key, role, seat_id, now, now))
+        self._remember(key, session)
+        return session
+
+    def _remember(self, key: str, session: Session) -> None:
+        self._by_token[key] = session
+        if session.seat_id:
+            old = self._by_seat.get(session.seat_id)
+            if old is not None and old is not session:
+                self._forget(old, "该座席已在另一个窗口登录，本窗口已退出")
+            self._by_seat[session.seat_id] = session
+
+    def _forget(self, session: Session, why: str) -> None:
+        """This node stops serving `session` and tells its open sockets why."""
+        key = token_hash(session.token)
+        self._by_token.pop(key, None)
+        self._touched.pop(key, None)
         if self._by_seat.get(session.seat_id) is session:
             del self._by_seat[session.seat_id]
         for fn in list(session.on_revoke):

@@ -29,15 +29,15 @@ class Supervision:
             Route("/api/reports/operators", endpoint(self.operator_report)),
         ]
 
-    def _check(self, request: Request) -> None:
-        self._sessions.require_supervisor(self._sessions.get(token_of(request)))
+    async def _check(self, request: Request) -> None:
+        self._sessions.require_supervisor(await self._sessions.get(token_of(request)))
 
     async def board(self, request: Request) -> Response:
-        self._check(request)
+        await self._check(request)
         return JSONResponse(self._board.snapshot())
 
     async def charts(self, request: Request) -> Response:
-        self._check(request)
+        await self._check(request)
         return JSONResponse(self._board.charts())
 
     async def queue_report(self, request: Request) -> Response:
@@ -47,7 +47,7 @@ class Supervision:
         return await self._report(request, "operators")
 
     async def _report(self, request: Request, kind: str) -> Response:
-        self._check(request)
+        await self._check(request)
         today = date.fromtimestamp(time.time()).isoformat()
         start = request.query_params.get("from", today)
         end = request.query_params.get("to", start)

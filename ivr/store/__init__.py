@@ -1,8 +1,58 @@
-"""aiosqlite store: tickets with history, calls (CDR), queue and seat events, MQTT outbox.
+"""How records are kept: tickets with history, calls (CDR), queue and seat events, MQTT outbox.
 
-The records it keeps are `ivr.records`; this package is how they are kept."""
+The records it keeps are `ivr.records`; this package is how they are kept. Callers type against
+the `Store` protocol and open one with `open_store`: a path is an embedded SQLite file (the
+default), a `postgresql://` URL a PostgreSQL database that several nodes can share."""
 
-from ivr.store.database import Store, outbox_statement
-from ivr.store.rows import OutboxItem, StoreError
+from __future__ import annotations
 
-__all__ = ["OutboxItem", "Store", "StoreError", "outbox_statement"]
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from ivr.store.base import (
+    SESSION_IDLE_SECONDS,
+    Also,
+    OutboxItem,
+    Outgoing,
+    SessionBook,
+    SessionRecord,
+    Store,
+    StoreError,
+    TicketBook,
+    TicketTally,
+    check_store_url,
+    is_store_url,
+    redact_store_url,
+)
+from ivr.store.sqlite import SqliteStore
+
+__all__ = [
+    "SESSION_IDLE_SECONDS",
+    "Also",
+    "OutboxItem",
+    "Outgoing",
+    "SessionBook",
+    "SessionRecord",
+    "SqliteStore",
+    "Store",
+    "StoreError",
+    "TicketBook",
+    "TicketTally",
+    "check_store_url",
+    "is_store_url",
+    "open_store",
+    "redact_store_url",
+]
+
+
+async def open_store(
+    where: str | Path, *, batch_max: int = 500, now: Callable[[], float] = time.time
+) -> Store:
+    """Open the store at a SQLite file path or a `postgresql://` URL (migrating its schema).
+    Raises StoreError for a malformed URL or an unreachable database."""
+    if isinstance(where, str) and is_store_url(where):
+        from ivr.store.postgres import PgStore  # asyncpg is loaded only by centres that use it
+
+        return await PgStore.open(where, batch_max=batch_max, now=now)
+    return await SqliteStore.open(where, batch_max=batch_max, now=now)

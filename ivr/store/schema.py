@@ -1,4 +1,7 @@
-"""Schema migrations: an ordered list of scripts; PRAGMA user_version records how many ran."""
+"""SQLite schema migrations: an ordered list of scripts; PRAGMA user_version records how many ran.
+
+`ivr.store.pgschema` keeps the same tables and the same version numbers for PostgreSQL: a
+migration added here is added there in the same change."""
 
 from __future__ import annotations
 
@@ -86,6 +89,21 @@ MIGRATIONS: tuple[str, ...] = (
     # 2: nothing ever counted delivery attempts (the sender retries whole batches on reconnect)
     """
     ALTER TABLE outbox DROP COLUMN attempts;
+    """,
+    # 3: the console reads a seat's latest screen pop by topic
+    """
+    CREATE INDEX outbox_topic ON outbox (topic, id);
+    """,
+    # 4: console sessions, so a restart does not sign operators out (a hash of each token only)
+    """
+    CREATE TABLE console_sessions (
+        token_hash TEXT PRIMARY KEY,
+        role TEXT NOT NULL,
+        seat_id TEXT NOT NULL DEFAULT '',
+        created_at REAL NOT NULL,
+        last_seen REAL NOT NULL
+    );
+    CREATE INDEX console_sessions_seat ON console_sessions (seat_id);
     """,
 )
 

@@ -1,20 +1,20 @@
 """Batched writes: every write is a unit of statements that commits atomically; units queued
 while a commit runs share the next transaction, so throughput grows with load instead of
-paying one fsync per write."""
+paying one fsync (or one network round trip) per write. The database is behind `Transact`:
+one call runs the units given in one transaction, or raises and leaves nothing behind."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
-
-import aiosqlite
 
 log = logging.getLogger(__name__)
 
 Statement = tuple[str, Sequence[Any]]
+Transact = Callable[[Sequence[Sequence[Statement]]], Awaitable[None]]
 
 
 @dataclass(eq=False)
@@ -24,8 +24,8 @@ class _Unit:
 
 
 class BatchWriter:
-    def __init__(self, conn: aiosqlite.Connection, batch_max: int = 500) -> None:
-        self._conn = conn
+    def __init__(self, transact: Transact, batch_max: int = 500) -> None:
+        self._transact = transact
         self._max = max(1, batch_max)
         self._queue: asyncio.Queue[_Unit | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
@@ -43,7 +43,7 @@ class BatchWriter:
         self._task = None
 
     async def write(self, statements: Sequence[Statement]) -> None:
-        """Returns once the statements are committed; raises what SQLite raised for them."""
+        """Returns once the statements are committed; raises what the database raised for them."""
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._put(_Unit(statements, fut))
         await fut
@@ -95,30 +95,8 @@ class BatchWriter:
             self._settle(unit, None)
 
     async def _transaction(self, batch: list[_Unit]) -> None:
-        conn = self._conn
-        await conn.execute("BEGIN IMMEDIATE")
-        try:
-            for unit in batch:
-                await self._execute(unit.statements)
-            await conn.execute("COMMIT")
-            self.batches += 1
-        except BaseException:
-            await conn.execute("ROLLBACK")
-            raise
-
-    async def _execute(self, statements: Sequence[Statement]) -> None:
-        """Runs of the same SQL go through executemany: one thread hop instead of many."""
-        i = 0
-        while i < len(statements):
-            sql = statements[i][0]
-            j = i + 1
-            while j < len(statements) and statements[j][0] == sql:
-                j += 1
-            if j - i == 1:
-                await self._conn.execute(sql, statements[i][1])
-            else:
-                await self._conn.executemany(sql, [p for _, p in statements[i:j]])
-            i = j
+        await self._transact([unit.statements for unit in batch])
+        self.batches += 1
 
     @staticmethod
     def _settle(unit: _Unit, exc: BaseException | None) -> None:

@@ -10,11 +10,11 @@ from acd_fakes import MakeHarness, seat
 
 from agents.tickets import ScreenPopper
 from ivr.bus import Topics
-from ivr.store import Store
+from ivr.store import SqliteStore
 
 
 async def test_reoffer_keeps_one_ticket_and_pops_each_seat(make: MakeHarness, tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "pop.db")
+    store = await SqliteStore.open(tmp_path / "pop.db")
     try:
         h = make([seat("a"), seat("b")], max_no_answer=3)
         h.acd._pop = ScreenPopper(store, Topics("hotline"), now=h.clock.now)

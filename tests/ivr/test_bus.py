@@ -19,7 +19,7 @@ from ivr.broker import LocalBroker
 from ivr.bus import Bus
 from ivr.config import MqttSettings, QueueSettings, SeatSettings
 from ivr.records import CallContext, Offer, QueueRequest, RingOutcome, SeatEvent, SeatState
-from ivr.store import Store
+from ivr.store import SqliteStore, Store
 
 FAST = {"retry_min": 0.05, "retry_max": 0.3, "keepalive": 5}
 
@@ -34,7 +34,7 @@ async def broker(tmp_path: Path) -> AsyncIterator[LocalBroker]:
 
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    s = await Store.open(tmp_path / "hotline.db")
+    s = await SqliteStore.open(tmp_path / "hotline.db")
     yield s
     await s.close()
 
@@ -157,14 +157,14 @@ async def test_screen_pop_and_ticket_update_arrive_after_the_broker_returns(
 async def test_outbox_survives_a_process_restart(broker: LocalBroker, tmp_path: Path) -> None:
     path = tmp_path / "restart.db"
     await broker.stop()
-    s = await Store.open(path)
+    s = await SqliteStore.open(path)
     bus = make_bus(broker, s)
     await bus.start()
     await bus.publish("hotline/v1/seat/7/pop", "screen_pop", {"n": 1})
     await bus.stop()
     await s.close()  # the process "dies" with the broker still down
     await broker.start()
-    s = await Store.open(path)
+    s = await SqliteStore.open(path)
     bus = make_bus(broker, s)
     try:
         async with console_client(broker, "c-restart") as c:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import time
 from pathlib import Path
 
 from ivr.housekeeping import Housekeeping, prune_recordings
-from ivr.store import Store
+from ivr.store import SessionRecord, SqliteStore
 
 
 def _wav(path: Path, age_days: float) -> Path:
@@ -27,17 +28,22 @@ def test_only_recordings_past_retention_go(tmp_path: Path) -> None:
     assert prune_recordings(tmp_path, 0) == 0 and recent.exists()  # 0 keeps everything
 
 
-async def test_housekeeping_prunes_recordings_and_delivered_outbox(tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "h.db", now=lambda: time.time() - 30 * 86400)
+async def test_housekeeping_prunes_recordings_delivered_outbox_and_idle_sessions(tmp_path: Path) -> None:
+    store = await SqliteStore.open(tmp_path / "h.db", now=lambda: time.time() - 30 * 86400)
     try:
         await store.outbox_put("t/old", b"{}")
         items = await store.outbox_pending()
         await store.outbox_delivered([i.id for i in items])
         await store.outbox_put("t/pending", b"{}")
+        now = time.time()
+        await store.sessions.put(SessionRecord("idle", "seat", "1001", now - 86400, now - 86400))
+        await store.sessions.put(SessionRecord("busy", "supervisor", "", now - 86400, now - 60))
         _wav(tmp_path / "rec" / "x.wav", 400)
         removed = await Housekeeping(store, tmp_path / "rec", 180).run_once()
         assert removed == 1
-        rows = await store.fetchall("SELECT topic FROM outbox")
+        with sqlite3.connect(store.path) as raw:
+            rows = raw.execute("SELECT topic FROM outbox").fetchall()
         assert rows == [("t/pending",)]  # undelivered messages are never pruned
+        assert await store.sessions.get("idle") is None and await store.sessions.get("busy") is not None
     finally:
         await store.close()

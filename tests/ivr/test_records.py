@@ -18,7 +18,7 @@ from ivr.bus import Topics
 from ivr.config import QueueSettings, SeatSettings
 from ivr.flow import FlowLibrary, FlowServices, Interpreter
 from ivr.records import CallContext, Offer, QueueRequest, QueueResult, RingOutcome
-from ivr.store import Store
+from ivr.store import SqliteStore
 
 FLOWS = Path(__file__).parents[2] / "flows"
 
@@ -56,7 +56,7 @@ class QueuedCall(FakeCall):
 
 @pytest.mark.parametrize("answer", ["2", "投诉"], ids=["by key", "by voice"])
 async def test_complaint_reaches_the_screen_pop_as_category_one(tmp_path: Path, answer: str) -> None:
-    store = await Store.open(tmp_path / "hotline.db")
+    store = await SqliteStore.open(tmp_path / "hotline.db")
     line = AnsweringLine()
     seat = SeatSettings(
         id="1001",

@@ -81,10 +81,8 @@ async def test_screen_pop_and_ticket_autosave(rig: Rig) -> None:
     history = (await rig.http.get(f"/api/tickets/{tid}/history", headers=h)).json()
     assert history[-1]["actor"] == "seat:1001" and history[-1]["changes"]["description"] == ["", "夜间装修"]
     # third-party desk clients still hear every change on the ticket topic
-    rows = await rig.store.fetchall(
-        "SELECT payload FROM outbox WHERE topic = ?", (f"hotline/v1/ticket/{tid}",)
-    )
-    assert json.loads(bytes(rows[-1][0]))["ticket"]["description"] == "夜间装修"
+    latest = await rig.store.outbox_latest(f"hotline/v1/ticket/{tid}")
+    assert latest is not None and json.loads(latest.payload)["ticket"]["description"] == "夜间装修"
 
     r = await rig.http.patch(f"/api/tickets/{tid}", json={"fields": {"status": "dispatched"}}, headers=h)
     assert r.status_code == 422 and "承办单位" in r.json()["error"]

@@ -1,4 +1,5 @@
-"""A console over a real ACD and a real SQLite store, with a fake seat line that answers."""
+"""A console over a real ACD and a real store (SQLite, or PostgreSQL given its URL), with a fake
+seat line that answers."""
 
 from __future__ import annotations
 
@@ -18,16 +19,16 @@ from agents.web.server import ConsoleServer
 from ivr.bus import Bus
 from ivr.config import Settings, parse
 from ivr.records import CallContext, Offer, QueueRequest, QueueResult, RingOutcome
-from ivr.store import Store
+from ivr.store import open_store
 
 PASSWORDS = {"1001": "pw1001", "1002": "pw1002", "1003": ""}
 SUPERVISOR = "boss"
 
 
-def settings(tmp: Path) -> Settings:
+def settings(tmp: Path, store_url: str = "") -> Settings:
     raw: dict[str, Any] = {
         "web": {"bind": "127.0.0.1", "port": 0, "supervisor_password": SUPERVISOR},
-        "store": {"path": str(tmp / "web.db")},
+        "store": {"path": str(tmp / "web.db"), "url": store_url},
         "queues": {"general": {"wrapup_seconds": 30, "service_level_seconds": 20, "announce_every": 0}},
         "seats": [
             {
@@ -59,14 +60,14 @@ class FakeSeatLine:
 
 
 class Rig:
-    def __init__(self, tmp: Path) -> None:
-        self.settings = settings(tmp)
+    def __init__(self, tmp: Path, store_url: str = "") -> None:
+        self.settings = settings(tmp, store_url)
         self.line = FakeSeatLine()
         self.calls: dict[str, asyncio.Task[QueueResult]] = {}
 
     async def start(self) -> None:
         s = self.settings
-        self.store = await Store.open(s.resolve(s.store.path))
+        self.store = await open_store(s.store.url or s.resolve(s.store.path))
         self.bus = Bus(s.mqtt, self.store)  # never started: messages stay in the outbox
         self.events = EventLog(self.store)
         self.acd = Acd(

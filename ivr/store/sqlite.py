@@ -1,4 +1,7 @@
-"""The store: one SQLite file in WAL mode, one writer that batches, durable event logs."""
+"""The embedded store: one SQLite file in WAL mode, one writer that batches, durable event logs.
+
+The default for one machine and `ivr demo`; `ivr.store.postgres` is the same store for a centre
+whose nodes share one database."""
 
 from __future__ import annotations
 
@@ -11,12 +14,14 @@ from typing import Any
 import aiosqlite
 
 from ivr.records import CallRecord, QueueEvent, QueueEventKind, SeatEvent, SeatState
-from ivr.store.rows import OutboxItem
+from ivr.store.base import OutboxItem, Outgoing
 from ivr.store.schema import migrate
-from ivr.store.tickets import TicketBook
+from ivr.store.sessions import SqliteSessionBook
+from ivr.store.tickets import SqliteTicketBook
 from ivr.store.writer import BatchWriter, Statement
 
 _OUTBOX = "INSERT INTO outbox (topic, payload, qos, retain, created_at) VALUES (?, ?, ?, ?, ?)"
+_OUTBOX_COLUMNS = "id, topic, payload, qos, retain, created_at"
 _QEVENT = "INSERT INTO queue_events (at, call_id, queue, kind, seat_id, data) VALUES (?, ?, ?, ?, ?, ?)"
 _SEAT_COLUMNS = "at, seat_id, state, previous, duration, reason, call_id"
 _SEVENT = f"INSERT INTO seat_events ({_SEAT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
@@ -26,28 +31,30 @@ _CALL = "INSERT OR REPLACE INTO calls ({}) VALUES ({})".format(
 )
 
 
-def outbox_statement(
-    topic: str, payload: bytes, qos: int = 1, retain: bool = False, at: float = 0.0
-) -> Statement:
-    """An outbox row to commit together with the change it announces."""
-    return (_OUTBOX, (topic, payload, qos, int(retain), at or time.time()))
+def outbox_rows(messages: Sequence[Outgoing], at: float) -> list[Statement]:
+    return [(_OUTBOX, (m.topic, m.payload, m.qos, int(m.retain), at)) for m in messages]
 
 
-class Store:
-    """Open with `await Store.open(path)`; close with `await store.close()` (flushes)."""
+def _outbox_item(r: Any) -> OutboxItem:
+    return OutboxItem(r[0], r[1], bytes(r[2]), r[3], bool(r[4]), r[5])
 
-    def __init__(self, conn: aiosqlite.Connection, writer: BatchWriter, now: Callable[[], float]) -> None:
+
+class SqliteStore:
+    """Open with `await SqliteStore.open(path)`; close with `await store.close()` (flushes)."""
+
+    def __init__(self, conn: aiosqlite.Connection, batch_max: int, now: Callable[[], float]) -> None:
         self._conn = conn
-        self._writer = writer
+        self._writer = BatchWriter(self._transact, batch_max)
         self._now = now
-        self.tickets = TicketBook(conn, writer, now, self._outbox_changed)
+        self.tickets = SqliteTicketBook(conn, self._writer, now, outbox_rows, self._outbox_changed)
+        self.sessions = SqliteSessionBook(conn, self._writer)
         self.path = Path()
         self.outbox_listeners: list[Callable[[], None]] = []  # the bus wakes its sender here
 
     @classmethod
     async def open(
         cls, path: str | Path, *, batch_max: int = 500, now: Callable[[], float] = time.time
-    ) -> Store:
+    ) -> SqliteStore:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         conn = await aiosqlite.connect(str(path), isolation_level=None)
         try:
@@ -58,15 +65,18 @@ class Store:
             await conn.execute("PRAGMA foreign_keys = ON")
             await conn.execute("PRAGMA busy_timeout = 5000")
             await migrate(conn)
-            writer = BatchWriter(conn, batch_max)
-            writer.start()
-            store = cls(conn, writer, now)
+            store = cls(conn, batch_max, now)
+            store._writer.start()
             store.path = Path(path)
             await store.tickets.load()
         except BaseException:
             await conn.close()
             raise
         return store
+
+    @property
+    def location(self) -> str:
+        return str(self.path)
 
     @property
     def batches(self) -> int:
@@ -79,11 +89,30 @@ class Store:
     async def flush(self) -> None:
         await self._writer.flush()
 
-    async def write(self, statements: Sequence[Statement]) -> None:
-        """Commit raw statements atomically (for callers composing their own units)."""
-        await self._writer.write(statements)
-        if any(sql == _OUTBOX for sql, _ in statements):
-            self._outbox_changed()
+    async def _transact(self, units: Sequence[Sequence[Statement]]) -> None:
+        conn = self._conn
+        await conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statements in units:
+                await self._execute(statements)
+            await conn.execute("COMMIT")
+        except BaseException:
+            await conn.execute("ROLLBACK")
+            raise
+
+    async def _execute(self, statements: Sequence[Statement]) -> None:
+        """Runs of the same SQL go through executemany: one thread hop instead of many."""
+        i = 0
+        while i < len(statements):
+            sql = statements[i][0]
+            j = i + 1
+            while j < len(statements) and statements[j][0] == sql:
+                j += 1
+            if j - i == 1:
+                await self._conn.execute(sql, statements[i][1])
+            else:
+                await self._conn.executemany(sql, [p for _, p in statements[i:j]])
+            i = j
 
     # --- event logs (EventSink: never blocks, durable once the next batch commits) -----------
     def queue_event(self, event: QueueEvent) -> None:
@@ -113,11 +142,6 @@ class Store:
         return [SeatEvent(r[0], r[1], SeatState(r[2]), SeatState(r[3]), r[4], r[5], r[6]) for r in rows]
 
     # --- calls (CDR) -----------------------------------------------------------------------
-    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        """Read-only queries for reports (the writer batches all writes)."""
-        async with self._conn.execute(sql, tuple(params)) as cur:
-            return [tuple(r) for r in await cur.fetchall()]
-
     async def save_call(self, call: CallRecord) -> None:
         values = [json.dumps(list(call.path)) if c == "path" else getattr(call, c) for c in _CALL_COLUMNS]
         await self._writer.write([(_CALL, values)])
@@ -134,27 +158,36 @@ class Store:
 
     # --- outbox ------------------------------------------------------------------------------
     async def outbox_put(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None:
-        await self._writer.write([outbox_statement(topic, payload, qos, retain, self._now())])
+        await self.outbox_put_many([Outgoing(topic, payload, qos, retain)])
+
+    async def outbox_put_many(self, messages: Sequence[Outgoing]) -> None:
+        if not messages:
+            return
+        await self._writer.write(outbox_rows(messages, self._now()))
         self._outbox_changed()
 
     def _outbox_changed(self) -> None:
         for fn in self.outbox_listeners:
             fn()
 
+    async def outbox_latest(self, topic: str) -> OutboxItem | None:
+        sql = f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE topic = ? ORDER BY id DESC LIMIT 1"
+        async with self._conn.execute(sql, (topic,)) as cur:
+            row = await cur.fetchone()
+        return _outbox_item(row) if row is not None else None
+
     async def outbox_pending(self, limit: int = 100, after: int = 0) -> list[OutboxItem]:
         sql = (
-            "SELECT id, topic, payload, qos, retain, created_at FROM outbox"
-            " WHERE delivered_at IS NULL AND id > ? ORDER BY id LIMIT ?"
+            f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE delivered_at IS NULL AND id > ? ORDER BY id LIMIT ?"
         )
         async with self._conn.execute(sql, (after, limit)) as cur:
             rows = await cur.fetchall()
-        return [OutboxItem(r[0], r[1], bytes(r[2]), r[3], bool(r[4]), r[5]) for r in rows]
+        return [_outbox_item(r) for r in rows]
 
     async def outbox_delivered(self, ids: Sequence[int]) -> None:
         now = self._now()
         await self._writer.write([("UPDATE outbox SET delivered_at = ? WHERE id = ?", (now, i)) for i in ids])
 
     async def outbox_prune(self, older_than: float) -> None:
-        """Drop delivered rows older than `older_than` (epoch seconds)."""
         sql = "DELETE FROM outbox WHERE delivered_at IS NOT NULL AND delivered_at < ?"
         await self._writer.write([(sql, (older_than,))])

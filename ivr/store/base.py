@@ -1,0 +1,233 @@
+"""What a store is, whatever keeps it: the typed operations callers use, and the small records
+that cross its edge. No SQL passes this boundary, so SQLite and PostgreSQL are interchangeable.
+
+Contracts every implementation keeps:
+- a write returns once it is committed; ticket changes commit with their history rows and the
+  outbox messages their `also` callback makes, in one transaction;
+- `queue_event` and `seat_event` never block: they are durable once the next batch commits, and
+  `close()` commits them all;
+- outbox ids grow in commit order of one store; `outbox_pending` returns undelivered messages
+  by id, and a store shared by several nodes returns them to one node at a time (the sender);
+  every `outbox_listeners` callback is called after outbox rows were committed, on every node.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import parse_qs, urlsplit, urlunsplit
+
+from ivr.records import CallRecord, QueueEvent, SeatEvent, Ticket, TicketChange
+
+
+class StoreError(ValueError):
+    """A request the store refuses (unknown ticket, field or status, a malformed store URL)."""
+
+
+URL_SCHEMES = ("postgresql", "postgres")
+SESSION_IDLE_SECONDS = 12 * 3600.0  # a console session unused for a long shift ends
+
+
+def is_store_url(where: str) -> bool:
+    """True for a database URL, False for a SQLite file path."""
+    return "://" in where
+
+
+def check_store_url(url: str) -> None:
+    """Raise StoreError unless `url` is postgresql://[user[:password]@]host[:port]/database, or
+    postgresql://[user@]/database?host=/socket/folder for a unix socket."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise StoreError(f"store URL {redact_store_url(url)!r}: {exc}") from exc
+    example = "postgresql://user:password@host:5432/database"
+    if parts.scheme not in URL_SCHEMES:
+        raise StoreError(f"store URL must start with postgresql:// (e.g. {example}), not {parts.scheme}://")
+    if not parts.hostname and not parse_qs(parts.query).get("host"):
+        raise StoreError(f"store URL {redact_store_url(url)!r} names no host (e.g. {example})")
+    if not parts.path.strip("/") or "/" in parts.path.strip("/"):
+        raise StoreError(f"store URL {redact_store_url(url)!r} names no database (e.g. {example})")
+    if port == 0:
+        raise StoreError(f"store URL {redact_store_url(url)!r}: port 0")
+
+
+def redact_store_url(url: str) -> str:
+    """The URL with its password replaced by ***, for logs and reports."""
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+        netloc = parts.netloc.rsplit("@", 1)
+        user = netloc[0].split(":", 1)[0]
+        return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[1]}"))
+    except ValueError:
+        return "<malformed URL>"
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """An MQTT message to queue in the outbox, committed with the change it announces."""
+
+    topic: str
+    payload: bytes
+    qos: int = 1
+    retain: bool = False
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    id: int
+    topic: str
+    payload: bytes
+    qos: int
+    retain: bool
+    created_at: float
+
+
+@dataclass(frozen=True)
+class TicketTally:
+    """Counts over all tickets, for end-of-run reports."""
+
+    total: int
+    categories: Mapping[str, int]  # "category1/category2/category3" -> tickets, most first
+    surveys: Mapping[str, int]  # answer to the survey question asked for -> tickets
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    """A console sign-in as the store keeps it: a hash of the token, never the token itself."""
+
+    token_hash: str
+    role: str
+    seat_id: str  # "" for supervisors
+    created_at: float
+    last_seen: float
+
+
+# the messages a ticket change announces, made from the ticket as it will be committed
+Also = Callable[[Ticket], Sequence[Outgoing]]
+
+
+class TicketBook(Protocol):
+    """Tickets (工单) with their full change history."""
+
+    async def create(
+        self,
+        caller: str,
+        *,
+        actor: str = "ivr",
+        channel: str = "phone",
+        ticket_id: str | None = None,
+        also: Also | None = None,
+        **values: Any,
+    ) -> Ticket:
+        """Insert a ticket (a draft unless `status` says otherwise) with an id readable over the
+        phone (local date + daily sequence, unique however many processes share the store)."""
+        ...
+
+    async def update(
+        self, ticket_id: str, changes: Mapping[str, Any], *, actor: str, also: Also | None = None
+    ) -> Ticket:
+        """Apply field changes and log them; a no-op change writes nothing (and `also` is not
+        called). Raises StoreError for unknown tickets, fields, statuses or urgencies."""
+        ...
+
+    async def set_survey(self, ticket_id: str, answers: Mapping[str, Any], *, actor: str = "ivr") -> Ticket:
+        """Merge survey answers into the ticket's survey."""
+        ...
+
+    async def get(self, ticket_id: str) -> Ticket | None: ...
+
+    async def by_caller(self, caller: str, limit: int = 5, exclude: str = "") -> list[Ticket]:
+        """The caller's latest tickets, newest first (drafts of abandoned calls left out)."""
+        ...
+
+    async def history(self, ticket_id: str) -> list[TicketChange]: ...
+
+    async def tally(self, survey_question: str = "satisfaction") -> TicketTally: ...
+
+
+class SessionBook(Protocol):
+    """Console sessions, so a restarted node keeps operators signed in and any node serves any."""
+
+    async def put(self, record: SessionRecord) -> None:
+        """Add a session; for a seat, its earlier sessions go in the same transaction (one seat,
+        one session, on every node)."""
+        ...
+
+    async def get(self, token_hash: str) -> SessionRecord | None: ...
+
+    async def touch(self, token_hash: str, at: float) -> None:
+        """Record activity (`last_seen`)."""
+        ...
+
+    async def delete(self, token_hash: str) -> None: ...
+
+    async def prune(self, idle_before: float) -> int:
+        """Drop sessions last seen before `idle_before`; returns how many went."""
+        ...
+
+
+class Store(Protocol):
+    """Open one with `ivr.store.open_store(path_or_url)`; close it with `await store.close()`."""
+
+    outbox_listeners: list[Callable[[], None]]  # the bus wakes its sender here
+
+    @property
+    def tickets(self) -> TicketBook: ...
+
+    @property
+    def sessions(self) -> SessionBook: ...
+
+    @property
+    def location(self) -> str:
+        """Where the records are: a file path or a URL without its password (for reports)."""
+        ...
+
+    @property
+    def batches(self) -> int:
+        """Committed write transactions (for tests and benchmarks)."""
+        ...
+
+    async def close(self) -> None:
+        """Commit everything queued, then release the connection(s)."""
+        ...
+
+    async def flush(self) -> None:
+        """Wait until every write queued before this call is committed."""
+        ...
+
+    def queue_event(self, event: QueueEvent) -> None: ...
+
+    def seat_event(self, event: SeatEvent) -> None: ...
+
+    async def queue_events(self, since: float = 0.0, queue: str | None = None) -> list[QueueEvent]: ...
+
+    async def seat_events(self, since: float = 0.0) -> list[SeatEvent]: ...
+
+    async def save_call(self, call: CallRecord) -> None: ...
+
+    async def get_call(self, call_id: str) -> CallRecord | None: ...
+
+    async def outbox_put(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None: ...
+
+    async def outbox_put_many(self, messages: Sequence[Outgoing]) -> None:
+        """Queue several messages in one transaction (ids in the order given)."""
+        ...
+
+    async def outbox_latest(self, topic: str) -> OutboxItem | None:
+        """The newest message ever queued on `topic`, delivered or not (until pruned)."""
+        ...
+
+    async def outbox_pending(self, limit: int = 100, after: int = 0) -> list[OutboxItem]:
+        """Undelivered messages by id for this node's sender to deliver (none while another node
+        of a shared store is the sender)."""
+        ...
+
+    async def outbox_delivered(self, ids: Sequence[int]) -> None: ...
+
+    async def outbox_prune(self, older_than: float) -> None:
+        """Drop delivered messages delivered before `older_than` (epoch seconds)."""
+        ...

@@ -1,0 +1,132 @@
+"""PostgreSQL schema migrations: the tables of `ivr.store.schema`, with the same version numbers.
+
+The version lives in table `schema_version` (SQLite's PRAGMA user_version). Several nodes may
+start at once: the migrations run in one transaction under an advisory lock, so exactly one of
+them migrates and the others see the result."""
+
+from __future__ import annotations
+
+import asyncpg
+
+_LOCK = 0x12345  # pg_advisory_xact_lock key held while migrating
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: tickets with full history, CDRs, the queue and seat event logs, the MQTT outbox, and the
+    # daily ticket numbers (in a table, not in memory: every node takes numbers from it)
+    """
+    CREATE TABLE tickets (
+        id TEXT PRIMARY KEY,
+        caller TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        call_id TEXT NOT NULL DEFAULT '',
+        created_at DOUBLE PRECISION NOT NULL,
+        updated_at DOUBLE PRECISION NOT NULL,
+        category1 TEXT NOT NULL DEFAULT '',
+        category2 TEXT NOT NULL DEFAULT '',
+        category3 TEXT NOT NULL DEFAULT '',
+        address TEXT NOT NULL DEFAULT '',
+        description TEXT NOT NULL DEFAULT '',
+        urgency TEXT NOT NULL DEFAULT 'normal',
+        unit TEXT NOT NULL DEFAULT '',
+        status TEXT NOT NULL DEFAULT 'draft',
+        operator TEXT NOT NULL DEFAULT '',
+        survey TEXT NOT NULL DEFAULT '{}',
+        context TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX tickets_caller ON tickets (caller, created_at);
+    CREATE TABLE ticket_days (
+        day TEXT PRIMARY KEY,
+        seq INTEGER NOT NULL
+    );
+    CREATE TABLE ticket_history (
+        id BIGSERIAL PRIMARY KEY,
+        ticket_id TEXT NOT NULL REFERENCES tickets (id),
+        at DOUBLE PRECISION NOT NULL,
+        actor TEXT NOT NULL,
+        changes TEXT NOT NULL
+    );
+    CREATE INDEX ticket_history_ticket ON ticket_history (ticket_id, id);
+    CREATE TABLE calls (
+        call_id TEXT PRIMARY KEY,
+        caller TEXT NOT NULL,
+        dialled TEXT NOT NULL DEFAULT '',
+        started_at DOUBLE PRECISION NOT NULL,
+        answered_at DOUBLE PRECISION,
+        ended_at DOUBLE PRECISION,
+        flow TEXT NOT NULL DEFAULT '',
+        path TEXT NOT NULL DEFAULT '[]',
+        outcome TEXT NOT NULL DEFAULT '',
+        queue TEXT NOT NULL DEFAULT '',
+        seat_id TEXT NOT NULL DEFAULT '',
+        ticket_id TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX calls_caller ON calls (caller, started_at);
+    CREATE TABLE queue_events (
+        id BIGSERIAL PRIMARY KEY,
+        at DOUBLE PRECISION NOT NULL,
+        call_id TEXT NOT NULL,
+        queue TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        seat_id TEXT NOT NULL DEFAULT '',
+        data TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX queue_events_at ON queue_events (at);
+    CREATE TABLE seat_events (
+        id BIGSERIAL PRIMARY KEY,
+        at DOUBLE PRECISION NOT NULL,
+        seat_id TEXT NOT NULL,
+        state TEXT NOT NULL,
+        previous TEXT NOT NULL,
+        duration DOUBLE PRECISION NOT NULL,
+        reason TEXT NOT NULL DEFAULT '',
+        call_id TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX seat_events_at ON seat_events (at);
+    CREATE TABLE outbox (
+        id BIGSERIAL PRIMARY KEY,
+        topic TEXT NOT NULL,
+        payload BYTEA NOT NULL,
+        qos INTEGER NOT NULL DEFAULT 1,
+        retain INTEGER NOT NULL DEFAULT 0,
+        created_at DOUBLE PRECISION NOT NULL,
+        delivered_at DOUBLE PRECISION
+    );
+    CREATE INDEX outbox_pending ON outbox (id) WHERE delivered_at IS NULL;
+    """,
+    # 2: (SQLite dropped outbox.attempts; it never existed here)
+    "",
+    # 3: the console reads a seat's latest screen pop by topic
+    """
+    CREATE INDEX outbox_topic ON outbox (topic, id);
+    """,
+    # 4: console sessions, so a restart does not sign operators out and any node serves any
+    """
+    CREATE TABLE console_sessions (
+        token_hash TEXT PRIMARY KEY,
+        role TEXT NOT NULL,
+        seat_id TEXT NOT NULL DEFAULT '',
+        created_at DOUBLE PRECISION NOT NULL,
+        last_seen DOUBLE PRECISION NOT NULL
+    );
+    CREATE INDEX console_sessions_seat ON console_sessions (seat_id);
+    """,
+)
+
+
+async def migrate(conn: asyncpg.Connection | asyncpg.pool.PoolConnectionProxy) -> int:
+    """Run the migrations not yet applied; returns the version. Raises RuntimeError when the
+    database was migrated by a newer program."""
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", _LOCK)
+        await conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        version = await conn.fetchval("SELECT version FROM schema_version")
+        if version is None:
+            await conn.execute("INSERT INTO schema_version (version) VALUES (0)")
+            version = 0
+        if version > len(MIGRATIONS):
+            raise RuntimeError(f"database schema {version} is newer than this program ({len(MIGRATIONS)})")
+        for number in range(version, len(MIGRATIONS)):
+            if MIGRATIONS[number].strip():
+                await conn.execute(MIGRATIONS[number])
+        await conn.execute("UPDATE schema_version SET version = $1", len(MIGRATIONS))
+    return len(MIGRATIONS)

@@ -1,0 +1,87 @@
+"""Console sessions kept by the store: a restart keeps operators signed in, every node of a centre
+accepts every token, and signing out or in again ends a session everywhere."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from web_rig import Rig
+
+from agents.web.sessions import Sessions, token_hash
+from ivr.store import SESSION_IDLE_SECONDS as IDLE_SECONDS
+from ivr.store import SqliteStore
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {token}"}
+
+
+async def _token(rig: Rig, body: dict[str, str]) -> str:
+    r = await rig.http.post("/api/login", json=body)
+    assert r.status_code == 200, r.text
+    return str(r.json()["token"])
+
+
+async def test_a_restart_does_not_sign_operators_out(tmp_path: Path) -> None:
+    first = Rig(tmp_path)
+    await first.start()
+    try:
+        seat = await _token(first, {"seat_id": "1001", "password": "pw1001"})
+        boss = await _token(first, {"role": "supervisor", "password": "boss"})
+    finally:
+        await first.stop()  # the server, the ACD and the store all go
+    with sqlite3.connect(tmp_path / "web.db") as raw:
+        stored = [r[0] for r in raw.execute("SELECT token_hash FROM console_sessions")]
+    assert sorted(stored) == sorted([token_hash(seat), token_hash(boss)])  # hashes, not tokens
+    second = Rig(tmp_path)
+    await second.start()
+    try:
+        me = await second.http.get("/api/me", headers=bearer(seat))
+        assert me.status_code == 200 and me.json()["seat_id"] == "1001"
+        assert (await second.http.get("/api/board", headers=bearer(boss))).status_code == 200
+        assert (await second.http.get("/api/board", headers=bearer(seat))).status_code == 403
+        assert (await second.http.get("/api/me", headers=bearer(seat + "x"))).status_code == 401
+    finally:
+        await second.stop()
+
+
+async def test_any_node_serves_any_operator(tmp_path: Path, pg_url: str) -> None:
+    a, b = Rig(tmp_path / "a", pg_url), Rig(tmp_path / "b", pg_url)
+    await a.start()
+    await b.start()
+    try:
+        old = await _token(a, {"seat_id": "1001", "password": "pw1001"})
+        assert (await b.http.get("/api/me", headers=bearer(old))).json()["seat_id"] == "1001"
+        # signing in again on the other node ends the first session on both
+        new = await _token(b, {"seat_id": "1001", "password": "pw1001"})
+        for node in (a, b):
+            assert (await node.http.get("/api/me", headers=bearer(old))).status_code == 401
+            assert (await node.http.get("/api/me", headers=bearer(new))).status_code == 200
+        # signing out on one node signs out on the other
+        assert (await a.http.post("/api/logout", headers=bearer(new))).status_code == 200
+        assert (await b.http.get("/api/me", headers=bearer(new))).status_code == 401
+    finally:
+        await a.stop()
+        await b.stop()
+
+
+async def test_idle_sessions_end_and_use_keeps_them(tmp_path: Path) -> None:
+    rig = Rig(tmp_path)  # for its settings only
+    store = await SqliteStore.open(tmp_path / "s.db")
+    clock = [1000.0]
+    try:
+        sessions = Sessions(rig.settings.seats, "boss", store.sessions, now=lambda: clock[0])
+        used = await sessions.login_seat("1001", "pw1001")
+        idle = await sessions.login_supervisor("boss")
+        clock[0] += IDLE_SECONDS * 0.75
+        await sessions.get(used.token)  # used within the limit: last seen moves on
+        clock[0] += IDLE_SECONDS * 0.5
+        assert (await sessions.get(used.token)).seat_id == "1001"
+        with pytest.raises(Exception, match="登录已失效") as caught:
+            await sessions.get(idle.token)
+        assert getattr(caught.value, "status", None) == 401
+        assert await store.sessions.get(token_hash(idle.token)) is None  # and it is gone
+    finally:
+        await store.close()
