@@ -9,7 +9,8 @@ from agents.lines import QueueEntry
 from agents.seat import Seat
 from ivr.config import QueueSettings
 
-STRATEGIES = ("longest_idle", "round_robin", "fewest_calls", "least_talk_time", "skills")
+# The names live in ivr.config (which checks [queues.*] strategy and cannot import agents); the
+# Chooser implements exactly those (tests/agents/test_strategy.py holds the two together).
 
 
 def wanted_skills(entry: QueueEntry, queue: QueueSettings) -> dict[str, int]:

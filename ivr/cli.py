@@ -9,6 +9,7 @@ import logging
 import signal
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from ivr import config as config_mod
 from ivr.flow.cli import add_commands
@@ -28,10 +29,16 @@ def _load(args: argparse.Namespace) -> config_mod.Settings:
     try:
         settings = config_mod.load(args.config)
     except config_mod.ConfigError as exc:
-        print(f"ivr: {exc}", file=sys.stderr)
-        raise SystemExit(2) from exc
+        config_exit(exc)
     config_mod.use_timezone(settings.timezone)
     return settings
+
+
+def config_exit(exc: config_mod.ConfigError) -> NoReturn:
+    """Every problem on its own line, then status 2: a half-configured line never starts."""
+    for problem in exc.problems:
+        print(f"ivr: {problem}", file=sys.stderr)
+    raise SystemExit(2) from exc
 
 
 async def _until_signal(duration: float) -> None:
@@ -144,18 +151,21 @@ def cmd_demo(args: argparse.Namespace) -> int:
     setup_logging(args.log_level or ("ERROR" if args.json else "WARNING"))
     from ivr.demo import print_report, run_demo
 
-    report = asyncio.run(
-        run_demo(
-            callers=args.callers,
-            seats=args.seats,
-            duration=args.duration,
-            config=Path(args.config),
-            workdir=Path(args.workdir),
-            talk=args.talk,
-            seed=args.seed,
-            quiet=False,  # progress goes to stderr; --json keeps stdout to the report
+    try:
+        report = asyncio.run(
+            run_demo(
+                callers=args.callers,
+                seats=args.seats,
+                duration=args.duration,
+                config=Path(args.config),
+                workdir=Path(args.workdir),
+                talk=args.talk,
+                seed=args.seed,
+                quiet=False,  # progress goes to stderr; --json keeps stdout to the report
+            )
         )
-    )
+    except config_mod.ConfigError as exc:
+        config_exit(exc)
     if args.json:
         print(json.dumps(report, ensure_ascii=False))
     else:
