@@ -17,6 +17,10 @@ from ivr.flow.cli import add_commands
 log = logging.getLogger("ivr")
 
 
+class NotStarted(Exception):
+    """`ivr serve` could not bring up every part of the line (the reason is the message)."""
+
+
 def setup_logging(level: str = "INFO") -> None:
     logging.basicConfig(
         level=getattr(logging, level.upper(), logging.INFO),
@@ -66,7 +70,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
         recognizer = Recognizer.from_settings(settings.speech, resolve=settings.resolve)
         line = Hotline(settings, voice=tts, recognizer=recognizer, sip_port=args.sip_port)
-        await line.start()
+        try:
+            await line.start()
+        except Exception as exc:  # never leave the console up over a line that does not answer
+            await line.stop()
+            if recognizer is not None:
+                recognizer.close()
+            raise NotStarted(str(exc) or type(exc).__name__) from exc
         print(
             f"12345 hotline answering on "
             f"sip:{settings.sip.public_name}@{settings.sip.bind}:{line.engine.sip_port} "
@@ -81,7 +91,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
             if recognizer is not None:
                 recognizer.close()
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except NotStarted as exc:
+        print(f"ivr serve: the line did not start: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
