@@ -95,7 +95,7 @@ class TrunkSettings:
     username: str = ""
     password: str = ""
     realm: str = "*"
-    expires: int = checked(300, at_least(60, "an integer number of seconds"))
+    expires: int = checked(300, POSITIVE)  # seconds
 
 
 @dataclass(frozen=True)

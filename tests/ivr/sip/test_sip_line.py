@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import socket
+import subprocess
 from pathlib import Path
 
 import pytest
-from sip_peers import call, free_port, seconds, serve, sipp, voiced_fraction, write_config
+from sip_peers import IVR, ROOT, call, free_port, seconds, serve, sipp, voiced_fraction, write_config
 
 pytestmark = pytest.mark.sip
 
@@ -87,3 +89,21 @@ def test_second_instance_on_another_port(tmp_path: Path) -> None:
     with serve(cfg, args=("--sip-port", str(b))) as server:
         assert f"127.0.0.1:{b}" in server.wait_log("SIP listening")
         assert call(f"sip:12345@127.0.0.1:{b}", "wait 1")["answered"]
+
+
+def test_serve_exits_when_sip_cannot_start(tmp_path: Path) -> None:
+    """A taken SIP port stops the whole process with the reason; the console does not stay up."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        cfg = write_config(tmp_path / "config.toml", sip_port=taken.getsockname()[1])
+        res = subprocess.run(
+            [*IVR, "serve", "--config", str(cfg), "--duration", "60"],
+            capture_output=True,
+            text=True,
+            timeout=45,
+            cwd=ROOT,
+        )
+    assert res.returncode == 1, res.stderr[-3000:]
+    assert "answering on" not in res.stdout
+    assert "ivr serve: the line did not start: pjsua2:" in res.stderr
+    assert "Address already in use" in res.stderr
