@@ -227,8 +227,7 @@ def parse(raw: dict[str, Any], source: Path) -> Settings:
 
 def _parse(raw: dict[str, Any], source: Path, problems: Problems) -> Settings:
     problems.unknown("", raw, (*SECTIONS, *TOP_KEYS))
-    flows = problems.table("[flows]", raw.get("flows", {}))
-    problems.unknown("[flows]", flows, FLOWS_KEYS)
+    flows: dict[str, Any] = {}
 
     def flows_value(key: str, default: Any, tp: Any = str, rule: Rule = NAME) -> Any:
         if key not in flows:
@@ -244,6 +243,8 @@ def _parse(raw: dict[str, Any], source: Path, problems: Problems) -> Settings:
     sip = problems.section(SipSettings, raw.get("sip", {}), "[sip]")
     trunk = problems.section(TrunkSettings, raw.get("trunk", {}), "[trunk]")
     _cross_check(sip, trunk, problems)
+    flows.update(problems.table("[flows]", raw.get("flows", {})))
+    problems.unknown("[flows]", flows, FLOWS_KEYS)
     flows_dir, audio_dir = Path(flows_value("dir", "flows")), Path(flows_value("audio", "audio"))
     default_flow = flows_value("default", "main")
     numbers = flows_value("numbers", {}, dict[str, str], Rule("a table of flow names", _all_named))

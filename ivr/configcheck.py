@@ -176,6 +176,7 @@ class Problems:
     def __init__(self, file: str):
         self.file = file
         self.found: list[str] = []
+        self._bad: set[tuple[str, str]] = set()  # (where, key) already reported: no second message
 
     def add(self, where: str, message: str) -> None:
         self.found.append(f"{self.file}: {where}{' ' if where else ''}{message}")
@@ -186,6 +187,7 @@ class Problems:
         if value is MISSING or (rule is not None and not rule.ok(value)):
             expected = rule.expected if rule is not None else describe(tp)
             self.add(where, f"{key}: expected {expected}, got {show(raw)}")
+            self._bad.add((where, key))
             return MISSING
         return value
 
@@ -199,7 +201,7 @@ class Problems:
         """An instance of the settings dataclass `cls` from a TOML table, checking every key."""
         raw = self.table(where, raw)
         fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-        self.unknown(where, raw, fields)
+        self.unknown(where, raw, set(fields) - set(given))  # given: from the table name
         hints = typing.get_type_hints(cls)
         values: dict[str, Any] = dict(given)
         for name, f in fields.items():
@@ -229,14 +231,19 @@ class Problems:
 
     # -- files and folders the line needs at start --
     def folder(self, where: str, key: str, path: Path) -> None:
+        if (where, key) in self._bad:
+            return
         if not path.is_dir():
             state = "is not a folder" if path.exists() else "no such folder"
             self.add(where, f"{key}: {state}: {path}")
 
     def pem(self, where: str, key: str, path: Path, marker: str) -> None:
         """A PEM file pjsua can read: exists, readable, with a `-----BEGIN ...{marker}` block."""
+        if (where, key) in self._bad:
+            return
         try:
-            text = path.read_bytes()[:1_000_000]
+            with path.open("rb") as f:
+                text = f.read(1_000_000)
         except FileNotFoundError:
             self.add(where, f"{key}: no such file: {path}")
             return
@@ -248,6 +255,8 @@ class Problems:
 
     def creatable(self, where: str, key: str, folder: Path) -> None:
         """`folder` exists or can be made: its nearest existing parent is a writable folder."""
+        if (where, key) in self._bad:
+            return
         probe = folder
         for _ in range(64):  # bounded walk up to the root
             if probe.exists() or probe.parent == probe:

@@ -160,6 +160,11 @@ def problems(path: Path) -> list[str]:
             '[[seats]] #1 (id "1001") wrapup_seconds: expected a number of seconds >= 0, got -1',
         ),
         ({"sip": {"tansports": '["udp"]'}}, '[sip] tansports: unknown key (did you mean "transports"?'),
+        ({"queues_general": {"name": '"x"'}}, "[queues.general] name: unknown key"),  # the table names it
+        (
+            {"flows": {"dir": "5"}},
+            "[flows] dir: expected a non-empty string, got 5",
+        ),  # not also "no such folder"
         (
             {"flows": {"numbers": '{ "12345" = 1 }'}},
             '[flows] numbers: expected a table of flow names, got {"12345": 1}',
