@@ -193,13 +193,16 @@ class Hotline:
             self._housekeeping.cancel()
         if hasattr(self, "web"):
             await self.web.stop()
+        # each part only if start got that far (a failed start is stopped the same way)
         if hasattr(self, "acd"):
             await self.seatline.close()
             await self.acd.stop()
+        if hasattr(self, "bus"):
             with contextlib.suppress(TimeoutError):
                 await self.bus.drain(2)
             await self.bus.stop()
-            await self.store.close()
+        if hasattr(self, "store"):
+            await self.store.close()  # its thread would keep the process alive
         if self.broker is not None:
             await self.broker.close()
 
