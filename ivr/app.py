@@ -176,8 +176,14 @@ class Hotline:
         keeper = Housekeeping(self.store, s.resolve(s.store.recordings), s.store.recording_retention_days)
         self._housekeeping = asyncio.ensure_future(keeper.run())
         self.web = ConsoleServer(s, self.acd, self.store, self.bus, self.events, self.console)
-        await self.web.start()
-        await self.engine.start()
+        try:
+            await self.web.start()
+        except OSError as exc:
+            raise RuntimeError(f"console on {s.web.bind}:{s.web.port}: {exc.strerror or exc}") from exc
+        try:
+            await self.engine.start()
+        except RuntimeError as exc:
+            raise RuntimeError(f"SIP on {s.sip.bind}:{self.engine.config.port}: {exc}") from exc
         gc.freeze()  # start-up objects never die: keep them out of collections (fewer loop stalls)
 
     async def stop(self) -> None:

@@ -17,10 +17,10 @@ from typing import Any, Literal
 
 from ivr.configcheck import (
     COUNT,
-    HOST,
     HOST_OR_EMPTY,
-    IP,
-    IP_LIST,
+    IPV4,
+    IPV4_LIST,
+    IPV4_OR_HOST,
     KEY,
     LEVELS,
     LISTEN_PORT,
@@ -73,7 +73,7 @@ def _topic(prefix: str) -> bool:
 
 @dataclass(frozen=True)
 class SipSettings:
-    bind: str = checked("127.0.0.1", IP)
+    bind: str = checked("127.0.0.1", IPV4)
     port: int = checked(5070, PORT)  # 0: a free port
     transports: tuple[str, ...] = checked(("udp", "tcp"), subset_of("udp", "tcp", "tls"))
     tls_port: int = checked(0, PORT)  # 0: no TLS; otherwise needs tls_cert and tls_key
@@ -90,7 +90,7 @@ class SipSettings:
 class TrunkSettings:
     mode: Literal["ip", "register"] = "ip"
     # source addresses (ip mode; register mode adds the registrar)
-    allow: tuple[str, ...] = checked(("127.0.0.1",), IP_LIST)
+    allow: tuple[str, ...] = checked(("127.0.0.1",), IPV4_LIST)
     registrar: str = checked("", REGISTRAR)  # sip:host:port
     username: str = ""
     password: str = ""
@@ -129,7 +129,7 @@ class MqttSettings:
 
 @dataclass(frozen=True)
 class WebSettings:
-    bind: str = checked("127.0.0.1", HOST)
+    bind: str = checked("127.0.0.1", IPV4_OR_HOST)
     port: int = checked(8345, PORT)  # 0: a free port (the console prints its real address)
     supervisor_password: str = ""  # empty: nobody can sign in as supervisor
     alert_wait_seconds: float = checked(60.0, SECONDS)  # the board flags a queue waiting longer

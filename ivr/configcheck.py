@@ -71,6 +71,15 @@ def _is_ip(text: str) -> bool:
     return True
 
 
+def _is_ipv4(text: str) -> bool:
+    """The SIP transports and the console's socket are IPv4."""
+    try:
+        ipaddress.IPv4Address(text)
+    except ValueError:
+        return False
+    return True
+
+
 _HOST = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*$")
 
 
@@ -90,10 +99,15 @@ SECONDS = at_least(0, "a number of seconds")
 POSITIVE_SECONDS = above(0, "a number of seconds")
 COUNT = at_least(0, "an integer")
 POSITIVE = at_least(1, "an integer")
-IP = Rule('an IP address such as "127.0.0.1"', lambda v: _is_ip(v))
-IP_LIST = Rule('a list of IP addresses such as ["127.0.0.1"]', lambda v: all(_is_ip(a) for a in v))
-HOST = Rule("a host name or IP address", lambda v: bool(_HOST.match(v)) or _is_ip(v))
-HOST_OR_EMPTY = Rule('a host name or IP address, or "" for none', lambda v: not v or HOST.ok(v))
+IPV4 = Rule('an IPv4 address such as "127.0.0.1"', _is_ipv4)
+IPV4_LIST = Rule('a list of IPv4 addresses such as ["127.0.0.1"]', lambda v: all(_is_ipv4(a) for a in v))
+IPV4_OR_HOST = Rule(
+    'an IPv4 address or host name such as "127.0.0.1"',
+    lambda v: _is_ipv4(v) or (bool(_HOST.match(v)) and not _is_ip(v)),
+)
+HOST_OR_EMPTY = Rule(
+    'a host name or IP address, or "" for none', lambda v: not v or bool(_HOST.match(v)) or _is_ip(v)
+)
 ZONE = Rule('a time zone such as "Asia/Shanghai", or "" for the system\'s', _is_zone)
 SIP_URI = Rule('a SIP URI such as "sip:1001@127.0.0.1:5081"', lambda v: v.startswith(("sip:", "sips:")))
 REGISTRAR = Rule('a SIP URI such as "sip:10.0.0.1:5060", or "" for none', lambda v: not v or SIP_URI.ok(v))

@@ -75,9 +75,9 @@ def problems(path: Path) -> list[str]:
         ({"sip": {"transports": '["udp", "sctp"]'}}, '[sip] transports: expected a list of "udp", "tcp"'),
         (
             {"trunk": {"allow": '"127.0.0.10"'}},
-            '[trunk] allow: expected a list of IP addresses such as ["127.0.0.1"], got "127.0.0.10"',
+            '[trunk] allow: expected a list of IPv4 addresses such as ["127.0.0.1"], got "127.0.0.10"',
         ),
-        ({"trunk": {"allow": '["10.0.0.300"]'}}, "[trunk] allow: expected a list of IP addresses"),
+        ({"trunk": {"allow": '["10.0.0.300"]'}}, "[trunk] allow: expected a list of IPv4 addresses"),
         (
             {"seats_2": {"password": "1002"}},
             '[[seats]] #2 (id "1002") password: expected a string, got 1002',
@@ -100,8 +100,9 @@ def problems(path: Path) -> list[str]:
         ({"sip": {"port": "70000"}}, "[sip] port: expected a port number 0-65535, got 70000"),
         (
             {"sip": {"bind": '"my-host"'}},
-            '[sip] bind: expected an IP address such as "127.0.0.1", got "my-host"',
+            '[sip] bind: expected an IPv4 address such as "127.0.0.1", got "my-host"',
         ),
+        ({"web": {"bind": '"::1"'}}, '[web] bind: expected an IPv4 address or host name such as "127.0.0.1"'),
         ({"sip": {"rtp_port_range": "0"}}, "[sip] rtp_port_range: expected an integer >= 1, got 0"),
         (
             {"sip": {"rtp_port": "65000", "rtp_port_range": "4000"}},
