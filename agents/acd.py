@@ -22,9 +22,9 @@ from agents.eventlog import EventLog
 from agents.lines import CallerLine, EntryState, QueueEntry, ScreenPop, SeatLine
 from agents.queue import CallQueue
 from agents.seat import Seat, SeatError
-from agents.strategy import STRATEGIES, Chooser, next_widen_at, qualifies, required_levels, wanted_skills
+from agents.strategy import Chooser, next_widen_at, qualifies, required_levels, wanted_skills
 from agents.waiting import HandleTimes, announcement, estimated_wait
-from ivr.config import QueueSettings, SeatSettings
+from ivr.config import STRATEGIES, QueueSettings, SeatSettings
 from ivr.control import CallerHangup
 from ivr.race import first
 from ivr.records import (

@@ -9,8 +9,6 @@ from agents.lines import QueueEntry
 from agents.seat import Seat
 from ivr.config import QueueSettings
 
-STRATEGIES = ("longest_idle", "round_robin", "fewest_calls", "least_talk_time", "skills")
-
 
 def wanted_skills(entry: QueueEntry, queue: QueueSettings) -> dict[str, int]:
     """The caller's skill needs, the queue's defaults overridden by the flow's request."""
@@ -58,6 +56,8 @@ class Chooser:
     def __init__(self) -> None:
         self._rr_last: dict[str, int] = {}
         self._wanted: Mapping[str, int] = {}
+        # exactly ivr.config.STRATEGIES, the names config.toml accepts (ivr cannot import agents);
+        # tests/agents/test_strategy.py holds the two together
         self._by_name: dict[str, Callable[[Sequence[Seat], QueueEntry], Seat]] = {
             "longest_idle": self._longest_idle,
             "round_robin": self._round_robin,

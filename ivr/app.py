@@ -183,8 +183,14 @@ class Hotline:
         keeper = Housekeeping(self.store, s.resolve(s.store.recordings), s.store.recording_retention_days)
         self._housekeeping = asyncio.ensure_future(keeper.run())
         self.web = ConsoleServer(s, self.acd, self.store, self.bus, self.events, self.console)
-        await self.web.start()
-        await self.engine.start()
+        try:
+            await self.web.start()
+        except OSError as exc:
+            raise RuntimeError(f"console on {s.web.bind}:{s.web.port}: {exc.strerror or exc}") from exc
+        try:
+            await self.engine.start()
+        except RuntimeError as exc:
+            raise RuntimeError(f"SIP on {s.sip.bind}:{self.engine.config.port}: {exc}") from exc
         gc.freeze()  # start-up objects never die: keep them out of collections (fewer loop stalls)
 
     async def stop(self) -> None:
@@ -200,13 +206,16 @@ class Hotline:
             self._housekeeping.cancel()
         if hasattr(self, "web"):
             await self.web.stop()
+        # each part only if start got that far (a failed start is stopped the same way)
         if hasattr(self, "acd"):
             await self.seatline.close()
             await self.acd.stop()
+        if hasattr(self, "bus"):
             with contextlib.suppress(TimeoutError):
                 await self.bus.drain(2)
             await self.bus.stop()
-            await self.store.close()
+        if hasattr(self, "store"):
+            await self.store.close()  # its thread would keep the process alive
         if self.broker is not None:
             await self.broker.close()
 

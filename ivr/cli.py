@@ -9,6 +9,7 @@ import logging
 import signal
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from ivr import config as config_mod
 from ivr.cluster.cli import add_commands as add_cluster_commands
@@ -17,6 +18,10 @@ from ivr.privacy import mask_logs, private_files
 from ivr.store import StoreError
 
 log = logging.getLogger("ivr")
+
+
+class NotStarted(Exception):
+    """`ivr serve` could not bring up every part of the line (the reason is the message)."""
 
 
 def setup_logging(level: str = "INFO", *, show_numbers: bool = False) -> None:
@@ -32,10 +37,16 @@ def _load(args: argparse.Namespace) -> config_mod.Settings:
     try:
         settings = config_mod.load(args.config)
     except config_mod.ConfigError as exc:
-        print(f"ivr: {exc}", file=sys.stderr)
-        raise SystemExit(2) from exc
+        config_exit(exc)
     config_mod.use_timezone(settings.timezone)
     return settings
+
+
+def config_exit(exc: config_mod.ConfigError) -> NoReturn:
+    """Every problem on its own line, then status 2: a half-configured line never starts."""
+    for problem in exc.problems:
+        print(f"ivr: {problem}", file=sys.stderr)
+    raise SystemExit(2) from exc
 
 
 async def _until_signal(duration: float) -> None:
@@ -64,7 +75,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
         recognizer = Recognizer.from_settings(settings.speech, resolve=settings.resolve)
         line = Hotline(settings, voice=tts, recognizer=recognizer, sip_port=args.sip_port)
-        await line.start()
+        try:
+            await line.start()
+        except Exception as exc:  # never leave the console up over a line that does not answer
+            await line.stop()
+            if recognizer is not None:
+                recognizer.close()
+            if isinstance(exc, StoreError):  # its own message, exit 2: a [store] url to fix
+                raise
+            raise NotStarted(str(exc) or type(exc).__name__) from exc
         print(
             f"12345 hotline answering on "
             f"sip:{settings.sip.public_name}@{settings.sip.bind}:{line.engine.sip_port} "
@@ -94,6 +113,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except StoreError as exc:  # a malformed [store] url or a database that cannot be reached
         print(f"ivr: {exc}", file=sys.stderr)
         return 2
+    except NotStarted as exc:
+        print(f"ivr serve: the line did not start: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -165,18 +187,21 @@ def cmd_demo(args: argparse.Namespace) -> int:
     setup_logging(args.log_level or ("ERROR" if args.json else "WARNING"))
     from ivr.demo import print_report, run_demo
 
-    report = asyncio.run(
-        run_demo(
-            callers=args.callers,
-            seats=args.seats,
-            duration=args.duration,
-            config=Path(args.config),
-            workdir=Path(args.workdir),
-            talk=args.talk,
-            seed=args.seed,
-            quiet=False,  # progress goes to stderr; --json keeps stdout to the report
+    try:
+        report = asyncio.run(
+            run_demo(
+                callers=args.callers,
+                seats=args.seats,
+                duration=args.duration,
+                config=Path(args.config),
+                workdir=Path(args.workdir),
+                talk=args.talk,
+                seed=args.seed,
+                quiet=False,  # progress goes to stderr; --json keeps stdout to the report
+            )
         )
-    )
+    except config_mod.ConfigError as exc:
+        config_exit(exc)
     if args.json:
         print(json.dumps(report, ensure_ascii=False))
     else:

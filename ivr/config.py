@@ -1,4 +1,9 @@
-"""config.toml -> frozen, typed settings. Every error names the file and the key."""
+"""config.toml -> frozen, typed settings. Every error names the file, the key and what it expects.
+
+The dataclasses' field types and rules (`ivr.configcheck`) are the one description of what each
+value may be; `load` reports every problem at once, including folders and files the line needs
+at start, and the commands exit with status 2 on any of them.
+"""
 
 from __future__ import annotations
 
@@ -11,13 +16,48 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from ivr.configcheck import (
+    COUNT,
+    HOST_OR_EMPTY,
+    IPV4,
+    IPV4_LIST,
+    IPV4_OR_HOST,
+    KEY,
+    LEVELS,
+    LISTEN_PORT,
+    MISSING,
+    NAME,
+    PORT,
+    POSITIVE,
+    POSITIVE_SECONDS,
+    REGISTRAR,
+    SECONDS,
+    SIP_URI,
+    THRESHOLDS,
+    ZONE,
+    Problems,
+    Rule,
+    at_least,
+    checked,
+    one_of,
+    show,
+    subset_of,
+)
 from ivr.store.base import StoreError, check_store_url
 
 log = logging.getLogger(__name__)
 
+# The queue's seat-choosing strategies; agents/strategy.py implements exactly these.
+STRATEGIES = ("longest_idle", "round_robin", "fewest_calls", "least_talk_time", "skills")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
 
 class ConfigError(ValueError):
-    pass
+    """One or more problems of a config file; `problems` lists them, one line each."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("\n".join(problems))
+        self.problems = problems
 
 
 def use_timezone(name: str) -> None:
@@ -29,122 +69,140 @@ def use_timezone(name: str) -> None:
         log.warning("timezone %r not found in /usr/share/zoneinfo; using the system's", name)
 
 
+def _topic(prefix: str) -> bool:
+    return bool(prefix) and not any(c in prefix for c in "+#\0") and not prefix.startswith("/")
+
+
 @dataclass(frozen=True)
 class SipSettings:
-    bind: str = "127.0.0.1"
-    port: int = 5070
-    transports: tuple[str, ...] = ("udp", "tcp")
-    tls_port: int = 0  # 0: no TLS; otherwise needs tls_cert and tls_key
+    bind: str = checked("127.0.0.1", IPV4)
+    port: int = checked(5070, PORT)  # 0: a free port
+    transports: tuple[str, ...] = checked(("udp", "tcp"), subset_of("udp", "tcp", "tls"))
+    tls_port: int = checked(0, PORT)  # 0: no TLS; otherwise needs tls_cert and tls_key
     tls_cert: str = ""
     tls_key: str = ""
-    rtp_port: int = 20000
-    rtp_port_range: int = 4000
-    max_calls: int = 1000
-    clock_rate: int = 8000  # G.711 trunks; the conference bridge runs at this rate
-    public_name: str = "12345"  # user part of our Contact / From for outbound legs
+    rtp_port: int = checked(20000, LISTEN_PORT)
+    rtp_port_range: int = checked(4000, POSITIVE)
+    max_calls: int = checked(1000, POSITIVE)
+    clock_rate: int = checked(8000, one_of(8000, 16000, 32000, 48000))  # G.711 trunks: 8000
+    public_name: str = checked("12345", NAME)  # user part of our Contact / From for outbound legs
 
 
 @dataclass(frozen=True)
 class TrunkSettings:
     mode: Literal["ip", "register"] = "ip"
-    allow: tuple[str, ...] = ("127.0.0.1",)  # source addresses (ip mode; register mode adds the registrar)
-    registrar: str = ""  # sip:host:port
+    # source addresses (ip mode; register mode adds the registrar)
+    allow: tuple[str, ...] = checked(("127.0.0.1",), IPV4_LIST)
+    registrar: str = checked("", REGISTRAR)  # sip:host:port
     username: str = ""
     password: str = ""
     realm: str = "*"
-    expires: int = 300
+    expires: int = checked(300, POSITIVE)  # seconds
 
 
 @dataclass(frozen=True)
 class SpeechSettings:
-    model: str = ""  # Vosk model directory; empty: DTMF only
-    voice: str = "cmn-latn-pinyin"
-    rate: int = 170  # words per minute
-    tts_cache: str = "audio/cache"
+    model: str = ""  # Vosk model directory; empty: DTMF only (a missing one is logged, not fatal)
+    voice: str = checked("cmn-latn-pinyin", NAME)
+    rate: int = checked(170, at_least(20, "words per minute"))
+    tts_cache: str = checked("audio/cache", NAME)
 
 
 @dataclass(frozen=True)
 class StoreSettings:
     url: str = ""  # postgresql://user:password@host:5432/db shared by the nodes; empty: SQLite at path
-    path: str = "var/hotline.db"
-    recordings: str = "var/recordings"
-    recording_retention_days: int = 180
-    batch_max: int = 500  # most writes per transaction; writes queued meanwhile share one commit
+    path: str = checked("var/hotline.db", NAME)
+    recordings: str = checked("var/recordings", NAME)
+    recording_retention_days: int = 180  # <= 0 keeps every recording
+    batch_max: int = checked(500, POSITIVE)  # most writes per transaction; queued writes share one
 
 
 @dataclass(frozen=True)
 class MqttSettings:
-    host: str = ""  # empty: `ivr serve` starts a local mosquitto on a free port
-    port: int = 1883
-    topic_prefix: str = "hotline"
+    host: str = checked("", HOST_OR_EMPTY)  # empty: `ivr serve` starts a local mosquitto on a free port
+    port: int = checked(1883, LISTEN_PORT)
+    topic_prefix: str = checked("hotline", Rule("a topic without wildcards", _topic))
     username: str = ""
     password: str = ""
-    client_id: str = "hotline-ivr"
-    keepalive: int = 30
-    retry_min: float = 0.2  # reconnect backoff (seconds), doubled up to retry_max
-    retry_max: float = 5.0
+    client_id: str = checked("hotline-ivr", NAME)
+    keepalive: int = checked(30, POSITIVE)
+    retry_min: float = checked(0.2, POSITIVE_SECONDS)  # reconnect backoff (seconds), doubled up to retry_max
+    retry_max: float = checked(5.0, POSITIVE_SECONDS)
 
 
 @dataclass(frozen=True)
 class WebSettings:
-    bind: str = "127.0.0.1"
-    port: int = 8345  # 0: a free port (the console prints its real address)
+    bind: str = checked("127.0.0.1", IPV4_OR_HOST)
+    port: int = checked(8345, PORT)  # 0: a free port (the console prints its real address)
     supervisor_password: str = ""  # empty: nobody can sign in as supervisor
-    alert_wait_seconds: float = 60.0  # the board flags a queue whose longest wait passes this
+    alert_wait_seconds: float = checked(60.0, SECONDS)  # the board flags a queue waiting longer
 
 
 @dataclass(frozen=True)
 class QueueSettings:
     name: str
-    strategy: str = "longest_idle"
-    max_length: int = 200
-    max_wait: float = 600.0
-    announce_every: float = 30.0
-    service_level_seconds: float = 20.0
-    wrapup_seconds: float = 15.0
-    ring_timeout: float = 15.0
-    max_no_answer: int = 2
-    skills: dict[str, int] = field(default_factory=dict)
-    skill_widen_after: tuple[float, ...] = (30.0, 60.0)
-    when_no_seats: str = "wait"  # wait | leave
+    strategy: str = checked("longest_idle", one_of(*STRATEGIES))
+    max_length: int = checked(200, COUNT)
+    max_wait: float = checked(600.0, SECONDS)
+    announce_every: float = checked(30.0, SECONDS)  # 0: no announcements
+    service_level_seconds: float = checked(20.0, SECONDS)
+    wrapup_seconds: float = checked(15.0, SECONDS)
+    ring_timeout: float = checked(15.0, POSITIVE_SECONDS)
+    max_no_answer: int = checked(2, COUNT)
+    skills: dict[str, int] = field(default_factory=dict, metadata={"rule": LEVELS})
+    skill_widen_after: tuple[float, ...] = checked((30.0, 60.0), THRESHOLDS)
+    when_no_seats: str = checked("wait", one_of("wait", "leave"))
     survey_flow: str = ""
-    callback_key: str = "*"  # pressed while waiting: hang up and be called back, keeping the place
-    weight: int = 0  # a seat in several queues serves the higher weight first (Asterisk's weight)
-    skill_widen_levels: int = 2  # each skill_widen_after step lowers required levels by this much
-    default_handle_seconds: float = 180.0  # estimated-wait basis until real handle times exist
+    callback_key: str = checked("*", KEY)  # pressed while waiting: hang up and be called back
+    weight: int = checked(0, COUNT)  # a seat in several queues serves the higher weight first
+    skill_widen_levels: int = checked(2, COUNT)  # each skill_widen_after step lowers levels this much
+    default_handle_seconds: float = checked(180.0, POSITIVE_SECONDS)  # estimate basis until real ones
 
 
 @dataclass(frozen=True)
 class SeatSettings:
-    id: str
+    id: str = field(metadata={"rule": NAME})
     name: str
-    uri: str
-    skills: dict[str, int] = field(default_factory=dict)
+    uri: str = field(metadata={"rule": SIP_URI})
+    skills: dict[str, int] = field(default_factory=dict, metadata={"rule": LEVELS})
     queues: tuple[str, ...] = ()
     password: str = ""
-    wrapup_seconds: float | None = None  # None: the queue's wrapup_seconds
+    wrapup_seconds: float | None = checked(None, SECONDS)  # None: the queue's wrapup_seconds
+
+
+def _networks(entries: tuple[str, ...]) -> bool:
+    try:
+        for entry in entries:
+            ipaddress.ip_network(entry, strict=False)
+    except ValueError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)
 class ClusterSettings:
     """`ivr cluster up`: Kamailio in front of N `ivr serve` nodes (docs/cluster.md)."""
 
-    nodes: int = 2  # default for --nodes
-    workdir: str = "var/cluster"  # generated configs, node databases, logs, the state file
-    proxy_bind: str = "127.0.0.1"  # Kamailio's address: the trunk points here
-    proxy_port: int = 5060
-    node_sip_port: int = 5401  # node i (from 0) on node_sip_port + i; 0: free ports
-    node_rtp_port: int = 40000  # node i takes node_rtp_span ports from node_rtp_port + i * span
-    node_rtp_span: int = 2000
-    node_web_port: int = 8401  # node i's console on node_web_port + i; 0: free ports
-    trunk_allow: tuple[str, ...] = ("127.0.0.1",)  # addresses or networks that may call the line
-    flood_invites: int = 40  # INVITEs one source may send per flood_window seconds (pike)
-    flood_window: int = 2
-    probe_interval: int = 5  # seconds between OPTIONS probes of each node
-    invite_timeout: float = 2.0  # no reply from a node within this: the next node gets the call
+    nodes: int = checked(2, Rule("a whole number from 1 to 64", lambda v: 1 <= v <= 64))  # --nodes
+    workdir: str = checked("var/cluster", NAME)  # generated configs, node databases, logs, state
+    proxy_bind: str = checked("127.0.0.1", IPV4)  # Kamailio's address: the trunk points here
+    proxy_port: int = checked(5060, PORT)
+    node_sip_port: int = checked(5401, PORT)  # node i (from 0) on node_sip_port + i; 0: free ports
+    node_rtp_port: int = checked(40000, LISTEN_PORT)  # node i: node_rtp_span ports from here + i * span
+    node_rtp_span: int = checked(2000, at_least(20, "a number of ports"))
+    node_web_port: int = checked(8401, PORT)  # node i's console on node_web_port + i; 0: free ports
+    # addresses or networks that may call the line
+    trunk_allow: tuple[str, ...] = checked(("127.0.0.1",), Rule("a list of addresses or networks", _networks))
+    flood_invites: int = checked(40, POSITIVE)  # INVITEs one source may send per flood_window s (pike)
+    flood_window: int = checked(2, POSITIVE)
+    probe_interval: int = checked(5, POSITIVE)  # seconds between OPTIONS probes of each node
+    invite_timeout: float = checked(2.0, POSITIVE_SECONDS)  # no reply within this: the next node
     seats_register: bool = True  # seats are dialled as sip:<id>@proxy (their phones register there)
-    location_db: str = ""  # postgres://...: registrations kept in PostgreSQL; empty: in memory
-    kamailio: str = "kamailio"  # the executable
+    # postgres://...: registrations kept in PostgreSQL; empty: in memory
+    location_db: str = checked(
+        "", Rule('a postgres:// URL, or "" for memory', lambda v: not v or v.startswith("postgres://"))
+    )
+    kamailio: str = checked("kamailio", NAME)  # the executable
 
 
 @dataclass(frozen=True)
@@ -172,129 +230,152 @@ class Settings:
         return p if p.is_absolute() else (self.source.parent / p).resolve()
 
 
-def _section(cls: type[Any], raw: dict[str, Any], where: str, **extra: Any) -> Any:
-    known = set(cls.__dataclass_fields__)
-    unknown = set(raw) - known
-    if unknown:
-        raise ConfigError(
-            f"{where}: unknown key(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}"
-        )
-    values: dict[str, Any] = dict(extra)
-    for key, value in raw.items():
-        values[key] = tuple(value) if isinstance(value, list) else value
-    try:
-        return cls(**values)
-    except TypeError as exc:
-        raise ConfigError(f"{where}: {exc}") from exc
+SECTIONS = ("sip", "trunk", "speech", "store", "mqtt", "web", "flows", "queues", "seats", "cluster")
+TOP_KEYS = ("log_level", "timezone")
+FLOWS_KEYS = ("dir", "audio", "default", "numbers")
+LOG_LEVEL = Rule(f"one of {', '.join(show(n) for n in LOG_LEVELS)}", lambda v: v.upper() in LOG_LEVELS)
 
 
 def load(path: str | Path) -> Settings:
+    """Read, check and return the settings; ConfigError lists every problem found."""
     source = Path(path).resolve()
     try:
         raw = tomllib.loads(source.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
-        raise ConfigError(f"{source}: no such config file") from exc
+        raise ConfigError([f"{path}: no such config file"]) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"{path}: cannot read: {exc}"]) from exc
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{source}: {exc}") from exc
-    return parse(raw, source)
+        raise ConfigError([f"{path}: {exc}"]) from exc
+    problems = Problems(str(path))
+    settings = _parse(raw, source, problems)
+    _check_files(settings, problems)
+    if problems.found:
+        raise ConfigError(problems.found)
+    return settings
 
 
 def parse(raw: dict[str, Any], source: Path) -> Settings:
-    where = str(source)
-    top_known = {
-        "sip",
-        "trunk",
-        "speech",
-        "store",
-        "mqtt",
-        "web",
-        "flows",
-        "queues",
-        "seats",
-        "log_level",
-        "timezone",
-        "cluster",
+    """Settings from an already-read TOML table: types and ranges, not the file system."""
+    problems = Problems(str(source))
+    settings = _parse(raw, source, problems)
+    if problems.found:
+        raise ConfigError(problems.found)
+    return settings
+
+
+def _parse(raw: dict[str, Any], source: Path, problems: Problems) -> Settings:
+    problems.unknown("", raw, (*SECTIONS, *TOP_KEYS))
+    flows: dict[str, Any] = {}
+
+    def flows_value(key: str, default: Any, tp: Any = str, rule: Rule = NAME) -> Any:
+        if key not in flows:
+            return default
+        got = problems.value("[flows]", key, tp, flows[key], rule)
+        return default if got is MISSING else got
+
+    top = {
+        key: problems.value("", key, str, raw[key], rule)
+        for key, rule in (("log_level", LOG_LEVEL), ("timezone", ZONE))
+        if key in raw
     }
-    unknown = set(raw) - top_known
-    if unknown:
-        raise ConfigError(f"{where}: unknown section(s) {', '.join(sorted(unknown))}")
-    flows = dict(raw.get("flows", {}))
-    numbers = {str(k): str(v) for k, v in dict(flows.pop("numbers", {})).items()}
-    flows_dir = Path(str(flows.pop("dir", "flows")))
-    audio_dir = Path(str(flows.pop("audio", "audio")))
-    default_flow = str(flows.pop("default", "main"))
-    if flows:
-        raise ConfigError(f"{where}: [flows]: unknown key(s) {', '.join(sorted(flows))}")
+    sip = problems.section(SipSettings, raw.get("sip", {}), "[sip]")
+    trunk = problems.section(TrunkSettings, raw.get("trunk", {}), "[trunk]")
+    _cross_check(sip, trunk, problems)
+    flows.update(problems.table("[flows]", raw.get("flows", {})))
+    problems.unknown("[flows]", flows, FLOWS_KEYS)
+    flows_dir, audio_dir = Path(flows_value("dir", "flows")), Path(flows_value("audio", "audio"))
+    default_flow = flows_value("default", "main")
+    numbers = flows_value("numbers", {}, dict[str, str], Rule("a table of flow names", _all_named))
+    speech = problems.section(SpeechSettings, raw.get("speech", {}), "[speech]")
+    store = problems.section(StoreSettings, raw.get("store", {}), "[store]")
+    if store.url:
+        try:
+            check_store_url(store.url)
+        except StoreError as exc:  # its message names the URL with the password masked
+            problems.add("[store]", f"url: {exc}")
+    mqtt = problems.section(MqttSettings, raw.get("mqtt", {}), "[mqtt]")
+    if mqtt.retry_min > mqtt.retry_max:
+        problems.add(
+            "[mqtt]",
+            f"retry_max: expected a number >= retry_min ({show(mqtt.retry_min)}), got {show(mqtt.retry_max)}",
+        )
+    web = problems.section(WebSettings, raw.get("web", {}), "[web]")
     queues: dict[str, QueueSettings] = {}
-    for name, q in dict(raw.get("queues", {})).items():
-        q = dict(q)
-        if "skills" in q:
-            q["skills"] = dict(q["skills"])
-        queues[name] = _section(QueueSettings, q, f"{where}: [queues.{name}]", name=name)
-    seats: list[SeatSettings] = []
-    for i, s in enumerate(raw.get("seats", [])):
-        s = dict(s)
-        if "skills" in s:
-            s["skills"] = dict(s["skills"])
-        seat = _section(SeatSettings, s, f"{where}: [[seats]] #{i + 1}")
-        for qn in seat.queues:
-            if qn not in queues:
-                raise ConfigError(f"{where}: seat {seat.id}: unknown queue {qn!r}")
-        seats.append(seat)
-    if len({s.id for s in seats}) != len(seats):
-        raise ConfigError(f"{where}: [[seats]]: duplicate seat id")
-    settings = Settings(
+    for name, q in problems.table("[queues]", raw.get("queues", {})).items():
+        queues[name] = problems.section(QueueSettings, q, f"[queues.{name}]", name=name)
+    return Settings(
         source=source,
-        sip=_section(SipSettings, dict(raw.get("sip", {})), f"{where}: [sip]"),
-        trunk=_section(TrunkSettings, dict(raw.get("trunk", {})), f"{where}: [trunk]"),
-        speech=_section(SpeechSettings, dict(raw.get("speech", {})), f"{where}: [speech]"),
-        store=_section(StoreSettings, dict(raw.get("store", {})), f"{where}: [store]"),
-        mqtt=_section(MqttSettings, dict(raw.get("mqtt", {})), f"{where}: [mqtt]"),
-        web=_section(WebSettings, dict(raw.get("web", {})), f"{where}: [web]"),
+        sip=sip,
+        trunk=trunk,
+        speech=speech,
+        store=store,
+        mqtt=mqtt,
+        web=web,
         flows_dir=flows_dir,
         audio_dir=audio_dir,
         numbers=numbers,
         default_flow=default_flow,
         queues=queues,
-        seats=tuple(seats),
-        log_level=str(raw.get("log_level", "INFO")),
-        timezone=str(raw.get("timezone", "Asia/Shanghai")),
-        cluster=_cluster(dict(raw.get("cluster", {})), where),
+        seats=_seats(raw.get("seats", []), queues, problems),
+        cluster=problems.section(ClusterSettings, raw.get("cluster", {}), "[cluster]"),
+        **{k: v.upper() if k == "log_level" else v for k, v in top.items() if v is not MISSING},
     )
-    if settings.store.url:
-        try:
-            check_store_url(settings.store.url)
-        except StoreError as exc:
-            raise ConfigError(f"{where}: [store] url: {exc}") from exc
-    if settings.trunk.mode not in ("ip", "register"):
-        raise ConfigError(f"{where}: [trunk] mode must be 'ip' or 'register'")
-    if settings.trunk.mode == "register" and not settings.trunk.registrar:
-        raise ConfigError(f"{where}: [trunk] mode 'register' needs registrar, username and password")
-    if settings.sip.tls_port and not (settings.sip.tls_cert and settings.sip.tls_key):
-        raise ConfigError(f"{where}: [sip] tls_port needs tls_cert and tls_key")
-    return settings
 
 
-def _cluster(raw: dict[str, Any], where: str) -> ClusterSettings:
-    c: ClusterSettings = _section(ClusterSettings, raw, f"{where}: [cluster]")
-    here = f"{where}: [cluster]"
-    if not 1 <= c.nodes <= 64:
-        raise ConfigError(f"{here} nodes must be 1..64, not {c.nodes}")
-    for key in ("proxy_port", "node_sip_port", "node_rtp_port", "node_web_port"):
-        value = getattr(c, key)
-        if not isinstance(value, int) or not 0 <= value <= 65535:
-            raise ConfigError(f"{here} {key} must be a port number (0..65535), not {value!r}")
-    if c.node_rtp_span < 20:
-        raise ConfigError(f"{here} node_rtp_span must be at least 20 ports")
-    for entry in c.trunk_allow:
-        try:
-            ipaddress.ip_network(str(entry), strict=False)
-        except ValueError as exc:
-            raise ConfigError(f"{here} trunk_allow: {entry!r} is not an address or network") from exc
-    if c.flood_invites < 1 or c.flood_window < 1 or c.probe_interval < 1:
-        raise ConfigError(f"{here} flood_invites, flood_window and probe_interval must be at least 1")
-    if c.invite_timeout <= 0:
-        raise ConfigError(f"{here} invite_timeout must be positive")
-    if c.location_db and not c.location_db.startswith("postgres://"):
-        raise ConfigError(f"{here} location_db must be a postgres:// URL (or empty: in memory)")
-    return c
+def _all_named(numbers: dict[str, str]) -> bool:
+    return all(numbers.values())
+
+
+def _seats(raw: Any, queues: dict[str, QueueSettings], problems: Problems) -> tuple[SeatSettings, ...]:
+    if not isinstance(raw, list) or not all(isinstance(s, dict) for s in raw):
+        problems.add("[[seats]]", f"expected a list of tables ([[seats]] blocks), got {show(raw)}")
+        return ()
+    seats: list[SeatSettings] = []
+    seen: set[str] = set()
+    for i, s in enumerate(raw):
+        sid = s.get("id")
+        where = f"[[seats]] #{i + 1}" + (f" (id {show(sid)})" if isinstance(sid, str) else "")
+        seat = problems.section(SeatSettings, s, where)
+        for qn in seat.queues:
+            if qn not in queues:
+                known = ", ".join(show(q) for q in queues) or "none"
+                problems.add(where, f"queues: expected names of [queues.*] tables ({known}), got {show(qn)}")
+        if seat.id in seen:
+            problems.add(where, f"id: expected an id no other seat has, got {show(seat.id)}")
+        seen.add(seat.id)
+        seats.append(seat)
+    return tuple(seats)
+
+
+def _cross_check(sip: SipSettings, trunk: TrunkSettings, problems: Problems) -> None:
+    """Values that are right alone but wrong together."""
+    if sip.rtp_port + sip.rtp_port_range > 65536:
+        problems.add(
+            "[sip]",
+            f"rtp_port_range: expected rtp_port + rtp_port_range <= 65536, got {sip.rtp_port} + "
+            f"{sip.rtp_port_range}",
+        )
+    if "tls" in sip.transports and not sip.tls_port:
+        problems.add("[sip]", 'tls_port: expected a port when transports has "tls", got 0')
+    if sip.tls_port:
+        for key in ("tls_cert", "tls_key"):
+            if not getattr(sip, key):
+                problems.add("[sip]", f'{key}: expected a PEM file when tls_port is set, got ""')
+    if trunk.mode == "register":
+        for key in ("registrar", "username", "password"):
+            if not getattr(trunk, key):
+                problems.add("[trunk]", f'{key}: expected a value when mode is "register", got ""')
+
+
+def _check_files(s: Settings, problems: Problems) -> None:
+    """Folders and files the line reads at start exist; the ones it writes can be created."""
+    problems.folder("[flows]", "dir", s.resolve(s.flows_dir))
+    problems.folder("[flows]", "audio", s.resolve(s.audio_dir))
+    if s.sip.tls_port and s.sip.tls_cert:
+        problems.pem("[sip]", "tls_cert", s.resolve(s.sip.tls_cert), "CERTIFICATE")
+    if s.sip.tls_port and s.sip.tls_key:
+        problems.pem("[sip]", "tls_key", s.resolve(s.sip.tls_key), "PRIVATE KEY")
+    problems.creatable("[store]", "path", s.resolve(s.store.path).parent)
+    problems.creatable("[store]", "recordings", s.resolve(s.store.recordings))
+    problems.creatable("[speech]", "tts_cache", s.resolve(s.speech.tts_cache))

@@ -182,8 +182,8 @@ async def run_demo(
         if not quiet:
             print(msg, file=sys.stderr, flush=True)
 
+    base = config_mod.load(config)  # before wiping the work folder: a bad config changes nothing
     await asyncio.to_thread(_fresh, workdir)
-    base = config_mod.load(config)
     config_mod.use_timezone(base.timezone)
     settings, roster = demo_settings(base, workdir, seats)
     tts = Tts.from_settings(settings.speech, sample_rate=settings.sip.clock_rate, resolve=settings.resolve)

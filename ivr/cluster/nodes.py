@@ -44,11 +44,13 @@ def plan(settings: Settings, count: int, workdir: Path) -> list[NodePlan]:
     """Ports and folders for `count` nodes: fixed ports from [cluster], or free ones where 0."""
     c = settings.cluster
     if count < 1:
-        raise ConfigError("a cluster needs at least one node")
+        raise ConfigError([f"{settings.source}: [cluster] nodes: expected at least 1, got {count}"])
     if c.node_rtp_port and c.node_rtp_port + count * c.node_rtp_span > 65535:
         raise ConfigError(
-            f"{settings.source}: [cluster] {count} nodes x node_rtp_span {c.node_rtp_span} from "
-            f"node_rtp_port {c.node_rtp_port} run past port 65535"
+            [
+                f"{settings.source}: [cluster] node_rtp_span: {count} nodes x {c.node_rtp_span} ports "
+                f"from node_rtp_port {c.node_rtp_port} run past port 65535"
+            ]
         )
     nodes = []
     for i in range(count):

@@ -22,14 +22,20 @@ from ivr.flow.services import FlowServices, surveys
 
 
 class _Setup:
-    """What the commands need from config.toml; a missing config still lets an admin check files."""
+    """What the commands need from config.toml. A missing config still lets an admin check files;
+    a broken one stops the command (status 2) with its problems."""
 
     def __init__(self, args: argparse.Namespace) -> None:
         self.settings: cfg.Settings | None = None
-        try:
-            self.settings = cfg.load(args.config)
-        except cfg.ConfigError as exc:
-            print(f"note: {exc}; queue names are not checked", file=sys.stderr)
+        if Path(args.config).exists():
+            try:
+                self.settings = cfg.load(args.config)
+            except cfg.ConfigError as exc:  # checking flows against a half-read config misleads
+                for problem in exc.problems:
+                    print(f"ivr flows: {problem}", file=sys.stderr)
+                raise SystemExit(2) from exc
+        else:
+            print(f"note: {args.config}: no such config file; queue names are not checked", file=sys.stderr)
         s = self.settings
         self.flows_dir = s.resolve(s.flows_dir) if s else Path("flows").resolve()
         self.queues: set[str] | None = set(s.queues) if s else None

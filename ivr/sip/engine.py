@@ -232,8 +232,10 @@ class SipEngine:
         try:
             self._create()
         except Exception as exc:
-            log.exception("SIP endpoint failed to start")
-            self._ready.set_exception(exc)
+            # a SWIG error keeps its text in info(): the loop gets one it can print
+            reason = RuntimeError(f"pjsua2: {exc.info()}") if isinstance(exc, pj.Error) else exc
+            log.error("SIP endpoint failed to start: %s", reason)
+            self._ready.set_exception(reason)
             self._running = False
             return
         self._ready.set_result(None)

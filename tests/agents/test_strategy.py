@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from acd_fakes import MakeHarness, seat
 
+from agents.strategy import Chooser
+from ivr.config import STRATEGIES
+
 
 async def serve(h, call_id: str, talk: float = 5.0) -> str:  # type: ignore[no-untyped-def]
     """Queue one caller, let a seat answer, talk `talk` seconds, hang up; returns the seat id."""
@@ -86,3 +89,8 @@ async def test_skill_requirement_widens_after_configured_waits(make: MakeHarness
     assert h.line.seats_rung() == ["mid"]  # low (1) is still below the widened 3
     await h.advance(28)  # 62 s: skills ignored; "low" logged in before "none"
     assert h.line.seats_rung() == ["mid", "low"]
+
+
+def test_the_chooser_implements_exactly_the_configurable_strategies() -> None:
+    """config.toml accepts the names in ivr.config; each must have a strategy here, and no more."""
+    assert set(Chooser()._by_name) == set(STRATEGIES)

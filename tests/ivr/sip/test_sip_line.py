@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import socket
+import subprocess
 from pathlib import Path
 
 import pytest
-from sip_peers import call, free_port, seconds, serve, sipp, voiced_fraction, write_config
+from sip_peers import IVR, ROOT, call, free_port, seconds, serve, sipp, voiced_fraction, write_config
 
 pytestmark = pytest.mark.sip
 
@@ -87,3 +89,31 @@ def test_second_instance_on_another_port(tmp_path: Path) -> None:
     with serve(cfg, args=("--sip-port", str(b))) as server:
         assert f"127.0.0.1:{b}" in server.wait_log("SIP listening")
         assert call(f"sip:12345@127.0.0.1:{b}", "wait 1")["answered"]
+
+
+@pytest.mark.parametrize(("part", "kind"), [("sip", socket.SOCK_DGRAM), ("web", socket.SOCK_STREAM)])
+def test_serve_exits_when_a_part_cannot_start(tmp_path: Path, part: str, kind: socket.SocketKind) -> None:
+    """A taken port stops the whole process with the reason: no console over a line without SIP,
+    no SIP line without its console."""
+    with socket.socket(socket.AF_INET, kind) as taken:
+        taken.bind(("127.0.0.1", 0))
+        if kind == socket.SOCK_STREAM:
+            taken.listen()
+        port = taken.getsockname()[1]
+        cfg = write_config(tmp_path / "config.toml", sip_port=port if part == "sip" else free_port())
+        if part == "web":
+            cfg.write_text(cfg.read_text().replace("[web]\nport = 0", f"[web]\nport = {port}"))
+        res = subprocess.run(
+            [*IVR, "serve", "--config", str(cfg), "--duration", "60"],
+            capture_output=True,
+            text=True,
+            timeout=45,
+            cwd=ROOT,
+        )
+    assert res.returncode == 1, res.stderr[-3000:]
+    assert "answering on" not in res.stdout
+    where = "SIP" if part == "sip" else "console"
+    assert f"ivr serve: the line did not start: {where} on 127.0.0.1:{port}: " in res.stderr, res.stderr[
+        -3000:
+    ]
+    assert "Address already in use" in res.stderr
