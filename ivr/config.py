@@ -236,8 +236,10 @@ FLOWS_KEYS = ("dir", "audio", "default", "numbers")
 LOG_LEVEL = Rule(f"one of {', '.join(show(n) for n in LOG_LEVELS)}", lambda v: v.upper() in LOG_LEVELS)
 
 
-def load(path: str | Path) -> Settings:
-    """Read, check and return the settings; ConfigError lists every problem found."""
+def load(path: str | Path, *, files: bool = True) -> Settings:
+    """Read, check and return the settings; ConfigError lists every problem found. With
+    `files=False` the folders and files a line needs are not checked (a machine that only runs
+    the SIP proxy, or reads a cluster's status, has no flows folder)."""
     source = Path(path).resolve()
     try:
         raw = tomllib.loads(source.read_text(encoding="utf-8"))
@@ -249,7 +251,8 @@ def load(path: str | Path) -> Settings:
         raise ConfigError([f"{path}: {exc}"]) from exc
     problems = Problems(str(path))
     settings = _parse(raw, source, problems)
-    _check_files(settings, problems)
+    if files:
+        _check_files(settings, problems)
     if problems.found:
         raise ConfigError(problems.found)
     return settings

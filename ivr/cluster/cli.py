@@ -15,9 +15,10 @@ from ivr.cluster.status import cluster_status, format_status
 from ivr.privacy import private_files
 
 
-def _settings(args: argparse.Namespace) -> cfg.Settings:
+def _settings(args: argparse.Namespace, *, line: bool = True) -> cfg.Settings:
+    """The config; `line=False` for commands that run no node here (no flows folder needed)."""
     try:
-        return cfg.load(args.config)
+        return cfg.load(args.config, files=line)
     except cfg.ConfigError as exc:
         print(f"ivr: {exc}", file=sys.stderr)
         raise SystemExit(2) from exc
@@ -46,7 +47,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+    settings = _settings(args, line=False)
     doc = cluster_status(settings.resolve(settings.cluster.workdir))
     print(json.dumps(doc, ensure_ascii=False) if args.json else format_status(doc))
     return 0 if doc["running"] else 1
@@ -56,7 +57,7 @@ def cmd_kamailio(args: argparse.Namespace) -> int:
     """Write (and check) the front's config for nodes on other machines: a real deployment."""
     from ivr.cluster import kamailio
 
-    settings = _settings(args)
+    settings = _settings(args, line=False)
     c = settings.cluster
     nodes = []
     for item in args.node:

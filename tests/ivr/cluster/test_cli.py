@@ -41,4 +41,4 @@ def test_a_typo_in_cluster_settings_exits_2(tmp_path: Path, capsys: pytest.Captu
     path.write_text("[cluster]\nnode = 3\n", encoding="utf-8")
     with pytest.raises(SystemExit) as exc:
         main(["cluster", "up", "--config", str(path)])
-    assert exc.value.code == 2 and "unknown key(s) node" in capsys.readouterr().err
+    assert exc.value.code == 2 and "[cluster] node: unknown key" in capsys.readouterr().err

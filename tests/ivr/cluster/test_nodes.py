@@ -20,6 +20,8 @@ def base(tmp_path: Path, cluster: str = "") -> config.Settings:
     text = (ROOT / "config.toml").read_text(encoding="utf-8")
     path = tmp_path / "config.toml"
     path.write_text(text + '\n[cluster]\nworkdir = "var/c"\n' + cluster, encoding="utf-8")
+    for folder in ("flows", "audio"):  # the shipped config names them relative to itself
+        (tmp_path / folder).symlink_to(ROOT / folder)
     return config.load(path)
 
 
