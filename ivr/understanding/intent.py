@@ -23,6 +23,7 @@ ALPHA = 0.3  # Laplace smoothing
 KEYWORD_WEIGHT = 1.6  # evidence of one keyword, in the same units as the model's mean log ratio
 MODEL_WEIGHT = 3.0  # scales the model's per-feature mean log-likelihood
 KEYWORD_COPIES = 3  # a keyword counts as that many example occurrences when training
+NEGATIONS = "不没别"
 
 
 @dataclass(frozen=True)
@@ -48,15 +49,17 @@ class IntentModel:
             counts[intent.name] = c
         self.vocabulary = set().union(*counts.values()) if counts else set()
         v = len(self.vocabulary) or 1
+        # Every intent gets the same probability mass (the largest intent's count): otherwise an
+        # intent with few examples has a larger share for unseen words and wins on vague sentences.
+        mass = max((sum(c.values()) for c in counts.values()), default=1) or 1
         self.logp: dict[str, dict[str, float]] = {}
-        self.unseen: dict[str, float] = {}
+        self.unseen = math.log(ALPHA / (mass + ALPHA * v))
         for name, c in counts.items():
-            total = sum(c.values()) + ALPHA * v
-            self.logp[name] = {f: math.log((n + ALPHA) / total) for f, n in c.items()}
-            self.unseen[name] = math.log(ALPHA / total)
+            scale = mass / (sum(c.values()) or 1)
+            self.logp[name] = {f: math.log((n * scale + ALPHA) / (mass + ALPHA * v)) for f, n in c.items()}
 
     def _loglik(self, name: str, feature: str) -> float:
-        return self.logp[name].get(feature, self.unseen[name])
+        return self.logp[name].get(feature, self.unseen)
 
     def guess(self, text: str) -> IntentGuess:
         said = clean(text)
@@ -92,5 +95,15 @@ class IntentModel:
 
 def _keywords_in(said: str, keywords: Sequence[str]) -> list[str]:
     """Keywords found in the sentence; a keyword inside a longer one found counts once."""
-    hits = [k for k in sorted(keywords, key=len, reverse=True) if k in said]
+    hits = [k for k in sorted(keywords, key=len, reverse=True) if _affirmed(k, said)]
     return [k for i, k in enumerate(hits) if not any(k in longer for longer in hits[:i])]
+
+
+def _affirmed(keyword: str, said: str) -> bool:
+    """`keyword` is in the sentence at least once not right after 不/没 ("不负责" praises nobody)."""
+    start = said.find(keyword)
+    while start >= 0:
+        if start == 0 or said[start - 1] not in NEGATIONS or keyword[0] in NEGATIONS:
+            return True
+        start = said.find(keyword, start + 1)
+    return False

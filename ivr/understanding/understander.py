@@ -23,7 +23,8 @@ from ivr.understanding.urgency import urgent_words
 from ivr.understanding.words import add_words
 
 log = logging.getLogger("ivr.understanding")
-URGENT_INTENT = "求助"  # what an urgent caller wants when their words say nothing clearer
+URGENT_INTENT = "求助"  # what an urgent caller wants, unless they say they complain
+COMPLAINT_WORDS = ("投诉", "举报")
 
 
 class Understander:
@@ -57,7 +58,7 @@ class Understander:
         urgent = urgent_words(text, self.lexicon)
         if urgent:
             reasons.append(f"urgent: {'、'.join(urgent)}")
-            if intent in (UNCLEAR, "咨询", "建议", "表扬"):
+            if intent != URGENT_INTENT and not any(w in text for w in COMPLAINT_WORDS):
                 intent, confidence = URGENT_INTENT, max(confidence, self.lexicon.accept)
                 reasons.append(f"urgent caller taken as {URGENT_INTENT}")
         place = place_in(text, self.lexicon.districts)

@@ -3,7 +3,7 @@
 A rule is a word (燃气泄漏, 晕倒, 胸口疼) or a combination whose groups must all be present
 (老人 + 一个人 + 病; 孩子 + 锁在车里). A hit is dropped when its clause also holds an `unless`
 word (隐患, 演练, 去年, 怎么申请): "电动车在楼道充电是火灾隐患" is a complaint, not a fire.
-Words of three or more characters also match with one character wrong, because recognition
+Words of four or more characters also match with one character wrong, because recognition
 garbles exactly the rare words these are; an urgent caller missed costs far more than an
 operator who hears "燃汽泄漏" first.
 """
@@ -20,11 +20,11 @@ _CLAUSE = re.compile(r"[，。！？；,.!?;…]+")
 
 
 def near(word: str, text: str) -> bool:
-    """`word` is in `text`, or (three characters or more) is there with one character different."""
+    """`word` is in `text`, or (four characters or more) is there with one character different."""
     if word in text:
         return True
     n = len(word)
-    if n < 3:
+    if n < 4:
         return False
     for i in range(len(text) - n + 1):
         if sum(a != b for a, b in zip(word, text[i : i + n], strict=True)) <= 1:
