@@ -9,6 +9,7 @@ word still shares a pair). Explainable by construction: each category carries wh
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ MIN_SCORE = 1.2  # below this a category is a guess from stray characters: not s
 
 def _pairs(text: str) -> set[str]:
     chars = [ch for ch in text if "\u4e00" <= ch <= "\u9fff"]
-    return {a + b for a, b in zip(chars, chars[1:], strict=False)}
+    return {a + b for a, b in itertools.pairwise(chars)}
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ KEYWORD_WEIGHT = 1.6  # evidence of one keyword, in the same units as the model'
 MODEL_WEIGHT = 3.0  # scales the model's per-feature mean log-likelihood
 KEYWORD_COPIES = 3  # a keyword counts as that many example occurrences when training
 NEGATIONS = "不没别"
+EVIDENCE_WORDS = 3  # known words needed before the model alone is fully believed
 
 
 @dataclass(frozen=True)
@@ -79,9 +80,17 @@ class IntentModel:
         total = sum(exp.values())
         shares = sorted(((n, e / total) for n, e in exp.items()), key=lambda x: -x[1])
         best, share = shares[0]
-        return IntentGuess(best, share, tuple(found[best]) + self._deciding(best, shares, feats), tuple(shares))
+        if not found[best]:
+            # No keyword: the model alone, on a couple of known words ("我想说个事"), is a guess.
+            known = len({f for f in feats if not f.startswith("~")})
+            share *= min(1.0, known / EVIDENCE_WORDS)
+        return IntentGuess(
+            best, share, tuple(found[best]) + self._deciding(best, shares, feats), tuple(shares)
+        )
 
-    def _deciding(self, best: str, shares: Sequence[tuple[str, float]], feats: Sequence[str]) -> tuple[str, ...]:
+    def _deciding(
+        self, best: str, shares: Sequence[tuple[str, float]], feats: Sequence[str]
+    ) -> tuple[str, ...]:
         """The words (not character pairs) that favour `best` most over the runner-up."""
         if len(shares) < 2:
             return ()

@@ -74,7 +74,7 @@ class _Reader:
         if not isinstance(node, yaml.MappingNode):
             self.bad(node, f"{what}: expected a mapping, got {node.tag.rsplit(':', 1)[-1]}")
             return []
-        out = []
+        out: list[tuple[str, yaml.Node, yaml.Node]] = []
         for k, v in node.value:
             if not isinstance(k, yaml.ScalarNode) or not str(k.value).strip():
                 self.bad(k, f"{what}: keys must be text")
@@ -103,7 +103,9 @@ class _Reader:
         return value
 
 
-def parse(text: str, file: str, categories: Mapping[str, object] | None = None) -> tuple[Lexicon | None, list[Finding]]:
+def parse(
+    text: str, file: str, categories: Mapping[str, object] | None = None
+) -> tuple[Lexicon | None, list[Finding]]:
     """The lexicon in `text`, and what is wrong with it. `categories` (paths "一级/二级/三级")
     checks that every category keyword list names a category of the taxonomy."""
     r = _Reader(file)
@@ -125,7 +127,11 @@ def parse(text: str, file: str, categories: Mapping[str, object] | None = None) 
                 if name not in INTENTS:
                     r.bad(nk, f"unknown intent {name!r}; the line knows {'、'.join(INTENTS)}")
                     continue
-                fields = {f: r.words(fv, f"{name}.{f}") for f, fk, fv in r.items(nv, name) if f in ("keywords", "examples")}
+                fields = {
+                    f: r.words(fv, f"{name}.{f}")
+                    for f, fk, fv in r.items(nv, name)
+                    if f in ("keywords", "examples")
+                }
                 for f, fk, _ in r.items(nv, name):
                     if f not in ("keywords", "examples"):
                         r.bad(fk, f"{name}: unknown field {f!r}; use keywords and examples")

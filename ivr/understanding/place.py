@@ -14,15 +14,60 @@ from collections.abc import Iterable
 KINDS = ("district", "street", "compound", "road")
 SUFFIXES: dict[str, tuple[str, ...]] = {
     "street": ("街道", "镇", "乡"),
-    "compound": ("小区", "花园", "家园", "嘉园", "公寓", "社区", "新村", "村", "苑", "大院", "新城", "大厦", "宿舍"),
+    "compound": (
+        "小区",
+        "花园",
+        "家园",
+        "嘉园",
+        "公寓",
+        "社区",
+        "新村",
+        "村",
+        "苑",
+        "大院",
+        "新城",
+        "大厦",
+        "宿舍",
+    ),
     "road": ("大街", "大道", "胡同", "路", "街", "巷"),
 }
 # Characters that never start a place name: what callers say just before one.
-_STOP = set("我你他她它们的了是在住到从和跟与个这那就都也还说呢吧啊呀嘛哦嗯请问有咱俺对边近面口去来给被让把叫找打")
-_STOP_WORDS = ("旁边", "附近", "对面", "门口", "楼下", "后面", "前面", "那边", "这边", "里面", "我们", "咱们", "一个")
+_STOP = set(
+    "我你他她它们的了是在住到从和跟与个这那就都也还说呢吧啊呀嘛哦嗯请问有咱俺对边近面口去来给被让把叫找打"
+)
+_STOP_WORDS = (
+    "旁边",
+    "附近",
+    "对面",
+    "门口",
+    "楼下",
+    "后面",
+    "前面",
+    "那边",
+    "这边",
+    "里面",
+    "我们",
+    "咱们",
+    "一个",
+)
 _CJK = re.compile(r"[\u4e00-\u9fff0-9A-Za-z]")
 _NUMBER = re.compile(r"^[0-9零一二三四五六七八九十百两幺]+号(院|楼)?")
-_NOT_PLACE = ("一条街", "这条街", "那条街", "整条街", "满大街", "上街", "逛街", "马路", "公路", "道路", "一路", "这路", "路上", "走路")
+_NOT_PLACE = (
+    "一条街",
+    "这条街",
+    "那条街",
+    "整条街",
+    "满大街",
+    "上街",
+    "逛街",
+    "马路",
+    "公路",
+    "道路",
+    "一路",
+    "这路",
+    "路上",
+    "走路",
+)
 
 
 def _name_before(text: str, end: int, suffix: str, max_len: int = 6, floor: int = 0) -> str:
@@ -48,7 +93,11 @@ def _by_suffix(text: str, suffixes: Iterable[str], taken: list[tuple[int, int]])
                 continue  # part of a longer name already found ("街道" is not a 街)
             floor = max((b for a, b in taken if b <= end - len(suffix)), default=0)
             name = _name_before(text, end, suffix, floor=floor)
-            if not name or any(bad in name for bad in _NOT_PLACE) or name.endswith(("街道", "小区")) and suffix in ("街", "区"):
+            if (
+                not name
+                or any(bad in name for bad in _NOT_PLACE)
+                or (name.endswith(("街道", "小区")) and suffix in ("街", "区"))
+            ):
                 continue
             after = _NUMBER.match(text[end:])
             if after and suffix in SUFFIXES["road"] + SUFFIXES["compound"]:
@@ -78,7 +127,9 @@ def place_in(text: str, districts: Iterable[str] = ()) -> dict[str, str]:
     if "district" not in found:
         for m in re.finditer(r"区|县", text):
             name = _name_before(text, m.end(), m.group(0), max_len=3)
-            if name and not name.endswith(("小区", "社区", "园区", "校区", "景区", "城区", "片区", "街区", "新区", "学区")):
+            if name and not name.endswith(
+                ("小区", "社区", "园区", "校区", "景区", "城区", "片区", "街区", "新区", "学区")
+            ):
                 found["district"] = name
                 break
     return found

@@ -8,6 +8,7 @@ on first use, about 0.9 s; the admins' keywords are added to its dictionary so t
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 import threading
@@ -22,8 +23,9 @@ _CJK = re.compile(r"[\u4e00-\u9fff]")
 _KEEP = re.compile(r"[\u4e00-\u9fffA-Za-z0-9]")
 # Fillers and particles: frequent in callers' speech and evidence of nothing.
 STOP = frozenset(
-    "的 了 吗 呢 吧 啊 呀 嘛 哦 嗯 呃 那个 这个 就是 然后 我 你 他 她 它 我们 你们 他们 是 在 有 也 都 就 还 又 "
-    "和 跟 与 一下 一个 那 这 个 给 说 哎 喂 哈 啦 么 么样 着 过 得 地 很 太 挺 吧 呗 额 唉".split()
+    "的 了 吗 呢 吧 啊 呀 嘛 哦 嗯 呃 那个 这个 就是 然后 我 你 他 她 它 我们 你们 他们 是 在 有 "
+    "也 都 就 还 又 和 跟 与 一下 一个 那 这 个 给 说 哎 喂 哈 啦 "
+    "么 么样 着 过 得 地 很 太 挺 呗 额 唉".split()
 )
 
 
@@ -62,5 +64,5 @@ def tokens(text: str) -> list[str]:
 def features(text: str) -> list[str]:
     """Words and character pairs (pairs prefixed with '~' so they never collide with a word)."""
     chars = [ch for ch in clean(text) if _CJK.match(ch)]
-    pairs = ["~" + a + b for a, b in zip(chars, chars[1:], strict=False)]
+    pairs = ["~" + a + b for a, b in itertools.pairwise(chars)]
     return tokens(text) + pairs
