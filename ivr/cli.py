@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ivr import config as config_mod
 from ivr.flow.cli import add_commands
+from ivr.understanding.cli import add_command as add_understand
 
 log = logging.getLogger("ivr")
 
@@ -230,6 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.set_defaults(func=cmd_doctor)
 
     add_commands(sub)
+    add_understand(sub)
     return p
 
 

@@ -84,9 +84,8 @@ class IntentModel:
             # No keyword: the model alone, on a couple of known words ("我想说个事"), is a guess.
             known = len({f for f in feats if not f.startswith("~")})
             share *= min(1.0, known / EVIDENCE_WORDS)
-        return IntentGuess(
-            best, share, tuple(found[best]) + self._deciding(best, shares, feats), tuple(shares)
-        )
+        words = tuple(dict.fromkeys((*found[best], *self._deciding(best, shares, feats))))
+        return IntentGuess(best, share, words, tuple(shares))
 
     def _deciding(
         self, best: str, shares: Sequence[tuple[str, float]], feats: Sequence[str]

@@ -58,9 +58,10 @@ class Understander:
         urgent = urgent_words(text, self.lexicon)
         if urgent:
             reasons.append(f"urgent: {'、'.join(urgent)}")
-            if intent != URGENT_INTENT and not any(w in text for w in COMPLAINT_WORDS):
+            if not any(w in text for w in COMPLAINT_WORDS):
+                if intent != URGENT_INTENT:
+                    reasons.append(f"urgent caller taken as {URGENT_INTENT}")
                 intent, confidence = URGENT_INTENT, max(confidence, self.lexicon.accept)
-                reasons.append(f"urgent caller taken as {URGENT_INTENT}")
         place = place_in(text, self.lexicon.districts)
         address = "".join(place.get(k, "") for k in ("district", "street", "road", "compound"))
         if place:
