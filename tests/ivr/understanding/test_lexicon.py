@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from ivr.understanding.lexicon import parse
 
 from .conftest import SHIPPED, shipped
