@@ -6,7 +6,9 @@ words and character pairs does both: training is counting, and each word's log-l
 says how much it pushed the decision ("the words that decided it"). Keywords the admins list
 (投诉, 举报, 怎么办理 ...) add fixed evidence on top, so a centre can correct the model by adding
 a word instead of collecting sentences. Priors are uniform: the number of examples an admin
-wrote for an intent says nothing about how often citizens call for it.
+wrote for an intent says nothing about how often citizens call for it; the centre says that
+with `share` (a citizen describing a problem without asking for anything is most often
+complaining, so 投诉 has a larger share).
 """
 
 from __future__ import annotations
@@ -71,7 +73,8 @@ class IntentModel:
             model = sum(self._loglik(intent.name, f) for f in feats) / len(feats) if feats else 0.0
             hits = _keywords_in(said, intent.keywords)
             found[intent.name] = hits
-            scores[intent.name] = MODEL_WEIGHT * model + KEYWORD_WEIGHT * len(hits)
+            prior = math.log(intent.share) if intent.share > 0 else -50.0
+            scores[intent.name] = MODEL_WEIGHT * model + KEYWORD_WEIGHT * len(hits) + prior
         if not scores or (not feats and not any(found.values())):
             return IntentGuess(UNCLEAR, 0.0, (), ())
         # Mean log-likelihoods differ by a constant across intents; softmax only sees differences.

@@ -36,6 +36,7 @@ class Intent:
     name: str
     keywords: tuple[str, ...] = ()
     examples: tuple[str, ...] = ()
+    share: float = 1.0  # how common the intent is among calls, relative to the others (the prior)
 
 
 @dataclass(frozen=True)
@@ -92,13 +93,13 @@ class _Reader:
             out.append(str(v.value).strip())
         return tuple(out)
 
-    def number(self, node: yaml.Node, what: str) -> float | None:
+    def number(self, node: yaml.Node, what: str, top: float = 1.0) -> float | None:
         try:
             value = float(node.value) if isinstance(node, yaml.ScalarNode) else -1.0
         except ValueError:
             value = -1.0
-        if not 0.0 <= value <= 1.0:
-            self.bad(node, f"{what}: expected a number from 0 to 1")
+        if not 0.0 <= value <= top:
+            self.bad(node, f"{what}: expected a number from 0 to {top:g}")
             return None
         return value
 
@@ -132,12 +133,15 @@ def parse(
                     for f, fk, fv in r.items(nv, name)
                     if f in ("keywords", "examples")
                 }
-                for f, fk, _ in r.items(nv, name):
-                    if f not in ("keywords", "examples"):
-                        r.bad(fk, f"{name}: unknown field {f!r}; use keywords and examples")
+                share = 1.0
+                for f, fk, fv in r.items(nv, name):
+                    if f == "share":
+                        share = r.number(fv, f"{name}.share", top=10.0) or 1.0
+                    elif f not in ("keywords", "examples"):
+                        r.bad(fk, f"{name}: unknown field {f!r}; use keywords, examples and share")
                 if not fields.get("keywords") and not fields.get("examples"):
                     r.bad(nk, f"intent {name} needs keywords or examples")
-                intents.append(Intent(name, fields.get("keywords", ()), fields.get("examples", ())))
+                intents.append(Intent(name, fields.get("keywords", ()), fields.get("examples", ()), share))
         elif key == "urgent":
             for f, fk, fv in r.items(v, "urgent"):
                 if f == "words":
