@@ -48,6 +48,7 @@ class Lexicon:
     categories: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # path -> keywords
     category_lines: Mapping[str, int] = field(default_factory=dict)  # path -> line, for errors
     districts: tuple[str, ...] = ()
+    areas: tuple[str, ...] = ()  # neighbourhoods said without a suffix (回龙观, 五道口)
     accept: float = 0.55  # at or above: act on the intent
     confirm: float = 0.3  # at or above (and below accept): ask "您是要投诉，对吗？"
     confirm_prompt: str = "您是要{intent}，对吗？"
@@ -59,7 +60,7 @@ class Lexicon:
         return tuple(i.name for i in self.intents)
 
 
-_TOP = ("intents", "urgent", "categories", "districts", "thresholds", "prompts")
+_TOP = ("intents", "urgent", "categories", "districts", "areas", "thresholds", "prompts")
 
 
 class _Reader:
@@ -172,8 +173,8 @@ def parse(
                 cats[path] = r.words(pv, path)
                 lines[path] = pk.start_mark.line + 1
             got["categories"], got["category_lines"] = cats, lines
-        elif key == "districts":
-            got["districts"] = r.words(v, "districts")
+        elif key in ("districts", "areas"):
+            got[key] = r.words(v, key)
         elif key == "thresholds":
             for f, fk, fv in r.items(v, "thresholds"):
                 if f in ("accept", "confirm"):

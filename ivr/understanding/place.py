@@ -27,13 +27,13 @@ SUFFIXES: dict[str, tuple[str, ...]] = {
         "大院",
         "新城",
         "大厦",
-        "宿舍",
     ),
     "road": ("大街", "大道", "胡同", "路", "街", "巷"),
 }
 # Characters that never start a place name: what callers say just before one.
 _STOP = set(
-    "我你他她它们的了是在住到从和跟与个这那就都也还说呢吧啊呀嘛哦嗯请问有咱俺对边近面口去来给被让把叫找打"
+    "我你他她它们的了是在住到从跟与个这那就都也还说呢吧啊呀嘛哦嗯请问有咱俺对边近面去来给被让把叫找打"
+    "条得往多点搞睡夸赶跑想"
 )
 _STOP_WORDS = (
     "旁边",
@@ -49,7 +49,16 @@ _STOP_WORDS = (
     "我们",
     "咱们",
     "一个",
+    "建议",
+    "联系",
+    "今晚",
+    "关门",
+    "开通",
+    "不上",
 )
+_ROAD_AFTER = re.compile(r"[东西南北中]?大?(路|街|门)")
+_GENERIC = frozenset({"大街", "大路", "小路", "小街", "老街", "大院"})
+_NUMERALS = re.compile(r"[0-9零一二三四五六七八九十百两幺]+")
 _CJK = re.compile(r"[\u4e00-\u9fff0-9A-Za-z]")
 _NUMBER = re.compile(r"^[0-9零一二三四五六七八九十百两幺]+号(院|楼)?")
 _NOT_PLACE = (
@@ -67,6 +76,11 @@ _NOT_PLACE = (
     "这路",
     "路上",
     "走路",
+    "十字路",
+    "线路",
+    "老小区",
+    "新小区",
+    "人才公寓",
 )
 
 
@@ -97,6 +111,8 @@ def _by_suffix(text: str, suffixes: Iterable[str], taken: list[tuple[int, int]])
                 not name
                 or any(bad in name for bad in _NOT_PLACE)
                 or (name.endswith(("街道", "小区")) and suffix in ("街", "区"))
+                or _NUMERALS.fullmatch(name[: -len(suffix)])  # "五二三路" is a bus line
+                or name in _GENERIC
             ):
                 continue
             after = _NUMBER.match(text[end:])
@@ -108,8 +124,9 @@ def _by_suffix(text: str, suffixes: Iterable[str], taken: list[tuple[int, int]])
     return best
 
 
-def place_in(text: str, districts: Iterable[str] = ()) -> dict[str, str]:
-    """The place named in `text` by kind; kinds not mentioned are absent."""
+def place_in(text: str, districts: Iterable[str] = (), areas: Iterable[str] = ()) -> dict[str, str]:
+    """The place named in `text` by kind; kinds not mentioned are absent. `areas` are the city's
+    well-known neighbourhoods said without a suffix (回龙观, 五道口), taken at street level."""
     found: dict[str, str] = {}
     taken: list[tuple[int, int]] = []
     for name in sorted(districts, key=len, reverse=True):
@@ -118,12 +135,18 @@ def place_in(text: str, districts: Iterable[str] = ()) -> dict[str, str]:
         if said:
             found["district"] = name
             at = text.index(said)
-            taken.append((at, at + len(said)))
+            if not _ROAD_AFTER.match(text, at + len(said)):  # "朝阳北路" is a road, not 朝阳区
+                taken.append((at, at + len(said)))
             break
     for kind in ("street", "road", "compound"):
         name = _by_suffix(text, SUFFIXES[kind], taken)
         if name:
             found[kind] = name
+    if "street" not in found:
+        for name in sorted(areas, key=len, reverse=True):
+            if name in text and not any(name in v for v in found.values()):
+                found["street"] = name
+                break
     if "district" not in found:
         for m in re.finditer(r"区|县", text):
             name = _name_before(text, m.end(), m.group(0), max_len=3)

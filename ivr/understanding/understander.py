@@ -39,6 +39,7 @@ class Understander:
                 *lexicon.urgent_words,
                 *(k for ks in lexicon.categories.values() for k in ks),
                 *lexicon.districts,
+                *lexicon.areas,
             ]
         )
         self.intents = IntentModel(lexicon.intents)
@@ -62,7 +63,7 @@ class Understander:
                 if intent != URGENT_INTENT:
                     reasons.append(f"urgent caller taken as {URGENT_INTENT}")
                 intent, confidence = URGENT_INTENT, max(confidence, self.lexicon.accept)
-        place = place_in(text, self.lexicon.districts)
+        place = place_in(text, self.lexicon.districts, self.lexicon.areas)
         address = "".join(place.get(k, "") for k in ("district", "street", "road", "compound"))
         if place:
             reasons.append("place: " + "、".join(f"{k}={v}" for k, v in place.items()))
