@@ -44,6 +44,7 @@ class Ranked:
 class CategoryRanker:
     def __init__(self, taxonomy: Taxonomy, keywords: Mapping[str, Sequence[str]]) -> None:
         self.taxonomy = taxonomy
+        self.paths = [(item, item.path) for item in taxonomy.items]
         self.keywords = {item.path: tuple(keywords.get(item.path, ())) for item in taxonomy.items}
         self.name_words = {
             item.path: (
@@ -68,21 +69,21 @@ class CategoryRanker:
         words = set(tokens(text))
         pairs = _pairs(said) & set(self.idf)
         ranked: list[tuple[float, int, Ranked]] = []
-        for i, item in enumerate(self.taxonomy.items):
+        for i, (item, path) in enumerate(self.paths):
             score, why = 0.0, []
-            for kw in self.keywords[item.path]:
+            for kw in self.keywords[path]:
                 if kw in said or (len(kw) >= 4 and near(kw, said)):
                     score += KEYWORD + 0.25 * min(len(kw), 6)
                     why.append(kw)
             if item.levels[2] in said:
                 score += NAME
                 why.append(item.levels[2])
-            own, group = self.name_words[item.path]
+            own, group = self.name_words[path]
             for w in sorted(own & words):
                 score += NAME_WORD
                 why.append(w)
             score += GROUP_WORD * len(group & words)
-            shared = pairs & self.pairs[item.path]
+            shared = pairs & self.pairs[path]
             score += PAIR * sum(self.idf[p] for p in shared)
             if score >= MIN_SCORE:
                 ranked.append((score, -i, Ranked(item, score, tuple(dict.fromkeys(why)))))
