@@ -7,6 +7,7 @@ errors all end in a `FlowResult`.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import math
 from collections.abc import Sequence
@@ -363,6 +364,20 @@ class Interpreter:
         self.vars["said"] = u.text
         if u.urgent:
             self.vars["urgency"] = "urgent"
+        spots = self.services.hotspots
+        spot = spots.note(self.control.call_id, u, self.services.clock().timestamp()) if spots else None
+        if spot is not None:
+            log.warning(
+                "hot spot: %d calls about %s at %s since %s%s",
+                len(spot.calls),
+                spot.category,
+                spot.place,
+                dt.datetime.fromtimestamp(spot.first, CHINA).strftime("%H:%M"),
+                " (urgent)" if spot.urgent else "",
+            )
+            self.vars["hot_spot"] = len(spot.calls)
+            if self.services.on_hot_spot is not None:
+                self.services.on_hot_spot(spot)
 
 
 def _queue_figure(it: Interpreter, queue: str, metric: str) -> object:

@@ -13,7 +13,7 @@ from ivr.flow.interpreter import Interpreter
 from ivr.flow.library import FlowLibrary
 from ivr.flow.model import FlowSet
 from ivr.flow.services import FlowServices
-from ivr.understanding import Understander, load
+from ivr.understanding import HotSpots, Understander, load
 from ivr.understanding.lexicon import parse
 from ivr.understanding.taxonomy import Taxonomy
 
@@ -168,3 +168,17 @@ def test_understanding_file_is_hot_reloaded_and_a_broken_edit_rejected(tmp_path:
     assert report.rejected == [] and lib.snapshot.version == first.version + 1
     assert lib.snapshot.understanding is not None and lib.snapshot.understanding.lexicon.accept == 0.6
     assert lib.snapshot.flows == first.flows
+
+
+async def test_calls_about_one_place_make_a_hot_spot(tmp_path: Path) -> None:
+    fs = with_step(tmp_path)
+    spots, told = HotSpots(threshold=2), []
+    services = FlowServices(hotspots=spots, on_hot_spot=told.append)
+    for n, words in enumerate(
+        ["朝阳区花家地小区墙上裂了好多缝，楼道墙皮往下掉", "花家地小区的墙体开裂越来越厉害"]
+    ):
+        call = FakeCall([words])
+        call.call_id = f"call-{n}"  # type: ignore[misc]
+        result = await Interpreter(fs, call, services).run("main")
+    assert [s.place for s in told] == ["花家地小区"] and told[0].calls == ("call-0", "call-1")
+    assert result.variables["hot_spot"] == 2
