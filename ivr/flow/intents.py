@@ -1,6 +1,7 @@
 """Menu options chosen by what the caller means (`intent: 投诉`), through the understanding step.
 
-A menu with intent options listens free-form. A whole-phrase match still wins (a caller who says
+A menu whose own options name intents listens free-form (menus.py; other menus only catch
+urgency). A whole-phrase match still wins (a caller who says
 "投诉" gets 投诉); otherwise the sentence goes to the understanding step:
 
 - urgent (gas, fire, someone unconscious ...): the `intent: 紧急` option at once, never a loop;

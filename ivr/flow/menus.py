@@ -14,12 +14,16 @@ from ivr.flow import model as m
 from ivr.flow.dialogue import Dialogue, match, nth
 from ivr.flow.intents import by_intent, uses_intents
 from ivr.flow.phrases import normalise
+from ivr.understanding import URGENT
 
 
 async def ask_menu(it: Dialogue, flow: m.Flow, node: m.Menu, pending: str | None) -> str | None:
     options = list(node.options) + (list(flow.global_options) if node.global_options else [])
     grammar = tuple(dict.fromkeys(g for o in options for g in o.grammar))
-    step = it.understander if uses_intents(options) else None
+    # Only a menu whose own options name intents understands sentences (a global 紧急 option does
+    # not turn "继续等待请按1" into a question about intents); any menu still catches urgency.
+    step = it.understander if uses_intents(node.options) else None
+    urgent = next((o for o in options if o.intent == URGENT), None) if it.understander else None
     speech = (
         # A menu that understands callers hears whole sentences (free-form), not just its phrases.
         SpeechSpec(phrases=None, timeout=node.timeout, max_seconds=20.0, min_confidence=node.min_confidence)
@@ -53,6 +57,11 @@ async def ask_menu(it: Dialogue, flow: m.Flow, node: m.Menu, pending: str | None
                         return node.on_failure or node.next or flow.after(node.id)
             else:
                 opt = match(heard, options, node.min_confidence)
+                if opt is None and urgent is not None and heard.kind == "speech" and it.understander:
+                    u = it.understander.understand(heard.value)
+                    if u.urgent:
+                        it.understood(u)
+                        opt = urgent
             if opt is not None and opt.repeat:
                 lead, retry = (), False
                 continue

@@ -182,3 +182,17 @@ async def test_calls_about_one_place_make_a_hot_spot(tmp_path: Path) -> None:
         result = await Interpreter(fs, call, services).run("main")
     assert [s.place for s in told] == ["花家地小区"] and told[0].calls == ("call-0", "call-1")
     assert result.variables["hot_spot"] == 2
+
+
+async def test_a_menu_without_intents_keeps_its_phrases_but_catches_urgency(tmp_path: Path) -> None:
+    plain = MENU.replace('{key: "1", intent: 咨询, next: ask}', '{key: "1", speech: [等待], next: ask}')
+    plain = plain.replace("intent: 投诉, ", "").replace("intent: 求助, ", "")
+    fs, problems = load_set(tmp_path, main=plain)
+    assert not [p for p in problems if p.severity == "error"], problems
+    fs = dataclasses.replace(fs, understanding=shipped())
+    call = FakeCall(["我还是等一下吧", "等待"])
+    result = await run(fs, call)
+    assert result.route[:2] == ["main:menu", "main:ask"]
+    assert "对不起，您的选择无效。" in call.asked[1][0]  # a plain menu: no questions about intents
+    urgent = await run(fs, FakeCall(["我家着火了快来人"]))
+    assert urgent.route[:2] == ["main:menu", "main:urgent"]
