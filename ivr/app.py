@@ -31,6 +31,7 @@ from ivr.sip.events import Registration
 from ivr.sip.leg import Leg, Recognizer, Voice
 from ivr.sip.seatline import SipSeatLine
 from ivr.store import open_store
+from ivr.understanding import HotSpot, HotSpots
 from ivr.welcome import welcome_menu
 
 log = logging.getLogger(__name__)
@@ -178,6 +179,8 @@ class Hotline:
             lookup=self.desk,
             recordings=s.resolve(s.store.recordings) / "messages",
             surveys=surveys(s),
+            hotspots=HotSpots(),
+            on_hot_spot=self._hot_spot,
         )
         self._watcher = asyncio.ensure_future(self.flows.watch())
         keeper = Housekeeping(self.store, s.resolve(s.store.recordings), s.store.recording_retention_days)
@@ -224,6 +227,13 @@ class Hotline:
         await self.bus.publish(
             f"{self.settings.mqtt.topic_prefix}/flows/rejected", "flows_rejected", rejected.as_dict()
         )
+
+    def _hot_spot(self, spot: HotSpot) -> None:
+        """Supervisors see it on MQTT (retained: the latest per place and problem)."""
+        topic = self.bus.topics.hot_spot(spot.place, spot.category)
+        task = asyncio.ensure_future(self.bus.publish(topic, "hot_spot", spot.as_dict(), retain=True))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _registration(self, ev: Registration) -> None:
         if 200 <= ev.code < 300 and ev.expires > 0:

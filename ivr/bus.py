@@ -48,6 +48,11 @@ class Topics:
     def ticket_update(self, ticket_id: str = "+") -> str:
         return f"{self.base}/ticket/{ticket_id}/update"
 
+    def hot_spot(self, place: str, category: str) -> str:
+        """Several calls about one problem at one place (retained per place and category)."""
+        safe = "".join("_" if ch in "+#/" else ch for ch in f"{place}|{category}")
+        return f"{self.base}/hotspot/{safe}"
+
     def segment(self, topic: str, index: int) -> str:
         """The `index`-th level after the version (seat/<id>/command: 1 is the id)."""
         return topic[len(self.base) + 1 :].split("/")[index]

@@ -167,7 +167,15 @@ class SetChecker:
     def check_menu(self, flow: Flow, node: m.Menu) -> None:
         keys: dict[str, m.Option] = {}
         phrases: dict[str, m.Option] = {}
+        intents: dict[str, m.Option] = {}
         for opt in node.options:
+            if opt.intent is not None:
+                if opt.intent in intents:
+                    first = intents[opt.intent].pos.line
+                    self.report(
+                        flow, opt.pos, node.id, f"duplicate intent {opt.intent!r} (first at line {first})"
+                    )
+                intents.setdefault(opt.intent, opt)
             if opt.key is not None:
                 if opt.key in keys:
                     first = keys[opt.key].pos.line

@@ -13,6 +13,7 @@ from pathlib import Path
 from ivr import config as cfg
 from ivr.flow.checker import check_set, load_file
 from ivr.flow.graph import dot, mermaid
+from ivr.flow.intents import UNDERSTANDING_FILE, load_understanding
 from ivr.flow.library import FlowLibrary
 from ivr.flow.model import Flow, Problem
 from ivr.flow.phrases import Vocabulary, load_words
@@ -75,10 +76,18 @@ def check_files(
     audio: list[Path],
 ) -> list[Problem]:
     """Problems of the given files, checked together with the rest of the flows folder."""
-    given = {p.resolve() for p in paths}
-    context = [p for p in _files([], flows_dir) if p.resolve() not in given] if flows_dir.is_dir() else []
-    flows: dict[str, Flow] = {}
     problems: list[Problem] = []
+    for p in paths:
+        if p.name == UNDERSTANDING_FILE:
+            problems += load_understanding(p)[1]
+    paths = [p for p in paths if p.name != UNDERSTANDING_FILE]
+    given = {p.resolve() for p in paths}
+    context = [
+        p
+        for p in (_files([], flows_dir) if flows_dir.is_dir() else [])
+        if p.resolve() not in given and p.name != UNDERSTANDING_FILE
+    ]
+    flows: dict[str, Flow] = {}
     for path in [*context, *paths]:
         flow, found = load_file(path, vocabulary=vocabulary, audio_dirs=audio)
         if path.resolve() in given:

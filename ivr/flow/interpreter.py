@@ -7,6 +7,7 @@ errors all end in a `FlowResult`.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import math
 from collections.abc import Sequence
@@ -20,7 +21,8 @@ from ivr.flow.conditions import Facts, evaluate
 from ivr.flow.menus import ask_input, ask_menu
 from ivr.flow.services import FlowServices
 from ivr.flow.template import render
-from ivr.records import CallContext, QueueRequest, QueueResult, category_path, urgency_for
+from ivr.records import CallContext, QueueRequest, QueueResult, Understanding, category_path, urgency_for
+from ivr.understanding import Understander
 
 log = logging.getLogger("ivr.flow")
 Outcome = Literal["hangup", "caller_hangup", "transferred", "error"]
@@ -80,6 +82,9 @@ class Interpreter:
         self.entry = ""  # the flow the call started in
         self.flow: m.Flow | None = None
         self.caller_gone = False  # hung up during a recording: only silent nodes (ticket, set ...) still run
+        self.understanding: Understanding | None = (
+            None  # the last thing the caller's words were taken to mean
+        )
 
     async def run(self, entry: str) -> FlowResult:
         self.entry = entry
@@ -283,8 +288,15 @@ class Interpreter:
         return fall
 
     def context(self, priority: int) -> CallContext:
-        """The call as the queue, the screen pop and the ticket will see it (built once, here)."""
+        """The call as the queue, the screen pop and the ticket will see it (built once, here).
+        What the caller's words were understood to mean fills what the flow did not set: the
+        ticket's category (a menu's `category: 投诉` is an intent, not a taxonomy path), address,
+        description and urgency."""
         scalars = {k: v for k, v in self.vars.items() if isinstance(v, str | int | float | bool)}
+        u = self.understanding
+        category = str(self.vars.get("category", "") or "")
+        if u is not None and u.categories and "/" not in category:
+            category = u.categories[0]
         return CallContext(
             call_id=self.control.call_id,
             caller=self.control.caller,
@@ -299,9 +311,10 @@ class Interpreter:
                 for u in self.result.transcript
             ),
             urgency=urgency_for(self.vars.get("urgency"), priority),
-            category=category_path(str(self.vars.get("category", "") or "")),
-            address=str(self.vars.get("address", "") or ""),
-            description=str(self.vars.get("description", "") or ""),
+            category=category_path(category),
+            address=str(self.vars.get("address", "") or (u.address if u else "")),
+            description=str(self.vars.get("description", "") or (u.text if u else "")),
+            understanding=u,
         )
 
     # -- helpers shared with the menu and input logic -------------------------------------------
@@ -338,6 +351,33 @@ class Interpreter:
 
     def heard(self, h: Heard) -> None:
         self.result.transcript.append(Utterance("caller", h.value, self.step, h.kind))
+
+    @property
+    def understander(self) -> Understander | None:
+        return self.flows.understanding
+
+    def understood(self, u: Understanding) -> None:
+        """Keep the step's result for the call context; `{intent}` and `{said}` for prompts and
+        conditions; an urgent caller stays urgent whatever they say next."""
+        self.understanding = u
+        self.vars["intent"] = u.intent
+        self.vars["said"] = u.text
+        if u.urgent:
+            self.vars["urgency"] = "urgent"
+        spots = self.services.hotspots
+        spot = spots.note(self.control.call_id, u, self.services.clock().timestamp()) if spots else None
+        if spot is not None:
+            log.warning(
+                "hot spot: %d calls about %s at %s since %s%s",
+                len(spot.calls),
+                spot.category,
+                spot.place,
+                dt.datetime.fromtimestamp(spot.first, CHINA).strftime("%H:%M"),
+                " (urgent)" if spot.urgent else "",
+            )
+            self.vars["hot_spot"] = len(spot.calls)
+            if self.services.on_hot_spot is not None:
+                self.services.on_hot_spot(spot)
 
 
 def _queue_figure(it: Interpreter, queue: str, metric: str) -> object:

@@ -18,8 +18,10 @@ from pathlib import Path
 
 from ivr.config import Settings
 from ivr.flow.checker import check_set, load_file
+from ivr.flow.intents import UNDERSTANDING_FILE, load_understanding
 from ivr.flow.model import Flow, FlowSet, Hours, Problem
 from ivr.flow.phrases import Vocabulary
+from ivr.understanding import Understander
 
 log = logging.getLogger("ivr.flow.library")
 
@@ -92,6 +94,8 @@ class FlowLibrary:
         self._snapshot = FlowSet({}, {}, 0)
         self._waiting: dict[str, _File | None] = {}  # rejected edits, retried when anything else changes
         self._calendars: dict[Path, Signature] = {}  # calendar files of live and waiting flows
+        self._understanding: Understander | None = None  # the accepted flows/understanding.yaml
+        self._understanding_seen: Signature | bool = False  # False: not looked at yet
 
     @classmethod
     def from_settings(
@@ -129,6 +133,8 @@ class FlowLibrary:
             log.error("cannot list %s: %s", self.dir, exc)
             return dict(self._seen)
         for p in paths:
+            if p.name == UNDERSTANDING_FILE:
+                continue
             try:
                 st = p.stat()
             except OSError:
@@ -147,7 +153,26 @@ class FlowLibrary:
         problems += more
         if any(p.severity == "error" for p in problems) or len(flows) < len(live):
             return None, problems
-        return FlowSet(flows, calendars, self._snapshot.version + 1), problems
+        return FlowSet(flows, calendars, self._snapshot.version + 1, self._understanding), problems
+
+    def _reload_understanding(self, report: ReloadReport) -> bool:
+        """Take a changed understanding file when it loads clean; True when a new one was taken.
+        A broken edit is rejected like a flow's and the running version stays."""
+        path = self.dir / UNDERSTANDING_FILE
+        sig = _signature(path)
+        if sig == self._understanding_seen:
+            return False
+        self._understanding_seen = sig
+        if sig is None:
+            self._understanding = None
+            return True
+        step, problems = load_understanding(path)
+        if step is None:
+            report.rejected.append(Rejected((str(path),), tuple(problems)))
+            return False
+        self._understanding = step
+        log.info("understanding loaded from %s", path)
+        return True
 
     def reload(self) -> ReloadReport:
         """Look at the folder once; take every change that leaves the set clean."""
@@ -157,7 +182,12 @@ class FlowLibrary:
         seen_calendars = {p: _signature(p) for p in self._calendars}  # before any is read again
         calendars = [p for p, sig in seen_calendars.items() if sig != self._calendars[p]]
         report = ReloadReport(version=self._snapshot.version)
+        if self._reload_understanding(report) and self._snapshot.flows:
+            old = self._snapshot
+            self._snapshot = FlowSet(old.flows, old.calendars, old.version + 1, self._understanding)
+            report.accepted.append(UNDERSTANDING_FILE)
         if not changed and not gone and not calendars:
+            self._log(report)
             return report
         self._seen = now
         # A live flow whose calendar changed is re-checked as if edited: check_set re-reads calendars.
@@ -206,6 +236,10 @@ class FlowLibrary:
             if f is not None and f.flow is not None
             for p in calendar_paths(f.flow)
         }
+        self._log(report)
+        return report
+
+    def _log(self, report: ReloadReport) -> None:
         report.version = self._snapshot.version
         for r in report.rejected:
             log.error("flow edit rejected, keeping the running version: %s", ", ".join(r.files))
@@ -213,11 +247,11 @@ class FlowLibrary:
                 log.error("  %s", p)
         if report.accepted:
             log.info("flows v%d live: %s", report.version, ", ".join(sorted(report.accepted)))
-        return report
 
     def load(self) -> list[Problem]:
         """First load: every file that checks clean goes live; returns all problems found."""
         self._seen = {}
+        self._understanding_seen = False
         report = self.reload()
         problems = [p for r in report.rejected for p in r.problems]
         # Files that only failed because a broken file they call was left out stay out too:

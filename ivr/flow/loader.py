@@ -220,8 +220,8 @@ class FlowReader(ConditionReader):
                 got[key] = value
             else:
                 return None
-        if "key" not in got and "speech" not in got:
-            self.bad(y, nid, "option needs a key or speech phrases")
+        if "key" not in got and "speech" not in got and "intent" not in got:
+            self.bad(y, nid, "option needs a key, speech phrases or an intent")
             return None
         if "next" not in got and not got.get("repeat"):
             self.bad(y, nid, "option needs next (the node to go to) or repeat: true")
@@ -240,7 +240,7 @@ class FlowReader(ConditionReader):
                 )
             else:
                 grammar.append(" ".join(seg.words))
-        if phrases and not grammar and "key" not in got:
+        if phrases and not grammar and "key" not in got and "intent" not in got:
             self.bad(y, nid, "no phrase of this option is in the speech model's vocabulary and it has no key")
         return m.Option(
             key=got.get("key"),
@@ -250,6 +250,7 @@ class FlowReader(ConditionReader):
             set_vars=got.get("set", {}),
             repeat=bool(got.get("repeat", False)),
             pos=src.pos_of(y),
+            intent=got.get("intent"),
         )
 
     def _cases(self, y: src.YNode, nid: str | None, by_value: bool) -> Any:

@@ -8,63 +8,27 @@ or both together reaching `max_failures`, leaves through `on_failure`.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from typing import Any, Protocol
 
-from ivr.control import CallControl, DigitSpec, Heard, Prompt, SpeechSpec
+from ivr.control import DigitSpec, Heard, SpeechSpec
 from ivr.flow import model as m
+from ivr.flow.dialogue import Dialogue, match, nth
+from ivr.flow.intents import by_intent, uses_intents
 from ivr.flow.phrases import normalise
-
-
-class Dialogue(Protocol):
-    """What a menu needs from the running flow (the interpreter): the call, the flow's
-    variables it may set, prompts rendered with them, and a place to note what was heard."""
-
-    control: CallControl
-    vars: dict[str, Any]
-
-    def prompts(
-        self, parts: Sequence[m.PromptPart], extra: dict[str, object] | None = None
-    ) -> list[Prompt]: ...
-
-    def text(self, template: str, extra: dict[str, object] | None = None) -> str: ...
-
-    def heard(self, h: Heard) -> None: ...
-
-
-def nth(messages: Sequence[m.Prompt], count: int) -> m.Prompt:
-    """The message for the count-th error (1-based); the last one repeats; none: silence."""
-    return messages[min(count, len(messages)) - 1] if messages and count > 0 else ()
-
-
-def match(heard: Heard, options: Sequence[m.Option], min_confidence: float = 0.0) -> m.Option | None:
-    """The option a key or utterance selects; exact phrases beat phrases found inside longer speech."""
-    if heard.kind == "dtmf":
-        key = heard.value[:1]
-        return next((o for o in options if o.key is not None and o.key == key), None)
-    if heard.kind != "speech" or heard.confidence < min_confidence:
-        return None
-    said = normalise(heard.value.replace("[unk]", ""))
-    if not said:
-        return None
-    for opt in options:
-        if any(normalise(p) == said for p in (*opt.grammar, *opt.phrases)):
-            return opt
-    # Free-form recognition returns whole sentences ("我要投诉一下"): take the longest phrase inside.
-    best: tuple[int, m.Option | None] = (0, None)
-    for opt in options:
-        for p in opt.phrases:
-            n = normalise(p)
-            if n and n in said and len(n) > best[0]:
-                best = (len(n), opt)
-    return best[1]
+from ivr.understanding import URGENT
 
 
 async def ask_menu(it: Dialogue, flow: m.Flow, node: m.Menu, pending: str | None) -> str | None:
     options = list(node.options) + (list(flow.global_options) if node.global_options else [])
     grammar = tuple(dict.fromkeys(g for o in options for g in o.grammar))
+    # Only a menu whose own options name intents understands sentences (a global 紧急 option does
+    # not turn "继续等待请按1" into a question about intents); any menu still catches urgency.
+    step = it.understander if uses_intents(node.options) else None
+    urgent = next((o for o in options if o.intent == URGENT), None) if it.understander else None
     speech = (
-        SpeechSpec(phrases=grammar, timeout=node.timeout, min_confidence=node.min_confidence)
+        # A menu that understands callers hears whole sentences (free-form), not just its phrases.
+        SpeechSpec(phrases=None, timeout=node.timeout, max_seconds=20.0, min_confidence=node.min_confidence)
+        if step is not None
+        else SpeechSpec(phrases=grammar, timeout=node.timeout, min_confidence=node.min_confidence)
         if grammar
         else None
     )
@@ -84,7 +48,20 @@ async def ask_menu(it: Dialogue, flow: m.Flow, node: m.Menu, pending: str | None
         if heard.kind == "noinput":
             noinput += 1
         else:
-            opt = match(heard, options, node.min_confidence)
+            if step is not None and heard.kind == "speech" and heard.confidence >= node.min_confidence:
+                opt = match(heard, options, node.min_confidence, contained=False)
+                if opt is None and normalise(heard.value.replace("[unk]", "")):
+                    opt = await by_intent(it, step, node, options, heard.value)
+                    if opt is None:  # still unclear after asking: an operator, not "选择无效"
+                        it.vars["failed_menu"] = node.id
+                        return node.on_failure or node.next or flow.after(node.id)
+            else:
+                opt = match(heard, options, node.min_confidence)
+                if opt is None and urgent is not None and heard.kind == "speech" and it.understander:
+                    u = it.understander.understand(heard.value)
+                    if u.urgent:
+                        it.understood(u)
+                        opt = urgent
             if opt is not None and opt.repeat:
                 lead, retry = (), False
                 continue

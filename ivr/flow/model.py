@@ -13,6 +13,7 @@ from typing import Literal
 
 from ivr.flow.calendar import Calendar
 from ivr.flow.conditions import Condition
+from ivr.understanding import Understander
 
 Severity = Literal["error", "warning", "note"]
 
@@ -71,6 +72,7 @@ class Option:
     set_vars: Mapping[str, object] = field(default_factory=dict)
     repeat: bool = False  # replay the menu prompt (按*键重听)
     pos: Pos = Pos()
+    intent: str | None = None  # chosen when the understanding step finds this intent (or 紧急)
 
 
 @dataclass(frozen=True)
@@ -290,7 +292,7 @@ def edges(flow: Flow, node: Node) -> Iterator[Edge]:
             for opt in opts:
                 if opt.repeat:
                     continue
-                label = opt.key or (opt.phrases[0] if opt.phrases else "?")
+                label = opt.key or (opt.phrases[0] if opt.phrases else f"intent {opt.intent}")
                 yield (label, opt.target)
             yield ("failure", node.on_failure or node.next or fall)
         case Input():
@@ -342,6 +344,7 @@ class FlowSet:
     flows: Mapping[str, Flow]
     calendars: Mapping[str, Calendar] = field(default_factory=dict)  # resolved path -> calendar
     version: int = 0
+    understanding: Understander | None = None  # from flows/understanding.yaml, versioned with the flows
 
     def calendar_path(self, flow: Flow, name: str | None) -> str | None:
         name = name or flow.calendar

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ivr.flow.model import QUEUE_OUTCOMES
+from ivr.understanding import INTENTS, URGENT
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,10 @@ OPTION = {
     "next": F("target", "node for this choice"),
     "set": F("vars", "variables to set when chosen"),
     "repeat": F("bool", "replay the menu (e.g. *)"),
+    "intent": F(
+        "enum:" + "|".join((*INTENTS, URGENT)),
+        "taken when the caller's own words mean this intent (flows/understanding.yaml; 紧急: urgent)",
+    ),
     "label": F("text", "name shown in graphs and the transcript"),
 }
 

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from ivr.config import Settings
 from ivr.flow.conditions import QueueState
+from ivr.understanding import HotSpot, HotSpots
 
 __all__ = ["FlowServices", "QueueState", "TicketLookup", "TicketSink"]
 
@@ -51,3 +52,5 @@ class FlowServices:
     )  # queue -> survey flow after the operator hangs up
     max_depth: int = 8  # nested sub-flow calls
     max_quiet_steps: int = 200  # nodes in a row without speaking to or hearing the caller
+    hotspots: HotSpots | None = None  # shared by every call: several callers, one place and problem
+    on_hot_spot: Callable[[HotSpot], None] | None = None  # told when a call makes or grows one

@@ -33,6 +33,46 @@ def category_path(value: str) -> tuple[str, str, str]:
 
 
 @dataclass(frozen=True)
+class Understanding:
+    """What the understanding step made of one thing the caller said: the intent (or "unclear")
+    with its confidence and deciding words, urgency, up to three categories ("一级/二级/三级")
+    with their suggested units, the place named, numbers spoken, and a reason for each decision."""
+
+    text: str
+    intent: str
+    confidence: float = 0.0
+    intent_words: tuple[str, ...] = ()
+    urgent: bool = False
+    urgent_words: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()  # best first
+    units: tuple[str, ...] = ()  # the suggested unit of each category
+    place: Mapping[str, str] = field(default_factory=dict)  # district, street, compound, road
+    numbers: Mapping[str, str] = field(default_factory=dict)  # phone / ticket_no -> digits
+    reasons: tuple[str, ...] = ()
+
+    @property
+    def address(self) -> str:
+        """The place as one address line (district, street, compound, road)."""
+        return "".join(self.place.get(k, "") for k in ("district", "street", "road", "compound"))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "intent": self.intent,
+            "confidence": round(self.confidence, 3),
+            "intent_words": list(self.intent_words),
+            "urgent": self.urgent,
+            "urgent_words": list(self.urgent_words),
+            "categories": list(self.categories),
+            "units": list(self.units),
+            "place": dict(self.place),
+            "address": self.address,
+            "numbers": dict(self.numbers),
+            "reasons": list(self.reasons),
+        }
+
+
+@dataclass(frozen=True)
 class CallContext:
     """Who is calling and what the voice menu learned. The flow builds it once, when the caller
     is queued; the queue, the screen pop, the ticket draft and MQTT carry it unchanged."""
@@ -49,15 +89,19 @@ class CallContext:
     category: tuple[str, str, str] = ("", "", "")
     address: str = ""
     description: str = ""
+    understanding: Understanding | None = None  # what the caller's words were taken to mean
 
     def ivr(self) -> dict[str, Any]:
         """What the voice menu did, as the ticket's context and the screen pop show it."""
-        return {
+        out: dict[str, Any] = {
             "flow": self.flow,
             "path": list(self.path),
             "choices": dict(self.choices),
             "transcript": list(self.transcript),
         }
+        if self.understanding is not None:
+            out["understanding"] = self.understanding.as_dict()
+        return out
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from agents.console import Console
 from agents.eventlog import EventLog
 from agents.tickets import ScreenPopper
 from ivr.broker import LocalBroker
-from ivr.bus import Bus
+from ivr.bus import Bus, Topics
 from ivr.config import MqttSettings, QueueSettings, SeatSettings
 from ivr.records import CallContext, Offer, QueueRequest, RingOutcome, SeatEvent, SeatState
 from ivr.store import SqliteStore, Store
@@ -207,3 +207,8 @@ async def test_seat_commands_over_mqtt_drive_the_acd_and_state_is_published(
     finally:
         await bus.stop()
         await acd.stop()
+
+
+def test_hot_spot_topic_is_one_level_per_place_and_problem() -> None:
+    topic = Topics("hotline").hot_spot("花家地小区", "住房保障/房屋质量")
+    assert topic == "hotline/v1/hotspot/花家地小区|住房保障_房屋质量"

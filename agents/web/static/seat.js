@@ -86,6 +86,7 @@ function showPop(offer) {
   const choices = Object.entries(ivr.choices || {}).map(([k, v]) => `${k}=${v}`).join("，");
   $("pop-path").textContent = (ivr.path || []).join(" → ") + (choices ? `（${choices}）` : "") || "—";
   $("pop-transcript").textContent = (ivr.transcript || []).join(" / ") || "（未识别到语音）";
+  showUnderstanding(ivr.understanding);
   const list = $("pop-history");
   list.replaceChildren();
   for (const h of offer.history || []) {
@@ -95,6 +96,34 @@ function showPop(offer) {
   }
   if (!list.children.length) list.append(el("li", { class: "muted" }, "无"));
   openTicket(offer.ticket);
+}
+
+// What the line understood of the caller's words; Alt+1..3 takes a suggested category (and the
+// place as the address when the form has none).
+let suggestions = [];
+function showUnderstanding(u) {
+  suggestions = u ? u.categories || [] : [];
+  $("pop-understanding").style.display = u ? "" : "none";
+  if (!u) return;
+  const intent = u.intent === "unclear" ? "意图不明" : u.intent;
+  $("pop-intent").textContent = `${intent}（${Math.round((u.confidence || 0) * 100)}%）${(u.intent_words || []).join("、")}`;
+  $("pop-urgent").textContent = u.urgent ? "紧急：" + (u.urgent_words || []).join("、") : "";
+  $("pop-urgent").style.display = u.urgent ? "" : "none";
+  $("pop-place").textContent = u.address ? "地点：" + u.address : "";
+  $("pop-suggestions").replaceChildren(...suggestions.map((c, i) => {
+    const take = el("button", { type: "button", class: "take" }, `采用 Alt+${i + 1}`);
+    take.onclick = () => takeSuggestion(i, u);
+    return el("li", {}, `${c}${u.units && u.units[i] ? "（" + u.units[i] + "）" : ""} `, take);
+  }));
+  $("pop-suggestions").dataset.address = u.address || "";
+}
+
+function takeSuggestion(i, u) {
+  const path = suggestions[i];
+  if (!path) return;
+  const [c1, c2, c3] = path.split("/");
+  if (u && u.address && !$("address").value) { $("address").value = u.address; changed("address", u.address); }
+  setCategory(c1 || "", c2 || "", c3 || "");
 }
 
 // --- ticket form with autosave --------------------------------------------------------------
@@ -290,6 +319,12 @@ document.addEventListener("keydown", (ev) => {
     F8: () => { if (seat && seat.state === "wrap_up") $("btn-done").click(); },
   };
   if (keys[ev.key]) { ev.preventDefault(); keys[ev.key](); return; }
+  if (ev.altKey && ["1", "2", "3"].includes(ev.key)) {
+    ev.preventDefault();
+    const address = $("pop-suggestions").dataset.address;
+    takeSuggestion(Number(ev.key) - 1, { address });
+    return;
+  }
   if (!ctrl) return;
   if (ev.key === "s") { ev.preventDefault(); $("btn-save").click(); }
   else if (ev.key === "Enter") { ev.preventDefault(); $("btn-dispatch").click(); }

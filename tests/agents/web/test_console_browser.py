@@ -113,6 +113,17 @@ def test_operator_takes_a_call_and_files_the_ticket(line: tuple[str, Any]) -> No
             shot(page, "02-screen-pop")
             expect(page.locator("#state")).to_have_attribute("data-state", "talking", timeout=10_000)
 
+            # what the line understood of a spoken sentence: shown in the pop, Alt+2 takes a suggestion
+            page.evaluate(
+                """showUnderstanding({intent: "投诉", confidence: 0.9, intent_words: ["装修"], urgent: false,
+                  categories: ["环境保护/大气污染/餐饮油烟", "环境保护/噪声污染/装修噪音"],
+                  units: ["", ""], address: ""})"""
+            )
+            expect(page.locator("#pop-intent")).to_contain_text("投诉（90%）装修")
+            expect(page.locator("#pop-suggestions li")).to_have_count(2)
+            page.keyboard.press("Alt+2")
+            expect(page.locator("#category3")).to_have_value("装修噪音")
+
             # the ticket, typed while talking: category by type-ahead, unit suggested from the address
             page.fill("#address", "北京市朝阳区建国路88号")
             page.keyboard.press("Control+k")

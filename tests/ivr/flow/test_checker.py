@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ivr.flow.checker import check_set, load_file
+from ivr.flow.intents import UNDERSTANDING_FILE
 from ivr.flow.model import Menu, Problem
 
 from .conftest import QUEUES, load_set
@@ -113,6 +114,8 @@ def test_no_model_is_a_note_not_an_error() -> None:
 def test_shipped_flows_are_clean() -> None:
     flows = {}
     for path in sorted(SHIPPED.glob("*.yaml")):
+        if path.name == UNDERSTANDING_FILE:  # not a flow: tests/ivr/understanding checks it
+            continue
         flow, problems = load_file(path)
         assert not [p for p in problems if p.severity != "note"], [str(p) for p in problems]
         assert flow is not None

@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from ivr.flow.cli import add_commands, main
+from ivr.flow.intents import UNDERSTANDING_FILE
 from ivr.flow.model import NODE_CLASSES
 
 ROOT = Path(__file__).parents[3]
@@ -75,6 +76,8 @@ def test_schema_matches_the_loader(capsys: pytest.CaptureFixture[str]) -> None:
     assert {"prompt", "options"} <= set(variants["menu"]["required"])
     # every field the shipped flows use is declared, so editors accept them
     for path in (ROOT / "flows").glob("*.yaml"):
+        if path.name == UNDERSTANDING_FILE:
+            continue
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))
         assert set(doc) <= set(schema["properties"])
         for node in doc["nodes"].values():
