@@ -154,7 +154,9 @@ class Hotline:
         self.seatline = SipSeatLine(
             self.engine, self.legs.get, self._bridge_ended, s.resolve(s.store.recordings)
         )
-        self.popper = ScreenPopper(self.store, self.bus.topics)
+        u = s.understanding
+        self.hotspots = HotSpots(u.hot_spot_window_minutes * 60, u.hot_spot_threshold, self._hot_spot)
+        self.popper = ScreenPopper(self.store, self.bus.topics, hotspots=self.hotspots)
         self.acd = Acd(s.queues, s.seats, self.seatline, events=self.events, screen_pop=self.popper)
         self.console = Console(self.acd, self.store, self.bus)
         self.console.attach()
@@ -179,13 +181,14 @@ class Hotline:
             lookup=self.desk,
             recordings=s.resolve(s.store.recordings) / "messages",
             surveys=surveys(s),
-            hotspots=HotSpots(),
-            on_hot_spot=self._hot_spot,
+            hotspots=self.hotspots,  # tells _hot_spot itself
         )
         self._watcher = asyncio.ensure_future(self.flows.watch())
         keeper = Housekeeping(self.store, s.resolve(s.store.recordings), s.store.recording_retention_days)
         self._housekeeping = asyncio.ensure_future(keeper.run())
-        self.web = ConsoleServer(s, self.acd, self.store, self.bus, self.events, self.console)
+        self.web = ConsoleServer(
+            s, self.acd, self.store, self.bus, self.events, self.console, hotspots=self.hotspots
+        )
         try:
             await self.web.start()
         except OSError as exc:
@@ -229,7 +232,8 @@ class Hotline:
         )
 
     def _hot_spot(self, spot: HotSpot) -> None:
-        """Supervisors see it on MQTT (retained: the latest per place and problem)."""
+        """A cluster at or over the threshold gained a call or a ticket: supervisors see it on
+        MQTT (retained: the latest per place and problem); the board reads the clusters itself."""
         topic = self.bus.topics.hot_spot(spot.place, spot.category)
         task = asyncio.ensure_future(self.bus.publish(topic, "hot_spot", spot.as_dict(), retain=True))
         self._tasks.add(task)

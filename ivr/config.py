@@ -37,6 +37,7 @@ from ivr.configcheck import (
     ZONE,
     Problems,
     Rule,
+    above,
     at_least,
     checked,
     one_of,
@@ -139,6 +140,16 @@ class WebSettings:
 
 
 @dataclass(frozen=True)
+class UnderstandingSettings:
+    """Hot spots: calls about one problem at one place within the window (ivr/understanding)."""
+
+    hot_spot_threshold: int = checked(3, at_least(2, "a number of calls"))  # the board alerts at this
+    hot_spot_window_minutes: float = checked(
+        180.0, above(0, "a number of minutes")
+    )  # calls older than this leave the cluster
+
+
+@dataclass(frozen=True)
 class QueueSettings:
     name: str
     strategy: str = checked("longest_idle", one_of(*STRATEGIES))
@@ -223,6 +234,7 @@ class Settings:
     log_level: str = "INFO"
     timezone: str = "Asia/Shanghai"  # the centre's clock: ticket numbers, day folders, today's charts
     cluster: ClusterSettings = field(default_factory=ClusterSettings)
+    understanding: UnderstandingSettings = field(default_factory=UnderstandingSettings)
 
     def resolve(self, path: str | Path) -> Path:
         """Paths in config are relative to the config file's folder."""
@@ -230,7 +242,19 @@ class Settings:
         return p if p.is_absolute() else (self.source.parent / p).resolve()
 
 
-SECTIONS = ("sip", "trunk", "speech", "store", "mqtt", "web", "flows", "queues", "seats", "cluster")
+SECTIONS = (
+    "sip",
+    "trunk",
+    "speech",
+    "store",
+    "mqtt",
+    "web",
+    "flows",
+    "queues",
+    "seats",
+    "cluster",
+    "understanding",
+)
 TOP_KEYS = ("log_level", "timezone")
 FLOWS_KEYS = ("dir", "audio", "default", "numbers")
 LOG_LEVEL = Rule(f"one of {', '.join(show(n) for n in LOG_LEVELS)}", lambda v: v.upper() in LOG_LEVELS)
@@ -322,6 +346,9 @@ def _parse(raw: dict[str, Any], source: Path, problems: Problems) -> Settings:
         queues=queues,
         seats=_seats(raw.get("seats", []), queues, problems),
         cluster=problems.section(ClusterSettings, raw.get("cluster", {}), "[cluster]"),
+        understanding=problems.section(
+            UnderstandingSettings, raw.get("understanding", {}), "[understanding]"
+        ),
         **{k: v.upper() if k == "log_level" else v for k, v in top.items() if v is not MISSING},
     )
 

@@ -11,6 +11,7 @@ from typing import Any
 from ivr.bus import Topics, envelope
 from ivr.records import Offer, Ticket
 from ivr.store import Outgoing, Store
+from ivr.understanding import HotSpot, HotSpots
 
 
 def history_item(t: Ticket) -> dict[str, Any]:
@@ -24,7 +25,24 @@ def history_item(t: Ticket) -> dict[str, Any]:
     }
 
 
-def pop_body(ticket: Ticket, offer: Offer, history: Sequence[Ticket]) -> dict[str, Any]:
+def hot_spot_item(spot: HotSpot, ticket_id: str) -> dict[str, Any]:
+    """The cluster as the operator sees it: how many callers, and the others' tickets."""
+    return {
+        "id": spot.id,
+        "place": spot.place,
+        "category": spot.category,
+        "count": len(spot.calls),
+        "tickets": [t for t in spot.tickets if t != ticket_id],
+        "urgent": spot.urgent,
+    }
+
+
+def pop_body(
+    ticket: Ticket, offer: Offer, history: Sequence[Ticket], hot_spot: HotSpot | None = None
+) -> dict[str, Any]:
+    ivr = offer.context.ivr()
+    if hot_spot is not None:
+        ivr["hot_spot"] = hot_spot_item(hot_spot, ticket.id)
     return {
         "seat_id": offer.seat_id,
         "ticket": ticket.as_dict(),
@@ -38,18 +56,26 @@ def pop_body(ticket: Ticket, offer: Offer, history: Sequence[Ticket]) -> dict[st
             "callback": offer.callback,
         },
         "urgency": ticket.urgency,
-        "ivr": offer.context.ivr(),
+        "ivr": ivr,
         "history": [history_item(t) for t in history],
     }
 
 
 class ScreenPopper:
     """The queue's ScreenPop: one ticket per queued call, re-pointed if another seat takes it;
-    the call's QA recording is linked to it when the call ends."""
+    the call's QA recording is linked to it when the call ends. With `hotspots`, the ticket
+    joins its call's cluster and the pop says how many callers reported the same problem."""
 
     def __init__(
-        self, store: Store, topics: Topics, *, history: int = 5, now: Callable[[], float] = time.time
+        self,
+        store: Store,
+        topics: Topics,
+        *,
+        history: int = 5,
+        now: Callable[[], float] = time.time,
+        hotspots: HotSpots | None = None,
     ) -> None:
+        self._hotspots = hotspots
         self._store = store
         self._topics = topics
         self._history = history
@@ -58,9 +84,10 @@ class ScreenPopper:
     async def offer(self, offer: Offer) -> str:
         ctx = offer.context
         history = await self._store.tickets.by_caller(ctx.caller, self._history, exclude=offer.ticket_id)
+        spot = self._hotspots.of_call(ctx.call_id) if self._hotspots is not None else None
 
         def pop(t: Ticket) -> list[Outgoing]:
-            payload = envelope("screen_pop", pop_body(t, offer, history), self._now())
+            payload = envelope("screen_pop", pop_body(t, offer, history, spot), self._now())
             return [Outgoing(self._topics.seat_pop(offer.seat_id), payload, qos=1, retain=False)]
 
         if not offer.ticket_id:
@@ -77,6 +104,8 @@ class ScreenPopper:
                 context=ctx.ivr(),
                 also=pop,
             )
+            if self._hotspots is not None:
+                self._hotspots.link(ctx.call_id, ticket.id)
             return ticket.id
         old = await self._store.tickets.get(offer.ticket_id)
         if old is not None and old.operator == offer.seat_id:

@@ -12,6 +12,7 @@ from agents.acd import Acd
 from agents.stats import queue_figures
 from ivr.records import TERMINAL, QueueEvent, QueueEventKind, SeatEvent
 from ivr.store import Store
+from ivr.understanding import HotSpots
 
 K = QueueEventKind
 CHART_BUCKET = 15 * 60  # calls and service level per quarter hour
@@ -29,8 +30,11 @@ def _round(value: float | None, digits: int = 1) -> float | None:
 
 
 class LiveBoard:
-    def __init__(self, acd: Acd, store: Store, alert_wait_seconds: float = 60.0) -> None:
+    def __init__(
+        self, acd: Acd, store: Store, alert_wait_seconds: float = 60.0, hotspots: HotSpots | None = None
+    ) -> None:
         self._acd = acd
+        self._hotspots = hotspots  # clusters at or over the threshold are the board's alerts
         self._store = store
         self.alert_wait_seconds = alert_wait_seconds
         self.queue_events: list[QueueEvent] = []
@@ -111,6 +115,8 @@ class LiveBoard:
             "queues": queues,
             "seats": seats,
             "seats_by_state": dict(by_state),
+            # wall clock, as the flow notes calls (the ACD's clock may be virtual in tests)
+            "hot_spots": [s.as_dict() for s in self._hotspots.current(time.time())] if self._hotspots else [],
         }
 
     def charts(self) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from agents.console import Console
 from agents.eventlog import EventLog
 from agents.web.board import LiveBoard
 from agents.web.desk import Desk
+from agents.web.hotspots import HotSpotDesk
 from agents.web.knowledge import KnowledgeBase
 from agents.web.live import LiveHub
 from agents.web.openapi import spec
@@ -32,6 +33,7 @@ from agents.web.taxonomy import Taxonomy
 from ivr.bus import Bus
 from ivr.config import Settings
 from ivr.store import Store
+from ivr.understanding import HotSpots
 
 log = logging.getLogger(__name__)
 
@@ -57,12 +59,13 @@ class ConsoleServer:
         taxonomy: Taxonomy | None = None,
         knowledge: KnowledgeBase | None = None,
         alert_wait_seconds: float | None = None,
+        hotspots: HotSpots | None = None,
     ) -> None:
         self.settings = settings
         web = settings.web
         self.sessions = Sessions(settings.seats, web.supervisor_password, store.sessions)
         alert = settings.web.alert_wait_seconds if alert_wait_seconds is None else alert_wait_seconds
-        self.board = LiveBoard(acd, store, alert)
+        self.board = LiveBoard(acd, store, alert, hotspots)
         self.desk = Desk(
             acd,
             store,
@@ -77,6 +80,7 @@ class ConsoleServer:
         reports = Reports(store, levels, {s.id: s.name for s in settings.seats})
         self.hub = LiveHub(acd, store, self.desk, self.board, self.sessions)
         self.hub.attach()
+        self.hotspots = HotSpotDesk(self.sessions, store, console, hotspots)
         self.app = Starlette(routes=self._routes(Supervision(self.sessions, self.board, reports)))
         self.url = f"http://{web.bind}:{web.port}/"
         self._server: uvicorn.Server | None = None
@@ -95,6 +99,7 @@ class ConsoleServer:
             Route("/api/openapi.json", openapi),
             *self.desk.routes(),
             *supervision.routes(),
+            *self.hotspots.routes(),
             WebSocketRoute("/api/live", self.hub.websocket),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ]
