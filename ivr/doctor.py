@@ -16,8 +16,11 @@ from ivr.config import Settings
 CN_MODEL_HINT = (
     "download vosk-model-small-cn-0.22 (42 MB zip, sha256 "
     "3af8b0e7e0f835ae9d414ce5df580237a3cfb08d586c9fbbb0f7ff29ad5b14ba) from the Vosk models page, "
-    'unzip it under models/ and set [speech] model = "models/vosk-model-small-cn-0.22"'
+    'unzip it under models/ and set [speech] model = "models/vosk-model-small-cn-0.22" '
+    "(or vosk-model-cn-0.22, 1.3 GB, on a server with the memory)"
 )
+# everyday words any Chinese model knows: asked of the loaded model (small models ship no words.txt)
+CHINESE_PROBES = ("你好", "我", "的", "小区", "投诉", "电话", "问题", "地址")
 
 
 @dataclass
@@ -62,13 +65,31 @@ def _model(settings: Settings) -> Check:
             required=False,
         )
     from ivr.speech.asr import ModelError, load_model
+    from ivr.speech.grammar import ModelVocabulary
 
     path = settings.resolve(settings.speech.model)
     try:
-        _, info = load_model(path)
+        model, info = load_model(path)
     except ModelError as exc:
         return Check("speech model", False, str(exc), CN_MODEL_HINT, required=False)
-    return Check("speech model", True, f"Vosk model at {info.path} loads")
+    vocabulary = ModelVocabulary(model)
+    known = [w for w in CHINESE_PROBES if w in vocabulary]
+    if len(known) * 2 < len(CHINESE_PROBES):
+        return Check(
+            "speech model",
+            False,
+            f"Vosk model at {info.path} loads, but its vocabulary does not look Chinese "
+            f"({len(known)} of {len(CHINESE_PROBES)} common Chinese words known): "
+            "callers' words will not reach the understanding step",
+            CN_MODEL_HINT,
+            required=False,
+        )
+    return Check(
+        "speech model",
+        True,
+        f"Vosk model at {info.path} loads; Chinese vocabulary ({len(known)} of "
+        f"{len(CHINESE_PROBES)} common words known)",
+    )
 
 
 def _espeak(settings: Settings) -> Check:

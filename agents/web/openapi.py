@@ -148,6 +148,25 @@ def spec() -> dict[str, Any]:
         "/api/knowledge": {"get": _op("Knowledge base answers for a query", query=("q",))},
         "/api/board": {"get": _op("Live board: queues, seats by state (supervisor)", errors=(401, 403))},
         "/api/charts": {"get": _op("Today's series per 15 min / 5 min (supervisor)", errors=(401, 403))},
+        "/api/hotspots": {
+            "get": _op(
+                "Hot spots: clusters of calls about one problem at one place (supervisor)", errors=(401, 403)
+            )
+        },
+        "/api/hotspots/dispatch": {
+            "post": _op(
+                "Dispatch every open ticket of a hot spot to one unit (supervisor; all or nothing)",
+                body={
+                    "type": "object",
+                    "required": ["id", "unit"],
+                    "properties": {
+                        "id": {**_STR, "description": "the hot spot's id: place|category"},
+                        "unit": _STR,
+                    },
+                },
+                errors=(400, 401, 403, 404, 409, 422),
+            )
+        },
         "/api/reports/queues": {
             "get": _op(
                 "Per-queue report for a date range, JSON or CSV", query=report_q, errors=(400, 401, 403)

@@ -372,3 +372,19 @@ def test_cluster_keys_are_read(tmp_path: Path) -> None:
 def test_bad_cluster_settings_are_refused_with_the_key(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load_cluster(tmp_path, text)
+
+
+# --- [understanding] (hot spots) ----------------------------------------------------------------
+
+
+def test_hot_spot_threshold_and_window_are_read_and_checked(tmp_path: Path) -> None:
+    u = config.parse(
+        {"understanding": {"hot_spot_threshold": 5, "hot_spot_window_minutes": 30}}, tmp_path / "c"
+    )
+    assert (u.understanding.hot_spot_threshold, u.understanding.hot_spot_window_minutes) == (5, 30)
+    assert config.parse({}, tmp_path / "c").understanding.hot_spot_threshold == 3
+    with pytest.raises(ConfigError) as err:
+        config.parse({"understanding": {"hot_spot_threshold": 1, "hot_spot_window": 5}}, tmp_path / "c")
+    text = str(err.value)
+    assert "[understanding] hot_spot_threshold: expected a number of calls >= 2, got 1" in text
+    assert "[understanding] hot_spot_window: unknown key" in text

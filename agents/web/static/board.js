@@ -35,6 +35,7 @@ function render() {
         el("dt", {}, "就绪 / 签入座席"), el("dd", {}, `${q.ready} / ${q.logged_in}`)));
   });
   $("queues").replaceChildren(...cards);
+  for (const h of board.hot_spots || []) alerts.push(`热点：${h.place} ${h.category} 已有 ${h.calls} 位市民反映`);
   $("alerts").textContent = "⚠ " + alerts.join("；");
   $("alerts").style.display = alerts.length ? "block" : "none";
   $("by-state").textContent = Object.entries(board.seats_by_state)
@@ -45,6 +46,32 @@ function render() {
     el("td", {}, s.since ? fmtDuration(now - s.since) : "—"), el("td", {}, String(s.calls_today)))));
 }
 setInterval(render, 1000);
+
+// Hot spots: drawn when a board arrives (not every second), so a unit being typed survives.
+const units = {};
+function renderHotSpots() {
+  const spots = board.hot_spots || [];
+  $("hotspots-panel").style.display = spots.length ? "" : "none";
+  $("hotspots").replaceChildren(...spots.map((h) => {
+    const unit = el("input", { type: "text", placeholder: "承办单位", "aria-label": "承办单位", value: units[h.id] || "" });
+    unit.oninput = () => { units[h.id] = unit.value; };
+    const send = el("button", { type: "button", class: "dispatch" }, "一并派单");
+    send.onclick = () => dispatchAll(h, unit.value);
+    return el("li", { "data-hotspot": h.id, class: h.urgent ? "urgent" : "" },
+      el("strong", {}, `${h.place} · ${h.category}`), ` 已有 ${h.calls} 位市民反映同一问题`,
+      el("div", { class: "muted", "data-field": "tickets" },
+        "关联工单：" + ((h.tickets || []).join("、") || "（尚未生成）")),
+      unit, " ", send);
+  }));
+}
+
+async function dispatchAll(h, unit) {
+  $("hotspot-error").textContent = "";
+  try {
+    const r = await api("POST", "/api/hotspots/dispatch", { id: h.id, unit: unit.trim() });
+    $("hotspot-error").textContent = `已派单 ${r.dispatched.length} 件至 ${r.unit}`;
+  } catch (e) { $("hotspot-error").textContent = e.message; }
+}
 
 async function loadCharts() {
   const c = await api("GET", "/api/charts").catch(() => null);
@@ -113,6 +140,7 @@ live({
     offset = board.now - Date.now() / 1000;
     if (!$("threshold").value) $("threshold").placeholder = board.alert_wait_seconds;
     render();
+    renderHotSpots();
   },
   fatal: (m) => toLogin(m.error),
 });

@@ -87,6 +87,10 @@ function showPop(offer) {
   $("pop-path").textContent = (ivr.path || []).join(" → ") + (choices ? `（${choices}）` : "") || "—";
   $("pop-transcript").textContent = (ivr.transcript || []).join(" / ") || "（未识别到语音）";
   showUnderstanding(ivr.understanding);
+  const spot = ivr.hot_spot;
+  $("pop-hotspot").style.display = spot ? "block" : "none";
+  $("pop-hotspot").textContent = spot ? `已有 ${spot.count} 位市民反映同一问题（${spot.place}）` +
+    (spot.tickets.length ? "，关联工单：" + spot.tickets.join("、") : "") : "";
   const list = $("pop-history");
   list.replaceChildren();
   for (const h of offer.history || []) {
