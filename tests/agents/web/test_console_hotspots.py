@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ import aiomqtt
 import httpx
 import pytest
 import websockets
+from playwright.async_api import async_playwright, expect
 
 from agents.acd import Acd
 from agents.console import Console
@@ -283,3 +285,57 @@ async def test_the_third_caller_about_one_place_raises_the_alert(line: Line) -> 
         history = (await line.http.get(f"/api/tickets/{t}/history", headers=boss)).json()
         assert history[-1]["actor"] == "supervisor:hotspot 花家地小区"
         assert history[-1]["changes"]["status"][1] == "dispatched"
+
+
+@pytest.mark.browser
+async def test_board_and_pop_pages_show_the_hot_spot(line: Line) -> None:
+    """The pages as people see them: the board's alert with its tickets and the 一并派单 button,
+    the operator's pop with 已有 N 位市民反映同一问题."""
+    for sid in SEATS:
+        h = await line.login({"seat_id": sid, "password": f"pw{sid}"})
+        await line.http.post(f"/api/seats/{sid}/state", json={"action": "login"}, headers=h)
+    for n in range(3):
+        caller, run = line.call(n)
+        await line.seat_on(caller.call_id)
+        caller.hang_up.set()
+        await asyncio.wait_for(run, 10)
+    spot = line.hotspots.get(SPOT_ID, time.time())
+    assert spot is not None and len(spot.tickets) == 3
+    h = await line.login({"seat_id": "1002", "password": "pw1002", "takeover": True})
+    await line.http.post("/api/seats/1002/state", json={"action": "logout"}, headers=h)
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+        try:
+            seat = await (await browser.new_context(locale="zh-CN")).new_page()
+            await seat.goto(line.server.url)
+            await seat.fill("#seat_id", "1001")
+            await seat.fill("#password", "pw1001")
+            await seat.click("#submit")
+            await seat.wait_for_url("**/seat.html")
+            caller, run = line.call(3)
+            await line.seat_on(caller.call_id)
+            banner = seat.locator("#pop-hotspot")
+            await expect(banner).to_contain_text("已有 4 位市民反映同一问题（花家地小区）")
+            for t in spot.tickets:
+                await expect(banner).to_contain_text(t)
+            caller.hang_up.set()
+            await asyncio.wait_for(run, 10)
+
+            sup = await (await browser.new_context(locale="zh-CN")).new_page()
+            await sup.goto(line.server.url)
+            await sup.click("#tab-sup")
+            await sup.fill("#password", SUPERVISOR)
+            await sup.click("#submit")
+            await sup.wait_for_url("**/board.html")
+            item = sup.locator(f'[data-hotspot="{SPOT_ID}"]')
+            await expect(item).to_contain_text("已有 4 位市民反映同一问题")
+            await expect(sup.locator("#alerts")).to_contain_text("热点：花家地小区")
+            await expect(item.locator('[data-field="tickets"]')).to_contain_text(spot.tickets[0])
+            await item.locator("input").fill("朝阳区住建委")
+            await item.locator("button.dispatch").click()
+            await expect(sup.locator("#hotspot-error")).to_have_text("已派单 4 件至 朝阳区住建委")
+        finally:
+            await browser.close()
+    for t in spot.tickets:
+        ticket = await line.store.tickets.get(t)
+        assert ticket is not None and (ticket.status, ticket.unit) == ("dispatched", "朝阳区住建委")
