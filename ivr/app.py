@@ -157,6 +157,9 @@ class Hotline:
         u = s.understanding
         self.hotspots = HotSpots(u.hot_spot_window_minutes * 60, u.hot_spot_threshold, self._hot_spot)
         self.popper = ScreenPopper(self.store, self.bus.topics, hotspots=self.hotspots)
+        since = time.time() - self.hotspots.window
+        joined = await self.popper.rejoin_hot_spots(since)
+        log.info("hot spots: %d tickets of the last %.0f min rejoined", joined, u.hot_spot_window_minutes)
         self.acd = Acd(s.queues, s.seats, self.seatline, events=self.events, screen_pop=self.popper)
         self.console = Console(self.acd, self.store, self.bus)
         self.console.attach()

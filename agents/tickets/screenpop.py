@@ -9,9 +9,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ivr.bus import Topics, envelope
-from ivr.records import Offer, Ticket
+from ivr.records import Offer, Ticket, Understanding
 from ivr.store import Outgoing, Store
 from ivr.understanding import HotSpot, HotSpots
+from ivr.understanding.hotspots import key_of
 
 
 def history_item(t: Ticket) -> dict[str, Any]:
@@ -116,6 +117,35 @@ class ScreenPopper:
             offer.ticket_id, {"operator": offer.seat_id}, actor="acd", also=pop
         )
         return ticket.id
+
+    async def rejoin_hot_spots(self, since: float) -> int:
+        """After a restart: the tickets drafted since `since` (at most the hot-spot window ago)
+        join their clusters again, from the understanding each keeps in its context, so the
+        board and the next pops count the callers before the restart. Returns how many joined;
+        nothing is announced (MQTT kept the retained hot spots)."""
+        if self._hotspots is None:
+            return 0
+        spots, told = self._hotspots, self._hotspots.on_change
+        spots.on_change = None
+        joined = 0
+        try:
+            for t in await self._store.tickets.since(since):
+                u = t.context.get("understanding")
+                if not isinstance(u, dict) or not t.call_id:
+                    continue
+                said = Understanding(
+                    text=str(u.get("text", "")),
+                    intent=str(u.get("intent", "")),
+                    urgent=bool(u.get("urgent")),
+                    categories=tuple(str(c) for c in u.get("categories") or ()),
+                    place={str(k): str(v) for k, v in (u.get("place") or {}).items()},
+                )
+                if key_of(said) is not None:
+                    spots.note(t.call_id, said, t.created_at, ticket_id=t.id)
+                    joined += 1
+        finally:
+            spots.on_change = told
+        return joined
 
     async def link_recording(self, ticket_id: str, recording: str, seat_id: str) -> None:
         """The call's QA recording, added to the ticket's context when the call ends."""

@@ -132,6 +132,10 @@ class PgTicketBook:
         )
         return [ticket_from_row(r) for r in await self._pool.fetch(sql, caller, exclude, limit)]
 
+    async def since(self, at: float, limit: int = 5000) -> list[Ticket]:
+        sql = f"{_SELECT} WHERE created_at >= $1 ORDER BY created_at DESC LIMIT $2"
+        return [ticket_from_row(r) for r in reversed(await self._pool.fetch(sql, at, limit))]
+
     async def history(self, ticket_id: str) -> list[TicketChange]:
         sql = "SELECT ticket_id, at, actor, changes FROM ticket_history WHERE ticket_id = $1 ORDER BY id"
         return [change_from_row(r) for r in await self._pool.fetch(sql, ticket_id)]

@@ -150,6 +150,12 @@ class SqliteTicketBook:
             rows = await cur.fetchall()
         return [ticket_from_row(r) for r in rows]
 
+    async def since(self, at: float, limit: int = 5000) -> list[Ticket]:
+        sql = f"{_SELECT} WHERE created_at >= ? ORDER BY created_at DESC LIMIT ?"
+        async with self._conn.execute(sql, (at, limit)) as cur:
+            rows = await cur.fetchall()
+        return [ticket_from_row(r) for r in reversed(list(rows))]
+
     async def history(self, ticket_id: str) -> list[TicketChange]:
         sql = "SELECT ticket_id, at, actor, changes FROM ticket_history WHERE ticket_id = ? ORDER BY id"
         async with self._conn.execute(sql, (ticket_id,)) as cur:

@@ -133,12 +133,14 @@ class Line:
         self.bus = Bus(s.mqtt, self.store, host="127.0.0.1", port=self.broker.port)
         u = s.understanding
         self.hotspots = HotSpots(u.hot_spot_window_minutes * 60, u.hot_spot_threshold, self._publish)
+        self.popper = ScreenPopper(self.store, self.bus.topics, hotspots=self.hotspots)
+        self.rejoined = await self.popper.rejoin_hot_spots(time.time() - self.hotspots.window)  # as ivr serve
         self.acd = Acd(
             s.queues,
             s.seats,
             AnsweringSeats(),  # type: ignore[arg-type]
             events=EventLog(self.store),
-            screen_pop=ScreenPopper(self.store, self.bus.topics, hotspots=self.hotspots),
+            screen_pop=self.popper,
         )
         self.console = Console(self.acd, self.store, self.bus)
         self.console.attach()
@@ -339,3 +341,37 @@ async def test_board_and_pop_pages_show_the_hot_spot(line: Line) -> None:
     for t in spot.tickets:
         ticket = await line.store.tickets.get(t)
         assert ticket is not None and (ticket.status, ticket.unit) == ("dispatched", "朝阳区住建委")
+
+
+async def test_clusters_survive_a_restart(tmp_path: Path) -> None:
+    first = Line(tmp_path)
+    await first.start()
+    try:
+        for sid in SEATS:
+            h = await first.login({"seat_id": sid, "password": f"pw{sid}"})
+            await first.http.post(f"/api/seats/{sid}/state", json={"action": "login"}, headers=h)
+        for n in range(2):
+            caller, run = first.call(n)
+            await first.seat_on(caller.call_id)
+            caller.hang_up.set()
+            await asyncio.wait_for(run, 10)
+        assert first.hotspots.current(time.time()) == []  # two callers: no hot spot yet
+    finally:
+        await first.stop()
+    again = Line(tmp_path)  # the same database
+    await again.start()
+    try:
+        assert again.rejoined == 2
+        for sid in SEATS:
+            h = await again.login({"seat_id": sid, "password": f"pw{sid}", "takeover": True})
+            await again.http.post(f"/api/seats/{sid}/state", json={"action": "login"}, headers=h)
+        caller, run = again.call(2)  # the third caller, after the restart
+        await again.seat_on(caller.call_id)
+        boss = await again.login({"role": "supervisor", "password": SUPERVISOR})
+        spots = (await again.http.get("/api/hotspots", headers=boss)).json()["hot_spots"]
+        assert [(s["id"], s["calls"], len(s["tickets"])) for s in spots] == [(SPOT_ID, 3, 3)]
+        assert again.published and again.published[-1].id == SPOT_ID
+        caller.hang_up.set()
+        await asyncio.wait_for(run, 10)
+    finally:
+        await again.stop()
