@@ -77,6 +77,15 @@ async def test_earlier_tickets_by_caller_skip_drafts(store: Store) -> None:
     assert [t.id for t in earlier] == ids[-2::-1][:3]
 
 
+async def test_tickets_since_a_time_oldest_first(store: Store) -> None:
+    made = [await store.tickets.create(f"1390000000{i}", description=f"第{i}次") for i in range(3)]
+    got = await store.tickets.since(made[1].created_at)
+    assert [t.id for t in got] == [t.id for t in made if t.created_at >= made[1].created_at]
+    assert made[-1].id in [t.id for t in got] and made[0].created_at <= made[1].created_at
+    assert [t.id for t in await store.tickets.since(0, limit=1)] == [made[-1].id]  # the newest kept
+    assert await store.tickets.since(made[-1].created_at + 1) == []
+
+
 async def test_everything_survives_a_restart(backend: Backend) -> None:
     s = await backend.open()
     t = await s.tickets.create("1", status="open")
