@@ -30,6 +30,8 @@ BUILTIN_VARS |= {
     "ticket_error",
     "transferred_to",
 }
+# what a menu with intent options sets when the understanding step reads the caller's words
+UNDERSTOOD_VARS = ("intent", "said", "urgency", "hot_spot")
 _QUIET = (m.SetVars, m.If, m.Switch, m.Goto, m.Call)  # nodes that neither speak nor listen
 
 
@@ -85,6 +87,8 @@ class SetChecker:
             self.known_vars.update(flow.variables)
             for node in flow.nodes.values():
                 self.known_vars.update(_sets(node))
+                if isinstance(node, m.Menu) and any(o.intent for o in node.options):
+                    self.known_vars.update(UNDERSTOOD_VARS)
             for opt in flow.global_options:
                 self.known_vars.update(opt.set_vars)
 

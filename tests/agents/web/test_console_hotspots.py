@@ -244,6 +244,7 @@ async def test_the_third_caller_about_one_place_raises_the_alert(line: Line) -> 
             caller.hang_up.set()
             result = await asyncio.wait_for(run, 10)
             assert "main:operator_complaint" in result.route, result.route
+            assert ("main:hot_spot_notice" in result.route) == (n == 2)  # the third hears it
         alert = await board_with_hot_spot(ws)
         assert (alert["id"], alert["place"], alert["calls"]) == (SPOT_ID, "花家地小区", 3)
         assert alert["tickets"] == tickets

@@ -202,3 +202,12 @@ def test_loader_never_raises_on_mangled_real_flow(data: st.DataObject) -> None:
     flows = {flow.name: flow} if flow else {}
     check_set(flows, QUEUES)  # must not raise either
     assert flow is not None or problems
+
+
+def test_an_intent_menu_sets_what_the_understanding_step_found(tmp_path: Path) -> None:
+    say = "  s: {type: say, text: '已有{hot_spot}位市民反映，您说的是{said}'}\n"
+    menu = "  m: {type: menu, prompt: 请说, options: [{key: '1', intent: 投诉, next: s}]}\n"
+    _, problems = load_set(tmp_path, a=f"nodes:\n{menu}{say}")
+    assert not [p for p in problems if "never set" in p.message], problems
+    _, problems = load_set(tmp_path, b=f"nodes:\n{say}")
+    assert {p.message.split("}")[0] for p in problems if "never set" in p.message} == {"{hot_spot", "{said"}
