@@ -133,12 +133,13 @@ class ScreenPopper:
                 u = t.context.get("understanding")
                 if not isinstance(u, dict) or not t.call_id:
                     continue
-                said = Understanding(
+                place, categories = u.get("place"), u.get("categories")
+                said = Understanding(  # only what the cluster key needs; old rows may lack parts
                     text=str(u.get("text", "")),
                     intent=str(u.get("intent", "")),
                     urgent=bool(u.get("urgent")),
-                    categories=tuple(str(c) for c in u.get("categories") or ()),
-                    place={str(k): str(v) for k, v in (u.get("place") or {}).items()},
+                    categories=tuple(str(c) for c in categories) if isinstance(categories, list) else (),
+                    place={str(k): str(v) for k, v in place.items()} if isinstance(place, dict) else {},
                 )
                 if key_of(said) is not None:
                     spots.note(t.call_id, said, t.created_at, ticket_id=t.id)
