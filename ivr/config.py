@@ -77,9 +77,14 @@ class MqttSettings:
     host: str = ""  # empty: `ivr serve` starts a local mosquitto on a free port
     port: int = 1883
     topic_prefix: str = "hotline"
-    username: str = ""
+    username: str = ""  # the line's own account; with the local broker, client_id (generated)
     password: str = ""
-    client_id: str = "hotline-ivr"
+    password_file: str = ""  # read at start instead of password (the local broker writes one, 0600)
+    client_id: str = "hotline-ivr"  # the broker lets only the line's account use it
+    tls_ca: str = ""  # CA file: TLS to the broker (an external one); empty: plain TCP
+    tls_cert: str = ""  # client certificate and key, when the broker asks for one
+    tls_key: str = ""
+    seat_accounts: bool = True  # issue each signed-in console its own broker account (dynsec)
     keepalive: int = 30
     retry_min: float = 0.2  # reconnect backoff (seconds), doubled up to retry_max
     retry_max: float = 5.0
