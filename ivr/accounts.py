@@ -5,7 +5,8 @@ An account is `seat-<seat>-<12 hex of the session key>`, usable with that client
 the role `hotline-seat-<seat>` (`Topics.seat_acls`): it reads its seat's topics, sends its seat's
 commands and ticket updates, and nothing else. Deleting it makes the broker disconnect the
 console at once. Its description holds the session key (a hash of the console's token, never
-the token), so `sweep` on any node can delete the accounts of sessions that ended elsewhere.
+the token) and its name the line that issued it: `sweep` deletes the accounts this line issued
+whose session has ended (a line only knows the sessions of its own store).
 
 Requests and answers pair up by correlation data: one future per request, removed in `finally`.
 """
@@ -130,6 +131,7 @@ class SeatAccounts:
                 "username": name,
                 "password": password,
                 "clientid": name,
+                "textname": self._bus.settings.client_id,
                 "textdescription": session_key,
                 "roles": [{"rolename": role}],
             },
@@ -170,12 +172,15 @@ class SeatAccounts:
         return [str(n) for n in names if str(n).startswith(prefix)]
 
     async def sweep(self, alive: Callable[[str], Awaitable[bool]]) -> int:
-        """Delete consoles' accounts whose session (by key) is no longer alive; how many."""
+        """Delete the consoles' accounts this line issued whose session (by key) is no longer
+        alive; how many went."""
         answer = (await self._run([{"command": "listClients", "verbose": True, "count": -1}]))[0]
         gone = 0
         for client in answer.get("data", {}).get("clients", []):
             name = str(client.get("username", ""))
-            if name.startswith(SEAT_PREFIX) and not await alive(str(client.get("textdescription", ""))):
+            if not name.startswith(SEAT_PREFIX) or client.get("textname") != self._bus.settings.client_id:
+                continue
+            if not await alive(str(client.get("textdescription", ""))):
                 await self._delete(name)
                 gone += 1
         return gone
