@@ -70,9 +70,12 @@ class LocalBroker:
         executable: str = "mosquitto",
         lines: Iterable[str] = ("hotline-ivr",),
         topic_prefix: str = "hotline",
+        tls: tuple[Path, Path] | None = None,
     ) -> None:
         """`lines`: the client ids of the lines (nodes) that use this broker; each gets an
-        account of the same name, usable with that client id only."""
+        account of the same name, usable with that client id only. `tls`: (certificate, key)
+        for a TLS listener instead of plain TCP (how a centre's broker on another machine runs)."""
+        self.tls = tls
         self.host = host
         self.port = port or free_port(host)
         self._own_dir = data_dir is None
@@ -146,12 +149,14 @@ class LocalBroker:
         self.data_dir.chmod(0o700)
         self._write_dynsec()
         conf = self.data_dir / "mosquitto.conf"
+        tls = f"certfile {self.tls[0]}\nkeyfile {self.tls[1]}\n" if self.tls else ""
         self._write_private(
             conf,
             # as root mosquitto would switch to user "mosquitto", who cannot read our folder
             f"user {getpass.getuser()}\n"
             "per_listener_settings false\n"
             f"listener {self.port} {self.host}\n"
+            f"{tls}"
             "allow_anonymous false\n"
             f"plugin {self._plugin}\n"
             f"plugin_opt_config_file {self.dynsec_file}\n"

@@ -1,9 +1,11 @@
-"""The bus against a real mosquitto on 127.0.0.1: delivery, broker outage, restarts, commands."""
+"""The bus against a real mosquitto on 127.0.0.1: delivery, broker outage, restarts, commands,
+TLS. The line and the consoles connect with their accounts (the broker admits no one else)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -239,3 +241,40 @@ async def test_seat_commands_over_mqtt_drive_the_acd_and_state_is_published(
     finally:
         await bus.stop()
         await acd.stop()
+
+
+def self_signed(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 (its own CA) and its key, made by openssl."""
+    cert, key = folder / "broker.pem", folder / "broker.key"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    return cert, key
+
+
+async def test_the_line_reaches_a_tls_broker_with_its_ca(store: Store, tmp_path: Path) -> None:
+    cert, key = self_signed(tmp_path)
+    async with LocalBroker(data_dir=tmp_path / "tls-broker", lines=(LINE, ADMIN), tls=(cert, key)) as broker:
+        plain = make_bus(broker, store)  # no tls_ca: plain TCP to a TLS listener gets nowhere
+        await plain.start()
+        with pytest.raises(TimeoutError):
+            await plain.wait_connected(1.5)
+        await plain.stop()
+        settings = MqttSettings(host="127.0.0.1", port=broker.port, client_id=LINE, tls_ca=str(cert), **FAST)
+        bus = Bus(settings, store, account=(LINE, broker.password(LINE)))
+        await bus.start()
+        try:
+            await bus.wait_connected(5)
+            await bus.publish(bus.topics.seat_pop("1001"), "screen_pop", {"n": 1})
+            await bus.drain(5)
+        finally:
+            await bus.stop()
+        assert bus.delivered == 1
+        # a client that speaks TLS but has no account is refused all the same
+        with pytest.raises(aiomqtt.MqttError, match=r"[Nn]ot authori[sz]ed"):
+            tls = aiomqtt.TLSParameters(ca_certs=str(cert))
+            async with aiomqtt.Client("127.0.0.1", broker.port, identifier="stranger", tls_params=tls):
+                pass
