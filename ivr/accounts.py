@@ -117,7 +117,10 @@ class SeatAccounts:
         other accounts go (one console per seat)."""
         topics = self._bus.topics
         role = f"hotline-seat-{seat_id}"
-        acls = topics.seat_acls(seat_id)  # ValueError for ids that are not one topic level
+        try:
+            acls = topics.seat_acls(seat_id)
+        except ValueError as exc:  # an id that is not one topic level cannot be fenced in
+            raise AccountError(str(exc)) from exc
         name, password = username(seat_id, session_key), secrets.token_urlsafe(24)
         commands: list[dict[str, Any]] = [{"command": "createRole", "rolename": role}]
         commands += [
