@@ -1,7 +1,7 @@
 """A local Mosquitto for `ivr serve` (when no broker is configured), `ivr cluster up` and tests.
 
 Nobody connects anonymously. The broker runs Mosquitto's dynamic security plugin (dynsec) with
-a config this class writes before each start: one account per line (a `ivr serve` node), bound
+a config this class writes before each start: one account per line (an `ivr serve` node), bound
 to its own client id so no other client can take that id over, with the role `hotline-line`
 (the line's topics, and the dynsec control topic through which it issues and revokes operator
 consoles' accounts at sign-in and sign-out; see `ivr/accounts.py`). Each line's password is

@@ -154,7 +154,7 @@ class Desk:
         name = self.sessions.seat_name(session.seat_id) if session.seat_id else "班长"
         body: dict[str, Any] = {"token": session.token, **session.as_dict(), "name": name}
         if session.role != SUPERVISOR:
-            body["mqtt"] = session.mqtt
+            body["mqtt"], session.mqtt = session.mqtt, None  # the password is told once, not kept
         return JSONResponse(body)
 
     async def logout(self, request: Request) -> Response:

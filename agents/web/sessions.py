@@ -46,7 +46,7 @@ class Session:
     seat_id: str  # "" for supervisors
     created_at: float
     live: int = 0  # open live sockets (0 or 1 for a seat)
-    mqtt: dict[str, Any] | None = None  # the broker account issued at sign-in (told once)
+    mqtt: dict[str, Any] | None = None  # the broker account issued at sign-in, until told
     on_revoke: list[Callable[[str], None]] = field(default_factory=list)
 
     def can_see_seat(self, seat_id: str) -> bool:
