@@ -120,6 +120,10 @@ async def test_a_console_updates_only_tickets_its_seat_operates(line: Line) -> N
         fields = {"category1": "城市管理", "status": "open"}
         await c.publish(f"{PREFIX}/1001/ticket/{own.id}/update", json.dumps({"fields": fields}), qos=1)
         got = await receive(c, 3)
+    async with console_client(await line.sign_in("1001", "n" * 64)) as fresh:  # a later sign-in
+        await fresh.subscribe(f"{PREFIX}/1001/ticket/+", qos=1)
+        with pytest.raises(TimeoutError):  # tickets are not retained in the broker
+            await receive(fresh, 1, timeout=1)
     kinds: list[tuple[str, Any]] = [(d["type"], d.get("ticket_id") or d["ticket"]["id"]) for _, d in got]
     assert kinds == [("ticket_error", other.id), ("ticket_error", own.id), ("ticket", own.id)]
     assert "not the operator" in got[0][1]["error"] and "operator" in got[1][1]["error"]
