@@ -13,6 +13,7 @@ from ivr.records import SeatState
 async def test_login_answers_and_refusals(rig: Rig) -> None:
     ok = await rig.http.post("/api/login", json={"seat_id": "1001", "password": "pw1001"})
     assert ok.status_code == 200 and ok.json()["seat_id"] == "1001" and ok.json()["name"] == "话务员1001"
+    assert ok.json()["mqtt"] is None  # this rig issues no broker accounts (test_sessions does)
     for body in (
         {"seat_id": "1001", "password": "wrong"},
         {"seat_id": "9999", "password": "pw1001"},
