@@ -1,5 +1,10 @@
 """The operators' consoles over MQTT: seat commands into the ACD, ticket edits into the
-store, and every seat state change back out as a retained message."""
+store, and every seat state change back out as a retained message.
+
+Who sent a message is the seat in its topic (`seat/<id>/...`): the broker's ACL lets only that
+seat's account publish there (docs/mqtt.md). A `seat_id` in a payload is ignored. A ticket
+update is applied only when that seat is the ticket's operator, and only to the fields an
+operator may edit."""
 
 from __future__ import annotations
 
@@ -16,6 +21,17 @@ from ivr.store import Outgoing, Store, StoreError
 log = logging.getLogger(__name__)
 
 ACTIONS = ("login", "logout", "ready", "not_ready", "end_wrapup")
+# what an operator may change, with the longest text accepted (the web desk checks the same)
+FIELD_LIMITS = {
+    "category1": 50,
+    "category2": 50,
+    "category3": 50,
+    "address": 300,
+    "description": 5000,
+    "unit": 100,
+    "urgency": 20,
+    "status": 20,
+}
 
 
 class Console:
@@ -29,7 +45,7 @@ class Console:
         """Call before `bus.start()` (subscriptions) and with the ACD's EventLog as events."""
         t = self._bus.topics
         self._bus.subscribe(t.seat_command(), self._on_seat_command)
-        self._bus.subscribe(t.ticket_update(), self._on_ticket_update)
+        self._bus.subscribe(t.seat_ticket_update(), self._on_ticket_update)
         listen = getattr(self._acd.events, "listen", None)
         if listen is not None:
             listen(self._on_event)
@@ -64,20 +80,42 @@ class Console:
             await self._bus.publish(self._bus.topics.seat_state(seat_id), "seat_error", body)
 
     async def _on_ticket_update(self, topic: str, data: dict[str, Any]) -> None:
-        ticket_id = self._bus.topics.segment(topic, 1)
-        await self.update_ticket(ticket_id, dict(data.get("fields", {})), f"seat:{data.get('seat_id', '')}")
+        seat_id, ticket_id = self._bus.topics.segment(topic, 1), self._bus.topics.segment(topic, 3)
+        fields = data.get("fields")
+        ticket = await self._store.tickets.get(ticket_id)
+        if ticket is None or ticket.operator != seat_id:
+            error = f"seat {seat_id} is not the operator of ticket {ticket_id}"
+        elif not isinstance(fields, dict) or not fields:
+            error = "fields must be a non-empty JSON object"
+        elif unknown := sorted(set(fields) - set(FIELD_LIMITS)):
+            error = f"fields an operator cannot change: {', '.join(unknown)}"
+        elif bad := [k for k, v in fields.items() if not isinstance(v, str) or len(v) > FIELD_LIMITS[k]]:
+            error = f"fields not text or too long: {', '.join(sorted(bad))}"
+        else:
+            await self.update_ticket(ticket_id, dict(fields), f"seat:{seat_id}")
+            return
+        log.warning("ticket update %s from seat %s refused: %s", ticket_id, seat_id, error)
+        body = {"ticket_id": ticket_id, "error": error, "request": data.get("id", "")}
+        await self._bus.publish(self._bus.topics.seat_ticket_error(seat_id, ticket_id), "ticket_error", body)
 
     async def update_ticket(self, ticket_id: str, fields: dict[str, Any], actor: str) -> Ticket | None:
         """The MQTT and HTTP paths both land here: change, log, and announce the new ticket."""
 
         def announce(t: Ticket) -> list[Outgoing]:
+            # to the operator's seat only, not retained: a seat is a desk shared by shifts, and a
+            # retained ticket would stay in the broker for whoever signs in next
+            if not t.operator:
+                return []
             payload = envelope("ticket", {"ticket": t.as_dict(), "actor": actor})
-            return [Outgoing(self._bus.topics.ticket(t.id), payload, qos=1, retain=True)]
+            return [Outgoing(self._bus.topics.seat_ticket(t.operator, t.id), payload, qos=1, retain=False)]
 
         try:
             return await self._store.tickets.update(ticket_id, fields, actor=actor, also=announce)
         except StoreError as exc:
             log.warning("ticket update %s by %s refused: %s", ticket_id, actor, exc)
-            body = {"ticket_id": ticket_id, "error": str(exc)}
-            await self._bus.publish(self._bus.topics.ticket(ticket_id) + "/error", "ticket_error", body)
+            seat_id = actor.removeprefix("seat:")
+            if actor.startswith("seat:") and seat_id:
+                body = {"ticket_id": ticket_id, "error": str(exc)}
+                topic = self._bus.topics.seat_ticket_error(seat_id, ticket_id)
+                await self._bus.publish(topic, "ticket_error", body)
             return None

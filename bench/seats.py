@@ -34,8 +34,10 @@ from figures import percentile, print_table  # noqa: E402 - bench/ is the script
 from ivr.broker import LocalBroker  # noqa: E402
 from ivr.ports import free_port  # noqa: E402
 
+OBSERVER = "bench-consoles"  # a second line account: it watches every seat's pops at once
 
-def config(work: Path, sip_port: int, mqtt_port: int, seats: list[tuple[str, int]]) -> Path:
+
+def config(work: Path, sip_port: int, broker: LocalBroker, seats: list[tuple[str, int]]) -> Path:
     roster = "".join(
         f'[[seats]]\nid = "{sid}"\nname = "坐席{sid}"\n'
         f'uri = "sip:{sid}@127.0.0.1:{port}"\nqueues = ["general"]\n'
@@ -63,7 +65,9 @@ path = "{work / "hotline.db"}"
 recordings = "{work / "recordings"}"
 [mqtt]
 host = "127.0.0.1"
-port = {mqtt_port}
+port = {broker.port}
+username = "hotline-ivr"
+password_file = "{broker.password_file("hotline-ivr")}"
 [web]
 port = 0
 [queues.general]
@@ -79,9 +83,12 @@ max_length = 1000
 
 
 async def consoles(
-    port: int, seat_ids: list[str], pops: list[tuple[float, dict[str, Any]]], ready: asyncio.Event
+    broker: LocalBroker, seat_ids: list[str], pops: list[tuple[float, dict[str, Any]]], ready: asyncio.Event
 ) -> None:
-    async with aiomqtt.Client("127.0.0.1", port, identifier="bench-consoles") as client:
+    password = broker.password(OBSERVER)
+    async with aiomqtt.Client(
+        "127.0.0.1", broker.port, identifier=OBSERVER, username=OBSERVER, password=password
+    ) as client:
         await client.subscribe("hotline/v1/seat/+/pop", qos=1)
         for sid in seat_ids:
             for action in ("login", "ready"):
@@ -103,8 +110,8 @@ async def main() -> int:
     seats = [(f"{2001 + i}", free_port()) for i in range(args.seats)]
     procs: list[subprocess.Popen[bytes]] = []
     pops: list[tuple[float, dict[str, Any]]] = []
-    async with LocalBroker() as broker:
-        cfg = config(work, free_port(), broker.port, seats)
+    async with LocalBroker(lines=("hotline-ivr", OBSERVER)) as broker:
+        cfg = config(work, free_port(), broker, seats)
         for i, (sid, port) in enumerate(seats):
             procs.append(
                 subprocess.Popen(
@@ -145,7 +152,7 @@ async def main() -> int:
             return 1
         sip_port = int(cfg.read_text().split("port = ", 1)[1].split()[0])
         ready = asyncio.Event()
-        task = asyncio.ensure_future(consoles(broker.port, [s for s, _ in seats], pops, ready))  # noqa: RUF006
+        task = asyncio.ensure_future(consoles(broker, [s for s, _ in seats], pops, ready))  # noqa: RUF006
         await asyncio.wait_for(ready.wait(), 10)
         await asyncio.sleep(1.0)
         t0 = time.time()

@@ -16,6 +16,7 @@ from agents.console import Console
 from agents.eventlog import EventLog
 from agents.tickets import ScreenPopper, TicketDesk
 from agents.web.server import ConsoleServer
+from ivr.accounts import SeatAccounts
 from ivr.broker import LocalBroker
 from ivr.bus import Bus
 from ivr.config import Settings
@@ -143,13 +144,17 @@ class Hotline:
             wal = [db.with_name(db.name + suffix) for suffix in ("-wal", "-shm")]
             make_private(db, *wal)
         make_private(s.resolve(s.store.recordings))
-        host, port = s.mqtt.host or None, None
+        host, port, account = s.mqtt.host or None, None, None
         if not s.mqtt.host:
-            self.broker = LocalBroker()
+            self.broker = LocalBroker(lines=(s.mqtt.client_id,), topic_prefix=s.mqtt.topic_prefix)
             await self.broker.start()
             host, port = "127.0.0.1", self.broker.port
+            account = (s.mqtt.client_id, self.broker.password(s.mqtt.client_id))
             log.info("no [mqtt] host configured: started a local mosquitto on 127.0.0.1:%d", port)
-        self.bus = Bus(s.mqtt, self.store, host=host, port=port)
+        self.bus = Bus(s.mqtt, self.store, host=host, port=port, account=account, resolve=s.resolve)
+        self.accounts = SeatAccounts(self.bus) if s.mqtt.seat_accounts else None
+        if self.accounts is not None:
+            self.accounts.attach()
         self.events = EventLog(self.store)
         self.seatline = SipSeatLine(
             self.engine, self.legs.get, self._bridge_ended, s.resolve(s.store.recordings)
@@ -190,7 +195,14 @@ class Hotline:
         keeper = Housekeeping(self.store, s.resolve(s.store.recordings), s.store.recording_retention_days)
         self._housekeeping = asyncio.ensure_future(keeper.run())
         self.web = ConsoleServer(
-            s, self.acd, self.store, self.bus, self.events, self.console, hotspots=self.hotspots
+            s,
+            self.acd,
+            self.store,
+            self.bus,
+            self.events,
+            self.console,
+            hotspots=self.hotspots,
+            accounts=self.accounts,
         )
         try:
             await self.web.start()

@@ -1,23 +1,63 @@
-"""A local Mosquitto for `ivr serve` (when no broker is configured) and for tests.
+"""A local Mosquitto for `ivr serve` (when no broker is configured), `ivr cluster up` and tests.
 
-It keeps its persistence file in its own folder, so a restart on the same port restores the
-sessions and the QoS 1 messages queued for consoles that were offline.
+Nobody connects anonymously. The broker runs Mosquitto's dynamic security plugin (dynsec) with
+a config this class writes before each start: one account per line (an `ivr serve` node), bound
+to its own client id so no other client can take that id over, with the role `hotline-line`
+(the line's topics, and the dynsec control topic through which it issues and revokes operator
+consoles' accounts at sign-in and sign-out; see `ivr/accounts.py`). Each line's password is
+generated once and kept in `<data_dir>/<client id>.password` (0600); the folder is 0700, since
+the persistence file holds queued screen pops.
+
+It keeps its persistence file and the dynsec file in its own folder, so a restart on the same
+port restores the sessions, the QoS 1 messages queued for consoles that were offline, and the
+consoles' accounts.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import getpass
+import hashlib
+import json
+import os
+import secrets
 import shutil
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
+from ivr.bus import LINE_ROLE, Topics
 from ivr.ports import free_port
+
+PLUGIN = "mosquitto_dynamic_security.so"
+PLUGIN_DIRS = ("/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib", "/usr/local/lib")
+ITERATIONS = 101  # what mosquitto_ctrl uses for PBKDF2-SHA512
 
 
 class BrokerError(RuntimeError):
     pass
+
+
+def hashed_password(password: str) -> dict[str, Any]:
+    """A dynsec client's password fields: PBKDF2-SHA512 over a random 12-byte salt."""
+    salt = secrets.token_bytes(12)
+    digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, ITERATIONS)
+    return {
+        "password": base64.b64encode(digest).decode(),
+        "salt": base64.b64encode(salt).decode(),
+        "iterations": ITERATIONS,
+    }
+
+
+def find_plugin() -> Path:
+    for folder in PLUGIN_DIRS:
+        path = Path(folder, PLUGIN)
+        if path.is_file():
+            return path
+    raise BrokerError(f"{PLUGIN} not found in {', '.join(PLUGIN_DIRS)} (Debian package 'mosquitto' 2.x)")
 
 
 class LocalBroker:
@@ -28,35 +68,103 @@ class LocalBroker:
         host: str = "127.0.0.1",
         data_dir: Path | None = None,
         executable: str = "mosquitto",
+        lines: Iterable[str] = ("hotline-ivr",),
+        topic_prefix: str = "hotline",
+        tls: tuple[Path, Path] | None = None,
     ) -> None:
+        """`lines`: the client ids of the lines (nodes) that use this broker; each gets an
+        account of the same name, usable with that client id only. `tls`: (certificate, key)
+        for a TLS listener instead of plain TCP (how a centre's broker on another machine runs)."""
+        self.tls = tls
         self.host = host
         self.port = port or free_port(host)
         self._own_dir = data_dir is None
         self.data_dir = data_dir or Path(tempfile.mkdtemp(prefix="hotline-mosquitto-"))
+        self.lines = tuple(lines)
+        self.topics = Topics(topic_prefix)
         exe = shutil.which(executable) or shutil.which(executable, path="/usr/sbin:/usr/local/sbin")
         if exe is None:
             raise BrokerError(f"{executable} not found (Debian package 'mosquitto')")
         self._exe = exe
+        self._plugin = find_plugin()
         self._proc: asyncio.subprocess.Process | None = None
 
     @property
     def running(self) -> bool:
         return self._proc is not None and self._proc.returncode is None
 
+    @property
+    def dynsec_file(self) -> Path:
+        return self.data_dir / "dynsec.json"
+
+    def password_file(self, line: str) -> Path:
+        """Where line `line`'s password is kept (for `[mqtt] password_file`)."""
+        return self.data_dir / f"{line}.password"
+
+    def password(self, line: str) -> str:
+        return self.password_file(line).read_text(encoding="utf-8").strip()
+
+    def _write_private(self, path: Path, text: str) -> None:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        path.chmod(0o600)  # an existing file keeps its mode through O_CREAT
+
+    def _write_dynsec(self) -> None:
+        """The dynsec file with the line role and accounts as this class wants them; consoles'
+        accounts and roles written by the plugin since are kept."""
+        doc: dict[str, Any] = {"clients": [], "roles": [], "groups": []}
+        if self.dynsec_file.is_file():
+            doc = json.loads(self.dynsec_file.read_text(encoding="utf-8"))
+        doc["defaultACLAccess"] = {  # deny what no role allows
+            "publishClientSend": False,
+            "publishClientReceive": False,
+            "subscribe": False,
+            "unsubscribe": True,
+        }
+        role = {
+            "rolename": LINE_ROLE,
+            "acls": [{"acltype": t, "topic": topic, "allow": True} for t, topic in self.topics.line_acls()],
+        }
+        doc["roles"] = [r for r in doc.get("roles", []) if r.get("rolename") != LINE_ROLE] + [role]
+        clients = {c.get("username"): c for c in doc.get("clients", [])}
+        for line in self.lines:
+            pw_file = self.password_file(line)
+            if line in clients and pw_file.is_file():
+                continue  # the line keeps the password it was given
+            password = secrets.token_urlsafe(24)
+            self._write_private(pw_file, password + "\n")
+            clients[line] = {
+                "username": line,
+                "clientid": line,  # this account connects with this client id, and nobody else can
+                "textname": "hotline line",
+                "roles": [{"rolename": LINE_ROLE}],
+                **hashed_password(password),
+            }
+        doc["clients"] = list(clients.values())
+        self._write_private(self.dynsec_file, json.dumps(doc, indent=1))
+
     def _write_config(self) -> Path:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.chmod(0o700)
+        self._write_dynsec()
         conf = self.data_dir / "mosquitto.conf"
-        conf.write_text(
-            # as root mosquitto would switch to user "mosquitto", who cannot write our folder
+        tls = f"certfile {self.tls[0]}\nkeyfile {self.tls[1]}\n" if self.tls else ""
+        self._write_private(
+            conf,
+            # as root mosquitto would switch to user "mosquitto", who cannot read our folder
             f"user {getpass.getuser()}\n"
+            "per_listener_settings false\n"
             f"listener {self.port} {self.host}\n"
-            "allow_anonymous true\n"
+            f"{tls}"
+            "allow_anonymous false\n"
+            f"plugin {self._plugin}\n"
+            f"plugin_opt_config_file {self.dynsec_file}\n"
             "persistence true\n"
             f"persistence_location {self.data_dir}/\n"
             "autosave_interval 5\n"
             f"log_dest file {self.data_dir}/mosquitto.log\n"
             "max_queued_messages 100000\n",
-            encoding="utf-8",
         )
         return conf
 
@@ -92,7 +200,7 @@ class LocalBroker:
         raise BrokerError(f"mosquitto did not accept on {self.host}:{self.port} within {timeout} s")
 
     async def stop(self, timeout: float = 5.0) -> None:
-        """SIGTERM (mosquitto saves its persistence file), SIGKILL if it lingers."""
+        """SIGTERM (mosquitto saves its persistence and dynsec files), SIGKILL if it lingers."""
         proc, self._proc = self._proc, None
         if proc is None or proc.returncode is not None:
             if proc is not None:

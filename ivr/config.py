@@ -123,9 +123,14 @@ class MqttSettings:
     host: str = checked("", HOST_OR_EMPTY)  # empty: `ivr serve` starts a local mosquitto on a free port
     port: int = checked(1883, LISTEN_PORT)
     topic_prefix: str = checked("hotline", Rule("a topic without wildcards", _topic))
-    username: str = ""
+    username: str = ""  # the line's own account; with the local broker, client_id (generated)
     password: str = ""
-    client_id: str = checked("hotline-ivr", NAME)
+    password_file: str = ""  # read at start instead of password (the local broker writes one, 0600)
+    client_id: str = checked("hotline-ivr", NAME)  # the broker lets only the line's account use it
+    tls_ca: str = ""  # CA file: TLS to the broker (an external one); empty: plain TCP
+    tls_cert: str = ""  # client certificate and key, when the broker asks for one
+    tls_key: str = ""
+    seat_accounts: bool = True  # issue each signed-in console its own broker account (dynsec)
     keepalive: int = checked(30, POSITIVE)
     retry_min: float = checked(0.2, POSITIVE_SECONDS)  # reconnect backoff (seconds), doubled up to retry_max
     retry_max: float = checked(5.0, POSITIVE_SECONDS)
@@ -406,6 +411,13 @@ def _check_files(s: Settings, problems: Problems) -> None:
         problems.pem("[sip]", "tls_cert", s.resolve(s.sip.tls_cert), "CERTIFICATE")
     if s.sip.tls_port and s.sip.tls_key:
         problems.pem("[sip]", "tls_key", s.resolve(s.sip.tls_key), "PRIVATE KEY")
+    for key, kind in (("tls_ca", "CERTIFICATE"), ("tls_cert", "CERTIFICATE"), ("tls_key", "PRIVATE KEY")):
+        if getattr(s.mqtt, key):
+            problems.pem("[mqtt]", key, s.resolve(getattr(s.mqtt, key)), kind)
+    if bool(s.mqtt.tls_cert) != bool(s.mqtt.tls_key):
+        problems.add(
+            "[mqtt]", "tls_cert, tls_key: expected both (a client certificate and its key) or neither"
+        )
     problems.creatable("[store]", "path", s.resolve(s.store.path).parent)
     problems.creatable("[store]", "recordings", s.resolve(s.store.recordings))
     problems.creatable("[speech]", "tts_cache", s.resolve(s.speech.tts_cache))

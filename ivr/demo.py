@@ -2,7 +2,8 @@
 
 The hotline runs in this process (real SIP, flows, ACD, SQLite, a local mosquitto). Operator
 phones are `ivr seat` processes that answer and talk; their consoles are MQTT clients here that
-log in, go ready, receive screen pops and fill in the ticket. Citizens are `ivr call` processes
+sign in at the web console for their seat's broker account, log in, go ready, receive screen
+pops and fill in the ticket. Citizens are `ivr call` processes
 that press keys (and, on the way, speak a recorded sentence to the operator).
 """
 
@@ -17,6 +18,7 @@ import shutil
 import signal
 import sys
 import time
+import urllib.request
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -79,41 +81,59 @@ def demo_settings(
 
 
 class Consoles:
-    """The operators' desks: MQTT clients that log in, take screen pops and file the tickets."""
+    """The operators' desks: each signs in at the web console for its seat's broker account, then
+    over MQTT logs in, takes screen pops and files the tickets."""
 
-    def __init__(self, host: str, port: int, prefix: str, seat_ids: list[str]):
-        self.host, self.port, self.base = host, port, f"{prefix}/v1"
-        self.seat_ids = seat_ids
+    def __init__(self, console_url: str, passwords: dict[str, str]):
+        self.console_url = console_url.rstrip("/")
+        self.passwords = passwords  # seat id -> password
         self.pops: dict[str, dict[str, Any]] = {}  # ticket id -> pop
         self.filed = 0
-        self._task: asyncio.Task[None] | None = None
-        self._ready = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._ready: dict[str, asyncio.Event] = {seat: asyncio.Event() for seat in passwords}
         self._filing: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
-        self._task = asyncio.ensure_future(self._run())
-        await asyncio.wait_for(self._ready.wait(), 10)
+        for seat, password in self.passwords.items():
+            account = await asyncio.to_thread(self._sign_in, seat, password)
+            self._tasks.append(asyncio.ensure_future(self._run(seat, account)))
+        await asyncio.wait_for(asyncio.gather(*(e.wait() for e in self._ready.values())), 10)
 
-    async def _run(self) -> None:
-        async with aiomqtt.Client(self.host, self.port, identifier="demo-consoles") as client:
-            await client.subscribe(f"{self.base}/seat/+/pop", qos=1)
-            for seat in self.seat_ids:
-                for action in ("login", "ready"):
-                    await client.publish(
-                        f"{self.base}/seat/{seat}/command", json.dumps({"action": action}), qos=1
-                    )
-            self._ready.set()
+    def _sign_in(self, seat: str, password: str) -> dict[str, Any]:
+        body = json.dumps({"seat_id": seat, "password": password}).encode()
+        request = urllib.request.Request(
+            f"{self.console_url}/api/login", body, {"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            account = json.loads(answer.read())["mqtt"]
+        if not account:
+            raise RuntimeError(f"seat {seat} signed in without a broker account (see the log)")
+        return dict(account)
+
+    async def _run(self, seat: str, account: dict[str, Any]) -> None:
+        base = account["topic_base"]  # hotline/v1/seat/<seat>
+        async with aiomqtt.Client(
+            account["host"],
+            account["port"],
+            identifier=account["client_id"],
+            username=account["username"],
+            password=account["password"],
+        ) as client:
+            await client.subscribe(f"{base}/pop", qos=1)
+            for action in ("login", "ready"):
+                await client.publish(f"{base}/command", json.dumps({"action": action}), qos=1)
+            self._ready[seat].set()
             async for message in client.messages:
                 pop = json.loads(bytes(message.payload))
                 ticket = pop["ticket"]["id"]
                 if ticket in self.pops:
                     continue
                 self.pops[ticket] = pop
-                task = asyncio.ensure_future(self._file(client, pop))
+                task = asyncio.ensure_future(self._file(client, base, pop))
                 self._filing.add(task)
                 task.add_done_callback(self._filing.discard)
 
-    async def _file(self, client: aiomqtt.Client, pop: dict[str, Any]) -> None:
+    async def _file(self, client: aiomqtt.Client, base: str, pop: dict[str, Any]) -> None:
         """What the operator types while talking (话毕单成): category, description, dispatch."""
         await asyncio.sleep(1.5)
         choice = str(pop["ivr"]["choices"].get("category", ""))
@@ -129,15 +149,16 @@ class Consoles:
             "unit": unit,
             "status": "dispatched",
         }
-        body = {"seat_id": pop["seat_id"], "fields": fields}
-        await client.publish(f"{self.base}/ticket/{pop['ticket']['id']}/update", json.dumps(body), qos=1)
+        topic = f"{base}/ticket/{pop['ticket']['id']}/update"
+        await client.publish(topic, json.dumps({"fields": fields}), qos=1)
         self.filed += 1
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+                await task
 
 
 def caller_script(rng: random.Random, citizen_wav: Path, patient: bool) -> str:
@@ -213,8 +234,7 @@ async def run_demo(
         )
         for i, (s, port) in enumerate(roster)
     ]
-    assert line.broker is not None
-    consoles = Consoles("127.0.0.1", line.broker.port, settings.mqtt.topic_prefix, [s.id for s, _ in roster])
+    consoles = Consoles(line.web.url, {s.id: s.password for s, _ in roster})
     rng = random.Random(seed)
     caller_procs: list[asyncio.subprocess.Process] = []
     try:

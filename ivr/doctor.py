@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import shutil
 import socket
 import sqlite3
@@ -11,6 +12,10 @@ import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import aiomqtt
+
+from ivr.broker import BrokerError, find_plugin
+from ivr.bus import BusError, line_account, tls_parameters
 from ivr.config import Settings
 
 CN_MODEL_HINT = (
@@ -113,28 +118,100 @@ def _espeak(settings: Settings) -> Check:
     return Check("espeak-ng", True, f"voice {settings.speech.voice}: 您好 -> {out.stdout.strip()}")
 
 
-def _broker(settings: Settings) -> Check:
+def _broker(settings: Settings) -> list[Check]:
     m = settings.mqtt
     if not m.host:
         exe = shutil.which("mosquitto") or next(
             (p for p in ("/usr/sbin/mosquitto",) if os.path.exists(p)), None
         )
         if exe is None:
-            return Check(
+            return [
+                Check(
+                    "mqtt broker",
+                    False,
+                    "no broker configured and mosquitto not installed",
+                    "apt-get install mosquitto, or set [mqtt] host",
+                )
+            ]
+        try:
+            plugin = find_plugin()
+        except BrokerError as exc:
+            return [Check("mqtt broker", False, str(exc), "apt-get install mosquitto (2.0 or later)")]
+        return [
+            Check(
                 "mqtt broker",
-                False,
-                "no broker configured and mosquitto not installed",
-                "apt-get install mosquitto, or set [mqtt] host",
+                True,
+                f"no broker configured: `ivr serve` starts {exe} on a free port, "
+                f"no anonymous clients, accounts by {plugin.name}",
             )
-        return Check("mqtt broker", True, f"no broker configured: `ivr serve` starts {exe} on a free port")
+        ]
     try:
         with socket.create_connection((m.host, m.port), timeout=3):
             pass
     except OSError as exc:
-        return Check(
-            "mqtt broker", False, f"{m.host}:{m.port}: {exc}", "start the broker or fix [mqtt] host/port"
+        return [
+            Check(
+                "mqtt broker", False, f"{m.host}:{m.port}: {exc}", "start the broker or fix [mqtt] host/port"
+            )
+        ]
+    checks = [Check("mqtt broker", True, f"{m.host}:{m.port} accepts connections"), _anonymous(settings)]
+    try:
+        user, password = line_account(m, settings.resolve)
+        if not (user and password):
+            checks.append(
+                Check(
+                    "mqtt account",
+                    False,
+                    "[mqtt] username and password (or password_file) are not set",
+                    "create the line's account with the ACL in docs/mqtt.md and set them",
+                )
+            )
+    except BusError as exc:
+        checks.append(Check("mqtt account", False, str(exc), "fix [mqtt] password_file"))
+    loopback = m.host in ("localhost", "::1") or m.host.startswith("127.")
+    if not m.tls_ca and not loopback:
+        checks.append(
+            Check(
+                "mqtt tls",
+                False,
+                f"plain TCP to {m.host}: passwords and screen pops cross the network in clear",
+                "set [mqtt] tls_ca (and the broker's TLS listener port)",
+            )
         )
-    return Check("mqtt broker", True, f"{m.host}:{m.port} accepts connections")
+    return checks
+
+
+def _anonymous(settings: Settings) -> Check:
+    """Connect without an account: the broker must refuse (docs/mqtt.md, "The broker's ACL")."""
+    m = settings.mqtt
+
+    async def probe() -> str:
+        client = aiomqtt.Client(
+            m.host,
+            m.port,
+            identifier=f"hotline-doctor-{secrets.token_hex(4)}",
+            tls_params=tls_parameters(m, settings.resolve),
+            timeout=5.0,
+        )
+        try:
+            async with client:
+                return "accepted"
+        except aiomqtt.MqttError as exc:
+            return f"refused ({exc})"
+
+    try:
+        answer = asyncio.run(probe())
+    except Exception as exc:
+        return Check("mqtt anonymous", False, f"could not try: {exc}", "check [mqtt] host, port and tls_*")
+    if answer == "accepted":
+        return Check(
+            "mqtt anonymous",
+            False,
+            f"{m.host}:{m.port} accepts clients without an account: anyone who can reach it reads "
+            "every screen pop and can send commands",
+            "set allow_anonymous false and the ACL in docs/mqtt.md",
+        )
+    return Check("mqtt anonymous", True, f"an anonymous connection is {answer}")
 
 
 def _database(settings: Settings) -> Check:
@@ -234,7 +311,7 @@ def run_doctor(settings: Settings, out: Callable[[str], None] = print) -> int:
         _espeak(settings),
         _model(settings),
         _flows(settings),
-        _broker(settings),
+        *_broker(settings),
         _database(settings),
         _registration(settings),
     ]

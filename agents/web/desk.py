@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from agents.acd import Acd, SeatAction
-from agents.console import Console
+from agents.console import FIELD_LIMITS, Console
 from agents.seat import REASONS, SeatError
 from agents.web.api import ApiError, endpoint, read_json, text_field, token_of
 from agents.web.knowledge import KnowledgeBase
@@ -25,17 +25,6 @@ from ivr.store import Store
 
 ACTIONS = ("login", "logout", "ready", "not_ready", "end_wrapup")
 ON_CALL = (SeatState.RINGING, SeatState.TALKING, SeatState.WRAP_UP)
-# what an operator may change, with the longest text accepted
-FIELD_LIMITS = {
-    "category1": 50,
-    "category2": 50,
-    "category3": 50,
-    "address": 300,
-    "description": 5000,
-    "unit": 100,
-    "urgency": 20,
-    "status": 20,
-}
 DISPATCH_NEEDS = {"category1": "一级分类", "description": "诉求内容", "unit": "承办单位"}
 
 
@@ -163,7 +152,10 @@ class Desk:
             seat_id = text_field(data, "seat_id", limit=50)
             session = await self.sessions.login_seat(seat_id, password, takeover=data.get("takeover") is True)
         name = self.sessions.seat_name(session.seat_id) if session.seat_id else "班长"
-        return JSONResponse({"token": session.token, **session.as_dict(), "name": name})
+        body: dict[str, Any] = {"token": session.token, **session.as_dict(), "name": name}
+        if session.role != SUPERVISOR:
+            body["mqtt"], session.mqtt = session.mqtt, None  # the password is told once, not kept
+        return JSONResponse(body)
 
     async def logout(self, request: Request) -> Response:
         session = await self._session(request)

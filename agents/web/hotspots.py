@@ -16,9 +16,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from agents.console import Console
+from agents.console import FIELD_LIMITS, Console
 from agents.web.api import ApiError, endpoint, read_json, text_field, token_of
-from agents.web.desk import FIELD_LIMITS, check_fields
+from agents.web.desk import check_fields
 from agents.web.sessions import Sessions
 from ivr.records import Ticket
 from ivr.store import Store

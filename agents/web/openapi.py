@@ -95,13 +95,14 @@ def spec() -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {
         "/api/login": {
             "post": _op(
-                "Log in as a seat (seat_id + password) or as supervisor (role=supervisor); returns a token",
+                "Log in as a seat (seat_id + password) or as supervisor (role=supervisor); returns a token, "
+                "and for a seat `mqtt`: its console's broker account until the session ends (or null)",
                 body=login,
                 errors=(400, 401, 409, 413),
                 public=True,
             )
         },
-        "/api/logout": {"post": _op("End this session")},
+        "/api/logout": {"post": _op("End this session (and the seat's broker account)")},
         "/api/me": {"get": _op("The session's role, seat and the seat's state")},
         "/api/seats/{seat_id}": {
             "get": _op("A seat's state", ok=SEAT, params=("seat_id",), errors=(401, 403, 404))

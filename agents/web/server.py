@@ -30,6 +30,7 @@ from agents.web.reports import Reports
 from agents.web.sessions import Sessions
 from agents.web.supervision import Supervision
 from agents.web.taxonomy import Taxonomy
+from ivr.accounts import AccountError, SeatAccounts
 from ivr.bus import Bus
 from ivr.config import Settings
 from ivr.store import Store
@@ -38,6 +39,7 @@ from ivr.understanding import HotSpots
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).resolve().parent / "static"
+SWEEP_EVERY = 300.0  # seconds between sweeps of broker accounts whose session ended unseen
 
 
 class _Uvicorn(uvicorn.Server):
@@ -60,10 +62,14 @@ class ConsoleServer:
         knowledge: KnowledgeBase | None = None,
         alert_wait_seconds: float | None = None,
         hotspots: HotSpots | None = None,
+        accounts: SeatAccounts | None = None,
     ) -> None:
+        """`accounts`: issue each seat's console a broker account at sign-in (None: no MQTT
+        accounts; the login answer's `mqtt` is null)."""
         self.settings = settings
         web = settings.web
-        self.sessions = Sessions(settings.seats, web.supervisor_password, store.sessions)
+        self.sessions = Sessions(settings.seats, web.supervisor_password, store.sessions, accounts=accounts)
+        self._sweeper: asyncio.Task[None] | None = None
         alert = settings.web.alert_wait_seconds if alert_wait_seconds is None else alert_wait_seconds
         self.board = LiveBoard(acd, store, alert, hotspots)
         self.desk = Desk(
@@ -126,9 +132,25 @@ class ConsoleServer:
             await asyncio.sleep(0.05)
         if self._task.done():
             self._task.result()  # surface why it could not start
+        self._sweeper = asyncio.get_running_loop().create_task(self._sweep(), name="console-accounts")
         log.info("console on %s", self.url)
 
+    async def _sweep(self) -> None:
+        while True:
+            await asyncio.sleep(SWEEP_EVERY)
+            try:
+                gone = await self.sessions.sweep_accounts()
+            except AccountError as exc:
+                log.warning("broker accounts not swept: %s", exc)
+                continue
+            if gone:
+                log.info("%d broker account(s) of ended sessions deleted", gone)
+
     async def stop(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
         await self.hub.stop()
         if self._server is not None and self._task is not None:
             self._server.should_exit = True

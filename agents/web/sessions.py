@@ -9,21 +9,30 @@ keeps its operators signed in, and every node of a centre accepts every token. W
 node holding the socket knows stays in memory: open live sockets and who to tell on sign-out.
 A takeover on another node ends the old session everywhere; the old tab learns it at its next
 request (its socket, held by the other node, is not closed from here).
+
+With broker accounts (`ivr.accounts.SeatAccounts`), a seat's sign-in also gets an MQTT account
+limited to that seat, returned once with the token; sign-out, takeover and expiry delete it (the
+broker disconnects the console). No account issued (broker down, no dynsec) does not stop the
+sign-in: the browser console does not use MQTT.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Literal, cast
+from typing import Any, Literal, cast
 
 from agents.web.api import ApiError as AuthError
+from ivr.accounts import AccountError, SeatAccounts
 from ivr.config import SeatSettings
 from ivr.store import SESSION_IDLE_SECONDS, SessionBook, SessionRecord
+
+log = logging.getLogger(__name__)
 
 Role = Literal["seat", "supervisor"]
 SUPERVISOR: Role = "supervisor"
@@ -37,6 +46,7 @@ class Session:
     seat_id: str  # "" for supervisors
     created_at: float
     live: int = 0  # open live sockets (0 or 1 for a seat)
+    mqtt: dict[str, Any] | None = None  # the broker account issued at sign-in, until told
     on_revoke: list[Callable[[str], None]] = field(default_factory=list)
 
     def can_see_seat(self, seat_id: str) -> bool:
@@ -63,7 +73,9 @@ class Sessions:
         book: SessionBook,
         now: Callable[[], float] = time.time,
         idle_seconds: float = SESSION_IDLE_SECONDS,
+        accounts: SeatAccounts | None = None,
     ) -> None:
+        self._accounts = accounts
         self._seats = {s.id: s for s in seats}
         self._supervisor_password = supervisor_password
         self._book = book
@@ -87,7 +99,14 @@ class Sessions:
             raise AuthError(409, "该座席已在另一个窗口登录；如需在此接管，请选择“接管”")
         if old is not None:
             self._forget(old, "该座席已在另一个窗口登录，本窗口已退出")
-        return await self._open("seat", seat_id)  # the store ends the seat's other sessions
+        session = await self._open("seat", seat_id)  # the store ends the seat's other sessions
+        if self._accounts is not None:
+            try:  # the seat's other accounts go with its other sessions
+                account = await self._accounts.issue(seat_id, token_hash(session.token))
+                session.mqtt = account.as_dict()
+            except AccountError as exc:
+                log.error("seat %s signed in without a broker account: %s", seat_id, exc)
+        return session
 
     async def login_supervisor(self, password: str) -> Session:
         if not self._supervisor_password or not _same(self._supervisor_password, password):
@@ -106,6 +125,7 @@ class Sessions:
                 self._forget(local, "登录已失效，请重新登录")
             if record is not None:
                 await self._book.delete(key)
+                await self._revoke_account(record.seat_id, key)
             raise AuthError(401, "未登录或登录已失效，请重新登录")
         session = self._by_token.get(key)
         if session is None:  # signed in on another node, or before this node restarted
@@ -117,10 +137,34 @@ class Sessions:
         return session
 
     async def revoke(self, token: str, why: str = "已退出") -> None:
-        await self._book.delete(token_hash(token))
-        session = self._by_token.get(token_hash(token))
+        key = token_hash(token)
+        record = await self._book.get(key)
+        await self._book.delete(key)
+        session = self._by_token.get(key)
         if session is not None:
             self._forget(session, why)
+        seat_id = session.seat_id if session is not None else record.seat_id if record is not None else ""
+        await self._revoke_account(seat_id, key)
+
+    async def _revoke_account(self, seat_id: str, key: str) -> None:
+        if self._accounts is None or not seat_id:
+            return
+        try:
+            await self._accounts.revoke(seat_id, key)
+        except AccountError as exc:  # the sweep tries again later
+            log.error("broker account of seat %s not revoked yet: %s", seat_id, exc)
+
+    async def alive(self, key: str) -> bool:
+        """Whether the session with this key (token hash) is still signed in, on any node."""
+        record = await self._book.get(key)
+        return record is not None and record.last_seen >= self._now() - self._idle
+
+    async def sweep_accounts(self) -> int:
+        """Delete broker accounts whose session ended unseen (idle expiry, another node's
+        sign-out that could not reach the broker); how many went."""
+        if self._accounts is None:
+            return 0
+        return await self._accounts.sweep(self.alive)
 
     async def _open(self, role: Role, seat_id: str) -> Session:
         now = self._now()

@@ -72,10 +72,22 @@ def _absolute(settings: Settings, value: str) -> str:
     return str(settings.resolve(value)) if value else value
 
 
+def client_id(node: NodePlan) -> str:
+    """The node's MQTT client id (and, on the cluster's own broker, its account)."""
+    return f"hotline-{node.name}"
+
+
 def node_config(
-    settings: Settings, node: NodePlan, *, proxy: tuple[str, int], broker: tuple[str, int]
+    settings: Settings,
+    node: NodePlan,
+    *,
+    proxy: tuple[str, int],
+    broker: tuple[str, int],
+    password_file: Path | None = None,
 ) -> dict[str, Any]:
-    """The node's settings as a TOML document (a dict), derived from the base config's own text."""
+    """The node's settings as a TOML document (a dict), derived from the base config's own text.
+    `password_file`: the node's account on the cluster's own broker (the file, not the password,
+    goes into the config)."""
     raw: dict[str, Any] = tomllib.loads(settings.source.read_text(encoding="utf-8"))
     raw.pop("cluster", None)
     sip = raw.setdefault("sip", {})
@@ -93,7 +105,12 @@ def node_config(
     store = raw.setdefault("store", {})
     store.update(path=str(node.folder / "hotline.db"), recordings=str(node.folder / "recordings"))
     mqtt = raw.setdefault("mqtt", {})
-    mqtt.update(host=broker[0], port=broker[1], client_id=f"hotline-{node.name}")
+    mqtt.update(host=broker[0], port=broker[1], client_id=client_id(node))
+    if password_file is not None:
+        mqtt.update(username=client_id(node), password_file=str(password_file), password="")
+    for key in ("password_file", "tls_ca", "tls_cert", "tls_key"):  # paths of the base config's
+        if mqtt.get(key):
+            mqtt[key] = _absolute(settings, str(mqtt[key]))
     raw.setdefault("web", {})["port"] = node.web_port
     if settings.cluster.seats_register:  # operators' phones register at the proxy
         for seat in raw.get("seats", []):

@@ -77,8 +77,8 @@ class Cluster:
             if self.store is not None:
                 self.say("starting the shared store")
                 await self.store.start()
-            broker = await self._broker()
             plans = nodes_mod.plan(self.settings, self.count, self.workdir)
+            broker = await self._broker(plans)
             self.say(f"starting {len(plans)} node(s)")
             started = await asyncio.gather(
                 *(self._start_node(p, broker) for p in plans), return_exceptions=True
@@ -100,11 +100,15 @@ class Cluster:
             await self.stop()
             raise
 
-    async def _broker(self) -> tuple[str, int]:
+    async def _broker(self, plans: list[nodes_mod.NodePlan]) -> tuple[str, int]:
         m = self.settings.mqtt
         if m.host:
             return m.host, m.port
-        self.broker = LocalBroker(data_dir=self.workdir / "broker")
+        self.broker = LocalBroker(
+            data_dir=self.workdir / "broker",
+            lines=[nodes_mod.client_id(p) for p in plans],
+            topic_prefix=m.topic_prefix,
+        )
         await self.broker.start()
         self.say(f"broker on {self.broker.host}:{self.broker.port}")
         return self.broker.host, self.broker.port
@@ -113,7 +117,14 @@ class Cluster:
         self, plan: nodes_mod.NodePlan, broker: tuple[str, int], timeout: float = 90.0
     ) -> None:
         c = self.settings.cluster
-        doc = nodes_mod.node_config(self.settings, plan, proxy=(c.proxy_bind, c.proxy_port), broker=broker)
+        password_file = self.broker.password_file(nodes_mod.client_id(plan)) if self.broker else None
+        doc = nodes_mod.node_config(
+            self.settings,
+            plan,
+            proxy=(c.proxy_bind, c.proxy_port),
+            broker=broker,
+            password_file=password_file,
+        )
         nodes_mod.write_node_config(doc, plan.config)
         plan.status_file.unlink(missing_ok=True)
         with open(plan.log, "ab") as log:  # noqa: ASYNC230 - once, at start

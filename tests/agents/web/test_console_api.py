@@ -13,6 +13,7 @@ from ivr.records import SeatState
 async def test_login_answers_and_refusals(rig: Rig) -> None:
     ok = await rig.http.post("/api/login", json={"seat_id": "1001", "password": "pw1001"})
     assert ok.status_code == 200 and ok.json()["seat_id"] == "1001" and ok.json()["name"] == "话务员1001"
+    assert ok.json()["mqtt"] is None  # this rig issues no broker accounts (test_sessions does)
     for body in (
         {"seat_id": "1001", "password": "wrong"},
         {"seat_id": "9999", "password": "pw1001"},
@@ -80,8 +81,8 @@ async def test_screen_pop_and_ticket_autosave(rig: Rig) -> None:
     assert saved is not None and saved.description == "夜间装修" and saved.address == "朝阳区建国路1号"
     history = (await rig.http.get(f"/api/tickets/{tid}/history", headers=h)).json()
     assert history[-1]["actor"] == "seat:1001" and history[-1]["changes"]["description"] == ["", "夜间装修"]
-    # third-party desk clients still hear every change on the ticket topic
-    latest = await rig.store.outbox_latest(f"hotline/v1/ticket/{tid}")
+    # the seat's MQTT desk clients still hear every change, on the seat's own ticket topic
+    latest = await rig.store.outbox_latest(f"hotline/v1/seat/1001/ticket/{tid}")
     assert latest is not None and json.loads(latest.payload)["ticket"]["description"] == "夜间装修"
 
     r = await rig.http.patch(f"/api/tickets/{tid}", json={"fields": {"status": "dispatched"}}, headers=h)

@@ -55,10 +55,8 @@ password = "s3cret"
     )  # fmt: skip
     try:
         with serve(cfg, duration=240) as server:
-            assert server.proc.stdout is not None
-            console = server.proc.stdout.readline().strip()
-            assert console.startswith("console: http://127.0.0.1:"), console
-            url = console.split(" ", 1)[1]
+            url = server.console  # serve() read the "console: ..." line
+            assert url.startswith("http://127.0.0.1:"), url
             assert not url.endswith(":0/")
             yield url, server
     finally:

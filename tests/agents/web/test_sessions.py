@@ -1,15 +1,23 @@
 """Console sessions kept by the store: a restart keeps operators signed in, every node of a centre
-accepts every token, and signing out or in again ends a session everywhere."""
+accepts every token, and signing out or in again ends a session everywhere. A seat's session
+carries a broker account for its MQTT console, which ends with the session."""
 
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
+from typing import Any
 
+import aiomqtt
 import pytest
 from web_rig import Rig
 
 from agents.web.sessions import Sessions, token_hash
+from ivr.accounts import SeatAccounts
+from ivr.broker import LocalBroker
+from ivr.bus import Bus
+from ivr.config import MqttSettings
 from ivr.store import SESSION_IDLE_SECONDS as IDLE_SECONDS
 from ivr.store import SqliteStore
 
@@ -85,3 +93,51 @@ async def test_idle_sessions_end_and_use_keeps_them(tmp_path: Path) -> None:
         assert await store.sessions.get(token_hash(idle.token)) is None  # and it is gone
     finally:
         await store.close()
+
+
+async def test_a_seat_sign_in_gets_a_broker_account_that_sign_out_and_expiry_revoke(tmp_path: Path) -> None:
+    rig = Rig(tmp_path)  # for its settings only
+    store = await SqliteStore.open(tmp_path / "s.db")
+    clock = [time.time()]
+    async with LocalBroker(data_dir=tmp_path / "mosquitto") as broker:
+        line = MqttSettings(host="127.0.0.1", port=broker.port, retry_min=0.05, retry_max=0.3)
+        bus = Bus(line, store, account=("hotline-ivr", broker.password("hotline-ivr")))
+        accounts = SeatAccounts(bus)
+        accounts.attach()
+        await bus.start()
+        try:
+            await bus.wait_connected(5)
+            sessions = Sessions(
+                rig.settings.seats, "boss", store.sessions, now=lambda: clock[0], accounts=accounts
+            )
+            boss = await sessions.login_supervisor("boss")
+            assert boss.mqtt is None  # supervisors get no broker account
+            first = await sessions.login_seat("1001", "pw1001")
+            assert first.mqtt is not None and first.mqtt["topic_base"] == "hotline/v1/seat/1001"
+            async with console(first.mqtt) as c:
+                await c.subscribe("hotline/v1/seat/1001/pop", qos=1)
+            await sessions.revoke(first.token)  # sign-out
+            with pytest.raises(aiomqtt.MqttError, match=r"[Nn]ot authori[sz]ed"):
+                async with console(first.mqtt):
+                    pass
+            second = await sessions.login_seat("1001", "pw1001")
+            assert second.mqtt is not None
+            clock[0] += IDLE_SECONDS + 1  # unused for longer than the limit
+            with pytest.raises(Exception, match="登录已失效"):
+                await sessions.get(second.token)
+            with pytest.raises(aiomqtt.MqttError, match=r"[Nn]ot authori[sz]ed"):
+                async with console(second.mqtt):
+                    pass
+        finally:
+            await bus.stop()
+            await store.close()
+
+
+def console(account: dict[str, Any]) -> aiomqtt.Client:
+    return aiomqtt.Client(
+        account["host"],
+        account["port"],
+        identifier=account["client_id"],
+        username=account["username"],
+        password=account["password"],
+    )

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sip"))  # the SIP tests' real peers
-from sip_peers import IVR, ROOT, SIPP_PCAPS, call, free_port, rtp_base, write_config
+from sip_peers import IVR, ROOT, SIPP_PCAPS, call, free_port, rtp_base, sign_in, write_config
 
 pytestmark = pytest.mark.sip
 
@@ -36,6 +36,7 @@ id = "1001"
 name = "王芳"
 uri = "sip:1001@127.0.0.1:5999"  # fixed; [cluster] seats_register dials sip:1001@proxy instead
 queues = ["general", "urgent"]
+password = "pw-1001"
 [cluster]
 workdir = "{workdir}"
 proxy_port = {proxy_port}
@@ -191,8 +192,7 @@ def test_a_seat_phone_registers_at_the_proxy_and_a_node_reaches_it(cluster: Runn
         assert seat.stdout is not None
         ready = seat.stdout.readline()
         assert "registered at" in ready, ready
-        broker = cluster.status()["broker"]
-        _login(broker["host"], broker["port"])
+        _login(cluster.status())
         report = call(cluster.trunk, "wait 2; dtmf 1; wait 14", timeout=30)
         assert report["answered"], report
         out, _ = seat.communicate(timeout=30)
@@ -205,20 +205,29 @@ def test_a_seat_phone_registers_at_the_proxy_and_a_node_reaches_it(cluster: Runn
     assert seen[:2] == ["incoming", "answered"], seen
 
 
-def _login(host: str, port: int) -> None:
-    """Seat 1001 logs in and gets ready on every node (they share the broker)."""
+def _login(status: dict[str, Any]) -> None:
+    """Seat 1001 signs in at node1's console for its broker account, then logs in and gets ready
+    over MQTT on every node (they share the broker)."""
+    account = sign_in(status["nodes"][0]["console"], "1001", "pw-1001")
+    assert (account["host"], account["port"]) == (status["broker"]["host"], status["broker"]["port"])
     for action in ("login", "ready"):
         subprocess.run(
             [
                 "mosquitto_pub",
                 "-h",
-                host,
+                account["host"],
                 "-p",
-                str(port),
+                str(account["port"]),
+                "-u",
+                account["username"],
+                "-P",
+                account["password"],
+                "-i",
+                account["client_id"],
                 "-q",
                 "1",
                 "-t",
-                "hotline/v1/seat/1001/command",
+                f"{account['topic_base']}/command",
                 "-m",
                 json.dumps({"action": action}),
             ],

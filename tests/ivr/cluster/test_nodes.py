@@ -59,6 +59,18 @@ def test_a_node_config_is_a_valid_config_of_its_own(tmp_path: Path) -> None:
     assert node.cluster == config.ClusterSettings()  # no [cluster] in a node's config
 
 
+def test_a_node_on_the_cluster_broker_uses_its_own_account(tmp_path: Path) -> None:
+    s = base(tmp_path)
+    plan = nodes.plan(s, 2, tmp_path / "var/c")[0]
+    secret = tmp_path / "var/c/broker/hotline-node1.password"
+    doc = nodes.node_config(
+        s, plan, proxy=("127.0.0.1", 5060), broker=("127.0.0.1", 1999), password_file=secret
+    )
+    node = config.load(nodes.write_node_config(doc, plan.config))
+    assert (node.mqtt.client_id, node.mqtt.username) == ("hotline-node1", "hotline-node1")
+    assert node.mqtt.password_file == str(secret) and node.mqtt.password == ""  # the file, not the secret
+
+
 def test_fixed_seat_uris_stay_when_seats_do_not_register(tmp_path: Path) -> None:
     s = base(tmp_path, "seats_register = false\n")
     plan = nodes.plan(s, 1, tmp_path)[0]

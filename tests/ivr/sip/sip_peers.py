@@ -17,6 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aiomqtt
+import httpx
+
+from ivr.broker import LocalBroker
 from ivr.ports import free_port as free_port  # the tests take it from here
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -44,10 +48,18 @@ def write_config(
     flows_dir: Path | None = None,
     trunk: str = 'mode = "ip"\nallow = ["127.0.0.1"]',
     speech_model: str = "",
-    mqtt_host: str = "",
-    mqtt_port: int = 1883,
+    broker: LocalBroker | None = None,
 ) -> Path:
+    """A config for `ivr serve`; with `broker`, the line uses it with its account (its password
+    file); without, `ivr serve` starts its own."""
     flows = flows_dir or ROOT / "flows"
+    mqtt = ""
+    if broker is not None:
+        line = broker.lines[0]
+        mqtt = (
+            f'host = "{broker.host}"\nport = {broker.port}\nclient_id = "{line}"\n'
+            f'username = "{line}"\npassword_file = "{broker.password_file(line)}"'
+        )
     path.write_text(
         f"""
 log_level = "INFO"
@@ -73,8 +85,7 @@ tts_cache = "{ROOT / "audio" / "cache"}"
 path = "{path.parent / "hotline.db"}"
 recordings = "{path.parent / "recordings"}"
 [mqtt]
-host = "{mqtt_host}"
-port = {mqtt_port}
+{mqtt}
 [web]
 port = 0
 {extra}
@@ -89,6 +100,7 @@ class Server:
     proc: subprocess.Popen[str]
     port: int
     log: Path
+    console: str = ""  # the console's address, as `ivr serve` printed it
 
     @property
     def uri(self) -> str:
@@ -128,6 +140,7 @@ def serve(config: Path, *, duration: float = 300, args: tuple[str, ...] = ()) ->
         assert proc.stdout is not None
         line = proc.stdout.readline()
         assert "answering on" in line, f"server did not start: {line!r}\n{server.log_text()[-3000:]}"
+        server.console = proc.stdout.readline().removeprefix("console: ").strip()
         yield server
     finally:
         if proc.poll() is None:
@@ -139,6 +152,30 @@ def serve(config: Path, *, duration: float = 300, args: tuple[str, ...] = ()) ->
                 proc.wait(5)
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+def sign_in(console: str, seat_id: str, password: str) -> dict[str, Any]:
+    """An operator signs in at the console; the broker account it was issued (docs/api.md)."""
+    answer = httpx.post(
+        f"{console.rstrip('/')}/api/login", json={"seat_id": seat_id, "password": password}, timeout=10
+    )
+    assert answer.status_code == 200, answer.text
+    account: dict[str, Any] = answer.json()["mqtt"]
+    assert account is not None, "no broker account issued"
+    account["token"] = answer.json()["token"]
+    return account
+
+
+def desk(account: dict[str, Any], *, clean_session: bool = True) -> aiomqtt.Client:
+    """An operator's MQTT console connected with its account (the client id is the account's)."""
+    return aiomqtt.Client(
+        account["host"],
+        account["port"],
+        identifier=account["client_id"],
+        username=account["username"],
+        password=account["password"],
+        clean_session=clean_session,
+    )
 
 
 def call(

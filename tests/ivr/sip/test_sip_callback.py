@@ -8,11 +8,11 @@ import json
 import sqlite3
 import subprocess
 from pathlib import Path
+from typing import Any
 
-import aiomqtt
 import pytest
-from sip_peers import call, free_port, read_pcm, seat_phone, serve, write_config
-from test_sip_operator import seat_config
+from sip_peers import call, desk, free_port, read_pcm, seat_phone, serve, sign_in, write_config
+from test_sip_operator import PASSWORD, SEAT, seat_config
 
 from ivr.broker import LocalBroker
 
@@ -25,10 +25,10 @@ def phone(user: str, port: int, workdir: Path, talk: float) -> subprocess.Popen[
     )
 
 
-async def command(port: int, action: str, reason: str = "") -> None:
-    async with aiomqtt.Client("127.0.0.1", port, identifier=f"test-{action}") as client:
+async def command(account: dict[str, Any], action: str, reason: str = "") -> None:
+    async with desk(account) as client:
         body = {"action": action, "reason": reason}
-        await client.publish("hotline/v1/seat/1001/command", json.dumps(body), qos=1)
+        await client.publish(f"{SEAT}/command", json.dumps(body), qos=1)
 
 
 async def test_callback_keeps_the_place_and_calls_the_citizen_back(tmp_path: Path) -> None:
@@ -38,16 +38,16 @@ async def test_callback_keeps_the_place_and_calls_the_citizen_back(tmp_path: Pat
             tmp_path / "config.toml",
             sip_port=free_port(),
             extra=seat_config(seat_port),
-            mqtt_host="127.0.0.1",
-            mqtt_port=broker.port,
+            broker=broker,
         )
         seat = phone("1001", seat_port, tmp_path, talk=4)
         citizen = None
         try:
             with serve(cfg) as server:
                 # the only operator is signed in but on a break: the caller has to wait
-                await command(broker.port, "login")
-                await command(broker.port, "not_ready", "break")
+                account = await asyncio.to_thread(sign_in, server.console, "1001", PASSWORD)
+                await command(account, "login")
+                await command(account, "not_ready", "break")
                 report = await asyncio.to_thread(
                     call,
                     server.uri,
@@ -63,8 +63,8 @@ async def test_callback_keeps_the_place_and_calls_the_citizen_back(tmp_path: Pat
                 # the citizen's phone is free again on the same number; the operator comes back
                 citizen = phone("13922223333", citizen_port, tmp_path, talk=0)
                 await asyncio.sleep(1.0)
-                await command(broker.port, "ready")
-                server.wait_log("callback: seat 1001 connected to 139****3333", timeout=30)  # masked
+                await command(account, "ready")
+                server.wait_log("callback: seat 1001 connected to 139****3333", timeout=30)  # masked in logs
                 await asyncio.sleep(6)  # the operator talks 4 s and hangs up
         finally:
             seat.terminate()

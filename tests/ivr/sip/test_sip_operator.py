@@ -1,7 +1,8 @@
 """A citizen reaches an operator over real SIP: flow -> queue -> seat phone rings -> bridge.
 
 Every part is real and separate: `ivr serve`, the caller (`ivr call`), the operator's phone
-(`ivr seat`), a mosquitto broker, the SQLite file. The operator's console is this test, over MQTT.
+(`ivr seat`), a mosquitto broker, the SQLite file. The operator's console is this test, over MQTT,
+with the broker account it gets by signing in at the web console.
 """
 
 from __future__ import annotations
@@ -14,14 +15,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-import aiomqtt
 import pytest
 from sip_peers import (
     call,
+    desk,
     free_port,
     seat_phone,
     seconds,
     serve,
+    sign_in,
     tone,
     voiced_fraction,
     write_config,
@@ -30,6 +32,8 @@ from sip_peers import (
 from ivr.broker import LocalBroker
 
 pytestmark = pytest.mark.sip
+PASSWORD = "op-1001-secret"
+SEAT = "hotline/v1/seat/1001"
 
 
 def seat_config(seat_port: int) -> str:
@@ -47,15 +51,18 @@ name = "王芳"
 uri = "sip:1001@127.0.0.1:{seat_port}"
 queues = ["general", "urgent"]
 skills = {{ general = 5, complaint = 3 }}
+password = "{PASSWORD}"
 """
 
 
-async def console(port: int, pops: list[tuple[float, dict[str, Any]]], ready: asyncio.Event) -> None:
-    async with aiomqtt.Client("127.0.0.1", port, identifier="test-console") as client:
-        await client.subscribe("hotline/v1/seat/1001/pop", qos=1)
-        await client.subscribe("hotline/v1/seat/1001/state", qos=1)
+async def console(
+    account: dict[str, Any], pops: list[tuple[float, dict[str, Any]]], ready: asyncio.Event
+) -> None:
+    async with desk(account) as client:
+        await client.subscribe(f"{SEAT}/pop", qos=1)
+        await client.subscribe(f"{SEAT}/state", qos=1)
         for action in ("login", "ready"):
-            await client.publish("hotline/v1/seat/1001/command", json.dumps({"action": action}), qos=1)
+            await client.publish(f"{SEAT}/command", json.dumps({"action": action}), qos=1)
         async for msg in client.messages:
             body = json.loads(bytes(msg.payload))  # type: ignore[arg-type]
             if body["type"] == "seat_state" and body["state"] == "ready":
@@ -71,9 +78,7 @@ async def console(port: int, pops: list[tuple[float, dict[str, Any]]], ready: as
                     "status": "dispatched",
                 }
                 await client.publish(
-                    f"hotline/v1/ticket/{body['ticket']['id']}/update",
-                    json.dumps({"seat_id": "1001", "fields": fields}),
-                    qos=1,
+                    f"{SEAT}/ticket/{body['ticket']['id']}/update", json.dumps({"fields": fields}), qos=1
                 )
 
 
@@ -84,8 +89,7 @@ async def test_caller_is_bridged_to_a_seat_with_screen_pop_and_ticket(tmp_path: 
             tmp_path / "config.toml",
             sip_port=free_port(),
             extra=seat_config(seat_port),
-            mqtt_host="127.0.0.1",
-            mqtt_port=broker.port,
+            broker=broker,
         )
         seat_dir = tmp_path / "seat"
         seat = seat_phone("1001", seat_port, talk=9, record_dir=seat_dir)
@@ -93,7 +97,8 @@ async def test_caller_is_bridged_to_a_seat_with_screen_pop_and_ticket(tmp_path: 
         ready = asyncio.Event()
         try:
             with serve(cfg) as server:
-                task = asyncio.ensure_future(console(broker.port, pops, ready))
+                account = await asyncio.to_thread(sign_in, server.console, "1001", PASSWORD)
+                task = asyncio.ensure_future(console(account, pops, ready))
                 await asyncio.wait_for(ready.wait(), 15)
                 voice = tone(tmp_path / "citizen.wav")  # the citizen: a 3 s, 440 Hz tone
                 script = f"wait 2; dtmf 1; wait 8; play {voice}; wait 10; dtmf 1; wait 3; dtmf 1; wait 8"
@@ -164,21 +169,17 @@ async def test_broker_down_during_a_call_loses_no_pop_or_ticket_update(tmp_path:
             tmp_path / "config.toml",
             sip_port=free_port(),
             extra=seat_config(seat_port),
-            mqtt_host="127.0.0.1",
-            mqtt_port=broker.port,
+            broker=broker,
         )
         seat = seat_phone("1001", seat_port, talk=20)
         try:
             with serve(cfg) as server:
                 # the console signs in with a persistent session, then the broker goes away
-                async with aiomqtt.Client(
-                    "127.0.0.1", broker.port, identifier="desk-1001", clean_session=False
-                ) as desk:
-                    await desk.subscribe("hotline/v1/seat/1001/pop", qos=1)
+                account = await asyncio.to_thread(sign_in, server.console, "1001", PASSWORD)
+                async with desk(account, clean_session=False) as client:
+                    await client.subscribe(f"{SEAT}/pop", qos=1)
                     for action in ("login", "ready"):
-                        await desk.publish(
-                            "hotline/v1/seat/1001/command", json.dumps({"action": action}), qos=1
-                        )
+                        await client.publish(f"{SEAT}/command", json.dumps({"action": action}), qos=1)
                     await asyncio.sleep(1.0)
                 await broker.stop()
                 caller = asyncio.ensure_future(
@@ -188,20 +189,16 @@ async def test_broker_down_during_a_call_loses_no_pop_or_ticket_update(tmp_path:
                 await asyncio.to_thread(server.wait_log, "connected to seat 1001", 30)
                 await broker.start()  # same port, same persistence file
                 pop = None
-                async with aiomqtt.Client(
-                    "127.0.0.1", broker.port, identifier="desk-1001", clean_session=False
-                ) as desk:
-                    await desk.subscribe("hotline/v1/seat/1001/pop", qos=1)
+                async with desk(account, clean_session=False) as client:  # same account, restored
+                    await client.subscribe(f"{SEAT}/pop", qos=1)
                     async with asyncio.timeout(30):
-                        async for msg in desk.messages:
+                        async for msg in client.messages:
                             pop = json.loads(bytes(msg.payload))  # type: ignore[arg-type]
                             break
                     assert pop is not None and pop["call"]["caller"] == "13733334444"
                     fields = {"category1": "住房保障", "description": "楼顶漏水", "status": "open"}
-                    await desk.publish(
-                        f"hotline/v1/ticket/{pop['ticket']['id']}/update",
-                        json.dumps({"seat_id": "1001", "fields": fields}),
-                        qos=1,
+                    await client.publish(
+                        f"{SEAT}/ticket/{pop['ticket']['id']}/update", json.dumps({"fields": fields}), qos=1
                     )
                     await asyncio.sleep(1.5)
                 report = await caller
