@@ -118,6 +118,9 @@ class Caller:
         return None
 
 
+WATCHER = "board-watcher"  # a second line account: MQTT has no anonymous readers
+
+
 class Line:
     """The parts `ivr serve` wires together, minus SIP: broker, bus, store, ACD, pops, console."""
 
@@ -127,10 +130,12 @@ class Line:
 
     async def start(self) -> None:
         s = self.settings
-        self.broker = LocalBroker()
+        # the line's account, and one more line account for the test's own MQTT watcher
+        self.broker = LocalBroker(lines=(s.mqtt.client_id, WATCHER), topic_prefix=s.mqtt.topic_prefix)
         await self.broker.start()
         self.store = await open_store(s.resolve(s.store.path))
-        self.bus = Bus(s.mqtt, self.store, host="127.0.0.1", port=self.broker.port)
+        account = (s.mqtt.client_id, self.broker.password(s.mqtt.client_id))
+        self.bus = Bus(s.mqtt, self.store, host="127.0.0.1", port=self.broker.port, account=account)
         u = s.understanding
         self.hotspots = HotSpots(u.hot_spot_window_minutes * 60, u.hot_spot_threshold, self._publish)
         self.popper = ScreenPopper(self.store, self.bus.topics, hotspots=self.hotspots)
@@ -229,7 +234,13 @@ async def test_the_third_caller_about_one_place_raises_the_alert(line: Line) -> 
         await line.http.post(f"/api/seats/{sid}/state", json={"action": "login"}, headers=h)
     boss = await line.login({"role": "supervisor", "password": SUPERVISOR})
     live = line.server.url.replace("http", "ws") + "api/live?token=" + boss["authorization"][7:]
-    mqtt = aiomqtt.Client("127.0.0.1", line.broker.port, identifier="board-watcher")
+    mqtt = aiomqtt.Client(
+        "127.0.0.1",
+        line.broker.port,
+        identifier=WATCHER,
+        username=WATCHER,
+        password=line.broker.password(WATCHER),
+    )
     async with mqtt, websockets.connect(live) as ws:
         await mqtt.subscribe("hotline/v1/hotspot/#", qos=1)
         tickets: list[str] = []
