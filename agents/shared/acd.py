@@ -1,0 +1,500 @@
+"""The ACD of a centre with several nodes: one queue in PostgreSQL, each caller's media on the
+node that answered them.
+
+Split of work, and why:
+- PostgreSQL holds what every node must agree on: waiting callers (`queue_entries`) and seat
+  states (`queue_seats`). Every change is one transaction that locks the rows it changes, and
+  the decisions are made by the in-memory ACD's own code (`Seat`'s state machine, the
+  strategies, skill widening), so one node and many behave alike.
+- The node that answered a caller keeps everything that touches their media: hold music,
+  announcements, wait timers, the screen pop and ringing the seat (`SeatLine`), and it reports
+  each outcome in a transaction. A match round may run on any node (matching.py); an offer for
+  another node's caller reaches that node by NOTIFY on its own channel.
+- Wake-ups are LISTEN/NOTIFY: a seat turning ready or a caller arriving NOTIFYs `hotline_queue`
+  at commit and every node runs a (coalesced) match round; there is no polling interval.
+- Node leases (leases.py): a dead node's callers become callback tickets, its seats are freed.
+
+The single-node SQLite path keeps `agents.acd.Acd` (all in memory, no round trips); this class
+has the same surface except that seat commands, status and the waiting list are coroutines.
+
+Concurrency contract: all methods run on one event loop. A caller's row is changed only by
+their own node (join, outcome, hang-up, timeout), by a match round (waiting -> ringing, claimed
+conditionally) and by a sweep once their node's lease expired; an offer message carries the
+attempt number, so a stale local update never overrides a newer offer. Events are emitted
+after their transaction commits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from dataclasses import replace
+from typing import Any, Literal
+
+from agents.lines import CallerLine, EntryState, QueueEntry
+from agents.shared.leases import Lost, renew, sweep
+from agents.shared.node import ERRORS, JOIN_LOCK, QueueNode
+from agents.shared.rows import KICK_CHANNEL, Conn, SeatBox, context_json, is_ready, logged_in, save_seat
+from agents.strategy import next_widen_at
+from ivr.control import CallerHangup
+from ivr.race import first
+from ivr.records import Offer, QueueRequest, QueueResult, RingOutcome, SeatState
+from ivr.records import QueueEventKind as K
+
+log = logging.getLogger(__name__)
+
+_KICK = f"NOTIFY {KICK_CHANNEL}"
+
+
+class SharedAcd(QueueNode):
+    async def start(self) -> None:
+        await super().start()
+        self._spawn(self._lease_loop(), f"lease-{self.node}")
+
+    # --- callers -----------------------------------------------------------------------
+    async def enqueue(self, caller_line: CallerLine, request: QueueRequest) -> QueueResult:
+        """Wait in `request.queue` (shared by all nodes) until served and finished, or the caller
+        leaves another way; the outcome names the way, as with `Acd.enqueue`."""
+        call_id, caller = request.context.call_id, request.context.caller
+        q = self.queues.get(request.queue)
+        if q is None or call_id in self._entries:
+            log.error("enqueue %s: unknown queue %r or call already queued", call_id, request.queue)
+            return QueueResult("error")
+        now = self.clock.now()
+        entry = QueueEntry(request, now, line=caller_line)
+        entry.result = asyncio.get_running_loop().create_future()
+        self._entries[call_id] = entry  # before the row: an offer may arrive right after commit
+        try:
+            refused, position = await self._join(entry)
+        except BaseException:
+            self._entries.pop(call_id, None)
+            raise
+        if refused is not None:
+            self._entries.pop(call_id, None)
+            kind = K.FULL if refused == "full" else K.JOINEMPTY
+            self._qevent(call_id, q.name, kind, caller=caller)
+            return QueueResult(refused)
+        self._qevent(call_id, q.name, K.ENTERQUEUE, position=position, priority=entry.priority, caller=caller)
+        if entry.state is EntryState.WAITING:
+            await caller_line.start_hold_music()
+        entry.next_announce = now + q.announce_every
+        self._start_timers(entry)
+        try:
+            return await entry.result
+        except asyncio.CancelledError:
+            self._caller_left(entry)
+            raise
+
+    async def _join(self, entry: QueueEntry) -> tuple[Literal["full", "no_agents"] | None, int]:
+        """One transaction under the queue's join lock, so `max_length` holds across nodes."""
+        q = self.queues[entry.queue]
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", JOIN_LOCK, q.name)
+            if q.max_length > 0:
+                waiting = await conn.fetchval(
+                    "SELECT count(*) FROM queue_entries WHERE queue = $1 AND state = 'waiting'", q.name
+                )
+                if waiting >= q.max_length:
+                    return "full", 0
+            if q.when_no_seats == "leave":
+                serving = [s for s, cfg in self.seat_settings.items() if q.name in cfg.queues]
+                logged = await logged_in(conn, serving)
+                if not logged:
+                    return "no_agents", 0
+            entry.order = await conn.fetchval(
+                "INSERT INTO queue_entries (call_id, queue, priority, weight, ord, skills, context,"
+                " entered_at, state, node) VALUES ($1, $2, $3, $4, nextval('queue_order'), $5, $6, $7,"
+                " 'waiting', $8) RETURNING ord",
+                entry.call_id,
+                q.name,
+                entry.priority,
+                q.weight,
+                json.dumps(dict(entry.request.skills)),
+                context_json(entry.context),
+                entry.entered_at,
+                self.node,
+            )
+            position = await self._position(conn, entry)
+            await conn.execute(_KICK)
+        return None, position
+
+    def caller_hangup(self, call_id: str) -> None:
+        """The caller hung up: abandon if waiting or ringing, complete if connected."""
+        entry = self._entries.get(call_id)
+        if entry is not None and entry.line is not None:
+            self._caller_left(entry)
+
+    def request_callback(self, call_id: str) -> bool:
+        """The waiting caller chose a callback: `enqueue` returns "callback" at once and the row
+        keeps its place (no max wait); when a seat answers, the seat's line dials the caller."""
+        entry = self._entries.get(call_id)
+        if entry is None or entry.state is not EntryState.WAITING or entry.callback:
+            return False
+        entry.callback = True
+        line, entry.line = entry.line, None
+        for task in (entry.announce_task, entry.timer_task):
+            if task is not None:
+                task.cancel()
+        if line is not None:
+            self._spawn(line.stop_hold_music(), f"hold-off-{call_id}")
+        fut = entry.result
+        if fut is not None and not fut.done():
+            fut.set_result(QueueResult("callback", entry.ticket_id, None, self._waited(entry)))
+        self._spawn(self._keep_place(entry), f"callback-{call_id}")
+        return True
+
+    async def _keep_place(self, entry: QueueEntry) -> None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            position = await self._position(conn, entry)
+            await conn.execute("UPDATE queue_entries SET callback = TRUE WHERE call_id = $1", entry.call_id)
+        self._qevent(entry.call_id, entry.queue, K.CALLBACK, position=position, wait=self._waited(entry))
+
+    def _caller_left(self, entry: QueueEntry) -> None:
+        if entry.state is EntryState.DONE:
+            return
+        if entry.offer_task is not None and not entry.offer_task.done():
+            entry.offer_task.cancel()  # stops ringing; the row decides what the hang-up means
+        self._spawn(self._leave(entry), f"leave-{entry.call_id}")
+
+    async def _leave(self, entry: QueueEntry) -> None:
+        now = self.clock.now()
+        box = self.box()
+        events: list[tuple[K, str, dict[str, Any]]] = []
+        async with self.pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                "SELECT state, seat_id FROM queue_entries WHERE call_id = $1 FOR UPDATE", entry.call_id
+            )
+            if row is None:
+                self._finish(entry, CallerHangup())
+                return
+            if row[0] == "connected":
+                await self._end_call(conn, entry, "caller", box, events)
+            else:
+                position = await self._position(conn, entry) if row[0] == "waiting" else 1
+                if row[0] == "ringing":
+                    seat = await box.load(conn, row[1])
+                    if seat is not None and seat.state is SeatState.RINGING and seat.call_id == entry.call_id:
+                        seat.ring_failed(now, False, self.queues[entry.queue].max_no_answer)
+                        await save_seat(conn, seat)
+                        await conn.execute(_KICK)
+                    events.append((K.RINGCANCELED, row[1], {}))
+                await conn.execute("DELETE FROM queue_entries WHERE call_id = $1", entry.call_id)
+                events.append((K.ABANDON, "", {"position": position, "wait": now - entry.entered_at}))
+        self._emit_seats(box)
+        for kind, seat_id, data in events:
+            self._qevent(entry.call_id, entry.queue, kind, seat_id, **data)
+        self._after_end(entry)
+
+    def call_ended(self, call_id: str, by: Literal["caller", "operator"]) -> bool:
+        """The bridged call ended (this node bridged it). False for a call not connected here."""
+        entry = self._entries.get(call_id)
+        if entry is None or entry.state is not EntryState.CONNECTED or entry.seat_id is None:
+            return False
+        self._spawn(self._hang_up(entry, by), f"end-{call_id}")
+        return True
+
+    async def _hang_up(self, entry: QueueEntry, by: Literal["caller", "operator"]) -> None:
+        box = self.box()
+        events: list[tuple[K, str, dict[str, Any]]] = []
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.fetchrow("SELECT 1 FROM queue_entries WHERE call_id = $1 FOR UPDATE", entry.call_id)
+            await self._end_call(conn, entry, by, box, events)
+        self._emit_seats(box)
+        for kind, seat_id, data in events:
+            self._qevent(entry.call_id, entry.queue, kind, seat_id, **data)
+        self._after_end(entry)
+
+    async def _end_call(
+        self,
+        conn: Conn,
+        entry: QueueEntry,
+        by: Literal["caller", "operator"],
+        box: SeatBox,
+        events: list[tuple[K, str, dict[str, Any]]],
+    ) -> None:
+        now = self.clock.now()
+        seat_id = entry.seat_id or ""
+        seat = await box.load(conn, seat_id)
+        talk = now - entry.connected_at
+        wrapup = self._wrapup_seconds(seat_id, entry.queue)
+        if seat is not None and seat.state is SeatState.TALKING and seat.call_id == entry.call_id:
+            self._talk[entry.call_id] = (entry.queue, talk)
+            seat.hung_up(now, wrapup > 0)
+            await save_seat(conn, seat, now + wrapup)
+            if is_ready(seat):
+                await conn.execute(_KICK)
+        await conn.execute("DELETE FROM queue_entries WHERE call_id = $1", entry.call_id)
+        kind = K.COMPLETEAGENT if by == "operator" else K.COMPLETECALLER
+        events.append((kind, seat_id, {"wait": entry.connected_at - entry.entered_at, "talk": talk}))
+        outcome: Literal["operator_hangup", "completed"] = (
+            "operator_hangup" if by == "operator" else "completed"
+        )
+        self._results[entry.call_id] = QueueResult(
+            outcome, entry.ticket_id, seat_id, entry.connected_at - entry.entered_at
+        )
+
+    def _after_end(self, entry: QueueEntry) -> None:
+        result = self._results.pop(entry.call_id, None)
+        seat_id = entry.seat_id or ""
+        if result is not None and seat_id:
+            wrapup = self._wrapup_seconds(seat_id, entry.queue)
+            if wrapup > 0:
+                self._spawn(self._wrapup_timer(seat_id, entry.call_id, wrapup), f"wrapup-{seat_id}")
+        self._finish(entry, result if result is not None else CallerHangup())
+
+    def _wrapup_seconds(self, seat_id: str, queue: str) -> float:
+        cfg = self.seat_settings.get(seat_id)
+        if cfg is not None and cfg.wrapup_seconds is not None:
+            return cfg.wrapup_seconds
+        return self.queues[queue].wrapup_seconds
+
+    # --- offers --------------------------------------------------------------------------
+    def _offer_here(self, call_id: str, seat_id: str, attempt: int) -> None:
+        entry = self._entries.get(call_id)
+        if entry is None or entry.state is EntryState.DONE:
+            # the caller left before the offer arrived: the row is theirs to settle
+            self._spawn(
+                self._ring_ended(None, call_id, seat_id, "caller_gone", self.clock.now(), attempt), "gone"
+            )
+            return
+        entry.state = EntryState.RINGING
+        entry.seat_id = seat_id
+        entry.attempts = attempt
+        if entry.timer_task is not None:
+            entry.timer_task.cancel()
+        entry.offer_task = self._spawn(self._offer(entry, seat_id, attempt), f"offer-{call_id}-{seat_id}")
+
+    async def _offer(self, entry: QueueEntry, seat_id: str, attempt: int) -> None:
+        q = self.queues[entry.queue]
+        started = self.clock.now()
+        offer = Offer(
+            entry.context,
+            entry.queue,
+            seat_id,
+            self.seat_settings[seat_id].uri,
+            priority=entry.priority,
+            ticket_id=entry.ticket_id or "",
+            attempt=attempt,
+            waited=round(started - entry.entered_at, 1),
+            callback=entry.callback,
+        )
+        if self._pop is not None:
+            try:  # the pop must not hold the caller: a slow store or bus is logged and skipped
+                entry.ticket_id = await asyncio.wait_for(self._pop.offer(offer), 2.0) or entry.ticket_id
+                offer = replace(offer, ticket_id=entry.ticket_id or "")
+            except Exception:
+                log.exception("screen pop for %s to seat %s failed", entry.call_id, seat_id)
+        outcome: RingOutcome = "no_answer"
+        ring = asyncio.ensure_future(self._line.ring(offer, q.ring_timeout))
+        try:
+            await first(ring, self.clock.sleep(q.ring_timeout + 5.0))
+        finally:
+            if not ring.done():
+                ring.cancel()
+        if ring.done() and not ring.cancelled():
+            if ring.exception() is not None:
+                log.error("ring seat %s failed", seat_id, exc_info=ring.exception())
+                outcome = "failed"
+            else:
+                outcome = ring.result()
+        # the outcome is committed even if the caller hangs up meanwhile (_leave then sees it)
+        await asyncio.shield(self._ring_ended(entry, entry.call_id, seat_id, outcome, started, attempt))
+
+    async def _ring_ended(
+        self,
+        entry: QueueEntry | None,
+        call_id: str,
+        seat_id: str,
+        outcome: RingOutcome,
+        started: float,
+        attempt: int,
+    ) -> None:
+        if outcome == "caller_gone" and entry is not None:
+            self._caller_left(entry)
+            return
+        now = self.clock.now()
+        box = self.box()
+        order, answered = 0, False
+        async with self.pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                "SELECT state, seat_id, queue, entered_at FROM queue_entries WHERE call_id = $1 FOR UPDATE",
+                call_id,
+            )
+            if row is None or row[0] != "ringing" or row[1] != seat_id:
+                return
+            q = self.queues[row[2]]
+            seat = await box.load(conn, seat_id)
+            if outcome == "caller_gone":  # an offer for a caller this node no longer holds
+                if seat is not None and seat.state is SeatState.RINGING and seat.call_id == call_id:
+                    seat.ring_failed(now, False, q.max_no_answer)
+                    await save_seat(conn, seat)
+                await conn.execute("DELETE FROM queue_entries WHERE call_id = $1", call_id)
+                await conn.execute(_KICK)
+            elif outcome == "answered" and seat is not None and seat.state is SeatState.RINGING:
+                seat.answered(now)
+                await save_seat(conn, seat)
+                await conn.execute(
+                    "UPDATE queue_entries SET state = 'connected', connected_at = $2 WHERE call_id = $1",
+                    call_id,
+                    now,
+                )
+                answered = True
+            else:
+                if seat is not None and seat.state is SeatState.RINGING and seat.call_id == call_id:
+                    seat.ring_failed(now, True, q.max_no_answer)
+                    await save_seat(conn, seat)
+                order = await conn.fetchval(
+                    "UPDATE queue_entries SET state = 'waiting', seat_id = '', ord = -nextval('queue_order'),"
+                    " declined = array_append(declined, $2) WHERE call_id = $1 RETURNING ord",
+                    call_id,
+                    seat_id,
+                )
+                await conn.execute(_KICK)
+        self._emit_seats(box)
+        if outcome == "caller_gone" or entry is None:
+            if outcome == "caller_gone":
+                self._qevent(call_id, row[2], K.RINGCANCELED, seat_id)
+                self._qevent(call_id, row[2], K.ABANDON, position=1, wait=now - row[3])
+            return
+        if answered:
+            self._qevent(call_id, q.name, K.CONNECT, seat_id, wait=now - entry.entered_at, ring=now - started)
+            if entry.attempts == attempt:
+                entry.state = EntryState.CONNECTED
+                entry.connected_at = now
+                if entry.announce_task is not None:
+                    entry.announce_task.cancel()
+                if entry.line is not None:
+                    self._spawn(entry.line.stop_hold_music(), f"hold-off-{call_id}")
+            return
+        self._qevent(call_id, q.name, K.RINGNOANSWER, seat_id, outcome=outcome, ring=now - started)
+        entry.declined.add(seat_id)
+        if entry.attempts == attempt and entry.state is EntryState.RINGING:
+            entry.state = EntryState.WAITING
+            entry.seat_id = None
+            entry.order = order
+            entry.next_announce = max(entry.next_announce, now + q.announce_every / 2)
+            self._start_timers(entry)
+
+    # --- waiting-time timers -------------------------------------------------------------
+    def _start_timers(self, entry: QueueEntry) -> None:
+        if entry.timer_task is not None:
+            entry.timer_task.cancel()
+        entry.timer_task = self._spawn(self._timers(entry), f"wait-{entry.call_id}")
+
+    async def _timers(self, entry: QueueEntry) -> None:
+        """Max wait, announcements and skill widening while the entry waits (as in `Acd`)."""
+        q = self.queues[entry.queue]
+        for _ in range(1_000_000):  # one turn per timer that fires; ends with the wait
+            if entry.state is not EntryState.WAITING:
+                return
+            now = self.clock.now()
+            deadline = entry.entered_at + q.max_wait if q.max_wait > 0 and not entry.callback else None
+            if deadline is not None and now >= deadline:
+                await self._time_out(entry)
+                return
+            if q.announce_every > 0 and entry.line is not None and now >= entry.next_announce:
+                entry.next_announce = now + q.announce_every
+                if entry.announce_task is None or entry.announce_task.done():
+                    entry.announce_task = self._spawn(self._announce(entry), f"announce-{entry.call_id}")
+            wakes = [t for t in (deadline, next_widen_at(entry, q, now)) if t is not None]
+            if q.announce_every > 0 and entry.line is not None:
+                wakes.append(entry.next_announce)
+            if not wakes:
+                return
+            await self.clock.sleep(max(0.0, min(wakes) - now))
+            self._kick()  # a widened skill match may now find a seat
+
+    async def _announce(self, entry: QueueEntry) -> None:
+        text = await self._announcement(entry)
+        if entry.line is not None and entry.state is EntryState.WAITING:
+            await entry.line.announce(text)
+
+    async def _time_out(self, entry: QueueEntry) -> None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            position = await self._position(conn, entry)
+            gone = await conn.fetchval(
+                "DELETE FROM queue_entries WHERE call_id = $1 AND state = 'waiting' RETURNING call_id",
+                entry.call_id,
+            )
+        if gone is None:
+            return  # a seat took the caller meanwhile: the offer decides
+        self._qevent(
+            entry.call_id, entry.queue, K.EXITWITHTIMEOUT, position=position, wait=self._waited(entry)
+        )
+        self._finish(entry, QueueResult("timeout", entry.ticket_id, None, self._waited(entry)))
+
+    # --- leases ------------------------------------------------------------------------------
+    async def _lease_loop(self) -> None:
+        """Renew the lease three times per period and sweep expired nodes each time."""
+        for _ in range(100_000_000):  # for the life of the node
+            await self.clock.sleep(self.lease_seconds / 3)
+            with contextlib.suppress(*ERRORS):
+                await self.sweep()
+
+    async def sweep(self) -> list[Lost]:
+        """Renew this node's lease, then take over expired nodes' callers and seats (leases.py):
+        each lost caller becomes a callback ticket. Returns the callers taken over."""
+        now = self.clock.now()
+        box = self.box()
+        wrapups = {sid: cfg.wrapup_seconds for sid, cfg in self.seat_settings.items()}
+        async with self.pool.acquire() as conn:
+            await renew(conn, self.node, now + self.lease_seconds)
+            lost = await sweep(conn, self.node, now, self.queues, wrapups, box)
+            if lost or box.events:
+                await conn.execute(_KICK)
+        self._emit_seats(box)
+        for gone in lost:
+            await self._callback_ticket(gone, now)
+        self.lost.extend(lost)
+        return lost
+
+    async def _callback_ticket(self, gone: Lost, now: float) -> None:
+        ctx = gone.context
+        waited = max(0.0, (gone.connected_at or now) - gone.entered_at)
+        ticket_id = gone.ticket_id
+        if gone.state == "connected":
+            self._qevent(
+                ctx.call_id, gone.queue, K.COMPLETECALLER, gone.seat_id, wait=waited, lost_node=gone.node
+            )
+            return  # an operator talked with them: the ticket from the screen pop is theirs
+        if self._tickets is not None:
+            note = f"回拨：排队{waited:.0f}秒时所在节点失效，请回电。"
+            context = {
+                **ctx.ivr(),
+                "callback": {"reason": "node_lost", "node": gone.node, "queue": gone.queue, "waited": waited},
+            }
+            values: dict[str, Any] = {
+                "status": "open",
+                "description": f"{note}{ctx.description}",
+                "context": context,
+            }
+            try:
+                if ticket_id:
+                    await self._tickets.update(ticket_id, values, actor="acd")
+                else:
+                    ticket = await self._tickets.create(
+                        ctx.caller,
+                        call_id=ctx.call_id,
+                        urgency=ctx.urgency,
+                        category1=ctx.category[0],
+                        category2=ctx.category[1],
+                        category3=ctx.category[2],
+                        address=ctx.address,
+                        **values,
+                    )
+                    ticket_id = ticket.id
+            except Exception:
+                log.exception("callback ticket for %s (node %s lost) failed", ctx.call_id, gone.node)
+        if gone.state == "ringing":
+            self._qevent(ctx.call_id, gone.queue, K.RINGCANCELED, gone.seat_id)
+        self._qevent(
+            ctx.call_id,
+            gone.queue,
+            K.ABANDON,
+            position=0,
+            wait=waited,
+            lost_node=gone.node,
+            callback_ticket=ticket_id,
+        )

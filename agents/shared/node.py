@@ -1,0 +1,387 @@
+"""The shared queue's node: connection, wake-ups, seat commands, status and match rounds.
+
+The ACD of a centre with several nodes keeps one queue in PostgreSQL and each caller's media on
+their node (acd.py adds the callers' side to this class).
+
+Split of work, and why:
+- PostgreSQL holds what every node must agree on: waiting callers (`queue_entries`) and seat
+  states (`queue_seats`). Every change is one transaction that locks the rows it changes, and
+  the decisions are made by the in-memory ACD's own code (`Seat`'s state machine, the
+  strategies, skill widening), so one node and many behave alike.
+- The node that answered a caller keeps everything that touches their media: hold music,
+  announcements, wait timers, the screen pop and ringing the seat (`SeatLine`), and it reports
+  each outcome in a transaction. A match round may run on any node (matching.py); an offer for
+  another node's caller reaches that node by NOTIFY on its own channel.
+- Wake-ups are LISTEN/NOTIFY: a seat turning ready or a caller arriving NOTIFYs `hotline_queue`
+  at commit and every node runs a (coalesced) match round; there is no polling interval.
+- Node leases (leases.py): a dead node's callers become callback tickets and its seats are freed.
+
+Concurrency contract: the methods run on one event loop. Local bookkeeping of an entry follows
+its row (the row is the truth; an offer message carries the attempt number, so a late local
+update never overrides a newer offer). Events are emitted after their transaction commits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine, Iterable, Mapping
+from typing import Any
+
+import asyncpg
+
+from agents.acd import QueueStatus, SeatAction
+from agents.clock import Clock, RealClock
+from agents.eventlog import EventLog
+from agents.lines import EntryState, QueueEntry, ScreenPop, SeatLine
+from agents.seat import Seat, SeatError
+from agents.shared.leases import Lost, renew
+from agents.shared.matching import match_round
+from agents.shared.rows import (
+    ENTRY_COLUMNS,
+    KICK_CHANNEL,
+    SERVICE_ORDER,
+    Conn,
+    SeatBox,
+    entry_from_row,
+    is_ready,
+    logged_in,
+    node_channel,
+    save_seat,
+    seed_seats,
+)
+from agents.strategy import STRATEGIES, Chooser
+from agents.waiting import HandleTimes, announcement, estimated_wait
+from ivr.config import QueueSettings, SeatSettings
+from ivr.records import EventSink, QueueEvent, QueueResult, SeatState
+from ivr.records import QueueEventKind as K
+from ivr.store import TicketBook
+from ivr.store.pgschema import migrate
+
+log = logging.getLogger(__name__)
+
+JOIN_LOCK = 0x12348  # pg_advisory_xact_lock(JOIN_LOCK, hashtext(queue)): queue limits are exact
+ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+
+
+class QueueNode:
+    """`Acd`'s surface for a centre whose nodes share one PostgreSQL database (`url`); `node`
+    names this process (unique in the centre). Seat commands and status are coroutines here:
+    they read and write the shared rows."""
+
+    def __init__(
+        self,
+        url: str,
+        node: str,
+        queues: Mapping[str, QueueSettings],
+        seats: Iterable[SeatSettings],
+        line: SeatLine,
+        *,
+        clock: Clock | None = None,
+        events: EventSink | None = None,
+        screen_pop: ScreenPop | None = None,
+        tickets: TicketBook | None = None,
+        lease_seconds: float = 15.0,
+    ) -> None:
+        for q in queues.values():
+            if q.strategy not in STRATEGIES:
+                raise ValueError(f"queue {q.name}: unknown strategy {q.strategy!r}; known: {STRATEGIES}")
+        self.url = url
+        self.node = node
+        self.queues = dict(queues)
+        self.seat_settings = {s.id: s for s in seats}
+        self._order = {sid: i for i, sid in enumerate(self.seat_settings)}
+        self.clock: Clock = clock or RealClock()
+        self.events: EventSink = events if events is not None else EventLog()
+        self._line = line
+        self._pop = screen_pop
+        self._tickets = tickets
+        self.lease_seconds = lease_seconds
+        self._entries: dict[str, QueueEntry] = {}  # this node's callers not yet DONE
+        self._chooser = Chooser()
+        self._handle = HandleTimes()
+        self._talk: dict[str, tuple[str, float]] = {}  # call id -> (queue, talk) until wrap-up ends
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._kicked = False
+        self._matcher: asyncio.Task[None] | None = None
+        self._pool: asyncpg.Pool | None = None
+        self._listener: asyncpg.Connection | None = None
+        self._results: dict[str, QueueResult] = {}  # how a call that just ended leaves enqueue
+        self.lost: list[Lost] = []  # callers this node turned into callback tickets (for reports)
+
+    # --- lifecycle ---------------------------------------------------------------------
+    async def start(self) -> None:
+        """Connect, migrate, add rows for new seats, take the lease and listen."""
+        self._pool = await asyncpg.create_pool(self.url, min_size=1, max_size=4)
+        async with self._pool.acquire() as conn:
+            await migrate(conn)
+            await seed_seats(conn, list(self.seat_settings))
+            await renew(conn, self.node, self.clock.now() + self.lease_seconds)
+        self._listener = await asyncpg.connect(self.url)
+        await self._listener.add_listener(KICK_CHANNEL, self._on_kick)
+        await self._listener.add_listener(node_channel(self.node), self._on_node)
+        self._kick()
+
+    async def stop(self, *, release: bool = True) -> None:
+        """Ends every local wait with "error". With `release` the lease ends now, so another
+        node sweeps what is left of ours at once (False leaves it to expire, as a crash would)."""
+        for entry in list(self._entries.values()):
+            self._finish(entry, QueueResult("error", entry.ticket_id, entry.seat_id, self._waited(entry)))
+        tasks = list(self._tasks)
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self._listener is not None:
+            await self._listener.close()
+        if self._pool is not None:
+            if release:
+                async with self._pool.acquire() as conn:
+                    await renew(conn, self.node, 0.0)
+                await self._pool.execute(f"NOTIFY {KICK_CHANNEL}")
+            await self._pool.close()
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("shared ACD task %s failed", task.get_name(), exc_info=task.exception())
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        assert self._pool is not None, "SharedAcd.start() first"
+        return self._pool
+
+    def box(self) -> SeatBox:
+        return SeatBox(self.seat_settings, self._order)
+
+    # --- seats -------------------------------------------------------------------------
+    async def seat_command(self, seat_id: str, action: SeatAction, reason: str = "") -> SeatState:
+        """An operator's console request from any node; raises SeatError when it does not fit."""
+        if seat_id not in self.seat_settings:
+            raise SeatError(f"unknown seat {seat_id!r}")
+        now = self.clock.now()
+        box = self.box()
+        async with self.pool.acquire() as conn, conn.transaction():
+            seat = await box.load(conn, seat_id)
+            assert seat is not None
+            _apply(seat, action, reason, now)
+            await save_seat(conn, seat)
+            if is_ready(seat):
+                await conn.execute(f"NOTIFY {KICK_CHANNEL}")
+        self._emit_seats(box)
+        if seat.state is SeatState.LOGGED_OUT:
+            await self._leave_empty_queues()
+        return seat.state
+
+    async def seat(self, seat_id: str) -> Seat:
+        """The seat as the shared rows have it now (a copy: changing it changes nothing)."""
+        box = self.box()
+        async with self.pool.acquire() as conn, conn.transaction():
+            seat = await box.load(conn, seat_id)
+        if seat is None:
+            raise SeatError(f"unknown seat {seat_id!r}")
+        return seat
+
+    async def _wrapup_timer(self, seat_id: str, call_id: str, seconds: float) -> None:
+        await self.clock.sleep(seconds)
+        box = self.box()
+        async with self.pool.acquire() as conn, conn.transaction():
+            seat = await box.load(conn, seat_id)
+            if seat is None or seat.state is not SeatState.WRAP_UP or seat.call_id != call_id:
+                return
+            seat.end_wrapup(self.clock.now())
+            await save_seat(conn, seat)
+            if is_ready(seat):
+                await conn.execute(f"NOTIFY {KICK_CHANNEL}")
+        self._emit_seats(box)
+
+    def _emit_seats(self, box: SeatBox) -> None:
+        for event in box.events:
+            if event.previous is SeatState.WRAP_UP:
+                queue, talk = self._talk.pop(event.call_id, ("", 0.0))
+                if queue:
+                    self._handle.add(queue, talk + event.duration)
+            self.events.seat_event(event)
+        box.events.clear()
+
+    async def _leave_empty_queues(self) -> None:
+        """Queues that say "leave" and have no seat logged in any more send their waiting
+        callers (not callbacks) away, on whichever node holds them."""
+        leaving = [q for q in self.queues.values() if q.when_no_seats == "leave"]
+        if not leaving:
+            return
+        now = self.clock.now()
+        gone: list[Any] = []
+        async with self.pool.acquire() as conn, conn.transaction():
+            for q in leaving:
+                serving = [s for s, cfg in self.seat_settings.items() if q.name in cfg.queues]
+                logged = await logged_in(conn, serving)
+                if logged:
+                    continue
+                rows = await conn.fetch(
+                    f"SELECT {ENTRY_COLUMNS} FROM queue_entries WHERE queue = $1 AND state = 'waiting'"
+                    f" AND NOT callback ORDER BY {SERVICE_ORDER} FOR UPDATE",
+                    q.name,
+                )
+                await conn.execute(
+                    "DELETE FROM queue_entries WHERE call_id = ANY($1::text[])", [r[0] for r in rows]
+                )
+                for pos, row in enumerate(rows, 1):
+                    gone.append((row, pos))
+                    await conn.execute(
+                        "SELECT pg_notify($1, $2)", node_channel(row[7]), f"exit {row[0]} no_agents"
+                    )
+        for row, pos in gone:
+            self._qevent(row[0], row[1], K.EXITEMPTY, position=pos, wait=now - row[4])
+            entry = self._entries.get(row[0])
+            if entry is not None:
+                self._finish(entry, QueueResult("no_agents", entry.ticket_id, None, self._waited(entry)))
+
+    # --- status ----------------------------------------------------------------------------
+    async def status(self, queue: str, entry: QueueEntry | None = None) -> QueueStatus:
+        """Counts over every node's callers and the shared seat states."""
+        q = self.queues[queue]
+        serving = [s for s, cfg in self.seat_settings.items() if queue in cfg.queues]
+        async with self.pool.acquire() as conn:
+            row = await conn.fetchrow(
+                "SELECT count(*), min(entered_at) FROM queue_entries WHERE queue = $1 AND state = 'waiting'",
+                queue,
+            )
+            assert row is not None
+            waiting, first = int(row[0]), row[1]
+            states = await conn.fetch(
+                "SELECT state FROM queue_seats WHERE seat_id = ANY($1::text[])", serving
+            )
+            position = await self._position(conn, entry) if entry is not None else waiting + 1
+        logged = [SeatState(r[0]) for r in states if r[0] != SeatState.LOGGED_OUT.value]
+        working = sum(1 for s in logged if s is not SeatState.NOT_READY)
+        ewt = estimated_wait(position, working, self._handle.average(queue, q.default_handle_seconds))
+        return QueueStatus(
+            waiting=waiting,
+            ready=sum(1 for s in logged if s is SeatState.READY),
+            logged_in=len(logged),
+            estimated_wait=ewt,
+            longest_wait=max(0.0, self.clock.now() - first) if first is not None else 0.0,
+        )
+
+    async def waiting(self) -> list[QueueEntry]:
+        """Callers waiting on every node (not ringing), in service order; no lines or contexts."""
+        rows = await self.pool.fetch(
+            f"SELECT {ENTRY_COLUMNS} FROM queue_entries WHERE state = 'waiting' ORDER BY {SERVICE_ORDER}"
+        )
+        return [entry_from_row(r) for r in rows]
+
+    async def position(self, call_id: str) -> int:
+        """1-based place among the waiting callers of the same queue on all nodes; 0 if not waiting."""
+        entry = self._entries.get(call_id)
+        if entry is None:
+            return 0
+        async with self.pool.acquire() as conn:
+            return await self._position(conn, entry)
+
+    async def _announcement(self, entry: QueueEntry) -> str:
+        status = await self.status(entry.queue, entry)
+        async with self.pool.acquire() as conn:
+            position = await self._position(conn, entry)
+        return announcement(position, status.estimated_wait)
+
+    # --- matching --------------------------------------------------------------------------
+    def _on_kick(self, conn: object, pid: int, channel: str, payload: object) -> None:
+        self._kick()
+
+    def _on_node(self, conn: object, pid: int, channel: str, payload: object) -> None:
+        words = str(payload).split(" ")
+        if words[0] == "offer" and len(words) == 4:
+            self._offer_here(words[1], words[2], int(words[3]))
+        elif words[0] == "exit" and len(words) == 3:
+            entry = self._entries.get(words[1])
+            if entry is not None and entry.state is EntryState.WAITING:
+                self._finish(entry, QueueResult("no_agents", entry.ticket_id, None, self._waited(entry)))
+
+    def _kick(self) -> None:
+        """One match round soon; kicks while a round runs make one more round, not one each."""
+        self._kicked = True
+        if self._pool is not None and (self._matcher is None or self._matcher.done()):
+            self._matcher = self._spawn(self._match_loop(), f"match-{self.node}")
+
+    async def _match_loop(self) -> None:
+        for _ in range(10_000):  # bounded: each turn needs a kick that came during the last one
+            if not self._kicked:
+                return
+            self._kicked = False
+            box = self.box()
+            try:
+                async with self.pool.acquire() as conn:
+                    rnd = await match_round(
+                        conn, self.queues, box, self._chooser, self.clock.now(), self.node
+                    )
+            except ERRORS:
+                log.exception("match round on %s failed; retrying", self.node)
+                self._kicked = True
+                await asyncio.sleep(0.2)
+                continue
+            self._emit_seats(box)
+            for m in rnd.matches:
+                self._qevent(m.call_id, m.queue, K.OFFER, m.seat_id, attempt=m.attempt, wait=m.wait)
+                if m.node == self.node:
+                    self._offer_here(m.call_id, m.seat_id, m.attempt)
+            if rnd.missed or rnd.matches:
+                self._kicked = True  # a seat may be left for the next caller
+
+    # --- events and local bookkeeping -------------------------------------------------------
+    def _qevent(self, call_id: str, queue: str, kind: K, seat_id: str = "", **data: Any) -> None:
+        self.events.queue_event(QueueEvent(self.clock.now(), call_id, queue, kind, seat_id, data))
+
+    def _waited(self, entry: QueueEntry) -> float:
+        return max(0.0, self.clock.now() - entry.entered_at)
+
+    def _finish(self, entry: QueueEntry, result: QueueResult | BaseException) -> None:
+        entry.state = EntryState.DONE
+        self._entries.pop(entry.call_id, None)
+        for task in (entry.timer_task, entry.announce_task, entry.offer_task):
+            if task is not None and not task.done() and task is not asyncio.current_task():
+                task.cancel()
+        fut = entry.result
+        if fut is None or fut.done():
+            return
+        if isinstance(result, BaseException):
+            fut.set_exception(result)
+        else:
+            fut.set_result(result)
+
+    async def _position(self, conn: Conn, entry: QueueEntry) -> int:
+        """The entry's place in its queue over all nodes (0 once it is not waiting)."""
+        if entry.state is not EntryState.WAITING:
+            return 0
+        n = await conn.fetchval(
+            "SELECT count(*) FROM queue_entries WHERE queue = $1 AND state = 'waiting'"
+            " AND (priority > $2 OR (priority = $2 AND ord <= $3))",
+            entry.queue,
+            entry.priority,
+            entry.order,
+        )
+        return int(n)
+
+    def _offer_here(self, call_id: str, seat_id: str, attempt: int) -> None:
+        """Ring `seat_id` for this node's caller `call_id` (acd.py)."""
+        raise NotImplementedError
+
+
+def _apply(seat: Seat, action: SeatAction, reason: str, now: float) -> None:
+    if action == "login":
+        seat.login(now)
+    elif action == "logout":
+        seat.logout(now)
+    elif action == "ready":
+        seat.ready(now)
+    elif action == "not_ready":
+        seat.not_ready(now, reason)
+    elif action == "end_wrapup":
+        seat.end_wrapup(now)
+    else:
+        raise SeatError(f"unknown action {action!r}")

@@ -1,0 +1,146 @@
+"""The shared queue across nodes: two SharedAcd instances ("a" and "b") on one real PostgreSQL
+database, fake seat lines at the seam."""
+
+from __future__ import annotations
+
+from acd_fakes import seat
+from conftest import MakeCentre
+from nodes import until
+
+from ivr.records import QueueEventKind as K
+
+
+async def test_caller_on_node_a_is_answered_by_a_seat_whose_last_call_was_on_node_b(
+    centre: MakeCentre,
+) -> None:
+    c = await centre([seat("s1")])
+    a, b = await c.node("a"), await c.node("b")
+    await b.acd.seat_command("s1", "login")
+    b.call("b1")
+    await until(lambda: K.CONNECT in b.kinds("b1"), what="b1 connected on b")
+    assert b.acd.call_ended("b1", "operator")
+    assert (await b.result("b1")).outcome == "operator_hangup"
+    a.call("a1")
+    await until(lambda: K.CONNECT in a.kinds("a1"), what="a1 connected on a")
+    assert b.line.rings == [("s1", "b1")]
+    assert a.line.rings == [("s1", "a1")]  # node a rang the seat for its own caller
+    assert await c.seat_state("s1") == "talking"
+    assert a.acd.call_ended("a1", "caller")
+    assert (await a.result("a1")).outcome == "completed"
+    await until(lambda: K.COMPLETECALLER in a.kinds("a1"))
+    assert await c.seat_state("s1") == "ready"
+    c.check_events()
+
+
+async def test_priority_and_arrival_order_hold_across_nodes_and_positions_count_both(
+    centre: MakeCentre,
+) -> None:
+    c = await centre([seat("s1")])
+    a, b = await c.node("a"), await c.node("b")
+    a.call("a1")
+    await a.joined("a1")
+    b.call("b1")
+    await b.joined("b1")
+    a.call("a2", priority=5)
+    await a.joined("a2")
+    b.call("b2")
+    await b.joined("b2")
+    assert [await a.acd.position(x) for x in ("a2", "a1")] == [1, 2]
+    assert [await b.acd.position(x) for x in ("b1", "b2")] == [3, 4]
+    status = await a.acd.status("general")
+    assert (status.waiting, status.logged_in) == (4, 0)
+    enter = [e for e in c.queue_events() if e.kind is K.ENTERQUEUE]
+    assert {e.call_id: e.data["position"] for e in enter} == {"a1": 1, "b1": 2, "a2": 1, "b2": 4}
+    assert [e.call_id for e in await b.acd.waiting()] == ["a2", "a1", "b1", "b2"]
+    await a.acd.seat_command("s1", "login")
+    served: list[str] = []
+    for _ in range(4):
+        await until(lambda: len(c.rings()) > len(served), what="next offer")
+        call_id = c.rings()[-1][1]
+        node = a if call_id.startswith("a") else b
+        await until(lambda n=node, cid=call_id: K.CONNECT in n.kinds(cid), what=f"{call_id} connected")
+        served.append(call_id)
+        assert node.acd.call_ended(call_id, "operator")
+        await node.result(call_id)
+    assert served == ["a2", "a1", "b1", "b2"]
+    c.check_events()
+
+
+async def test_unanswered_caller_goes_back_to_the_front_of_the_shared_queue(centre: MakeCentre) -> None:
+    c = await centre([seat("s1"), seat("s2")], max_no_answer=1)
+    a, b = await c.node("a"), await c.node("b")
+    a.line.script = {"s1": ["manual"]}
+    await a.acd.seat_command("s1", "login")
+    a.call("first")
+    await until(lambda: "s1" in a.line.pending, what="s1 rings for first")
+    b.call("second")
+    await b.joined("second")
+    a.line.resolve("s1", "no_answer")
+    await until(lambda: K.RINGNOANSWER in a.kinds("first"))
+    await until(lambda: a.acd._entries["first"].state.value == "waiting", what="first waiting again")
+    assert await c.seat_state("s1") == "not_ready"  # one miss is max_no_answer here
+    assert [e.call_id for e in await a.acd.waiting()] == ["first", "second"]
+    assert await a.acd.position("first") == 1
+    await b.acd.seat_command("s2", "login")
+    await until(lambda: K.CONNECT in a.kinds("first"), what="first connected to s2")
+    assert a.line.rings == [("s1", "first"), ("s2", "first")]
+    assert b.line.rings == []
+    c.check_events()
+
+
+async def test_wrapup_holds_the_next_caller_of_another_node(centre: MakeCentre) -> None:
+    c = await centre([seat("s1")], wrapup_seconds=20)
+    a, b = await c.node("a"), await c.node("b")
+    await a.acd.seat_command("s1", "login")
+    a.call("a1")
+    await until(lambda: K.CONNECT in a.kinds("a1"))
+    a.acd.call_ended("a1", "operator")
+    await a.result("a1")
+    await until(lambda: any(e.state.value == "wrap_up" for e in a.log.seat))
+    b.call("b1")
+    await b.joined("b1")
+    await c.clock.advance(19)
+    assert await c.seat_state("s1") == "wrap_up"
+    assert b.line.rings == []
+    await c.clock.advance(1)
+    await until(lambda: K.CONNECT in b.kinds("b1"), what="b1 connected after wrap-up")
+    wrapups = [e for e in c.seat_events() if e.previous.value == "wrap_up"]
+    assert [(e.duration, e.call_id) for e in wrapups] == [(20.0, "a1")]
+
+
+async def test_callback_keeps_the_place_ahead_of_later_callers_on_other_nodes(centre: MakeCentre) -> None:
+    c = await centre([seat("s1")])
+    a, b = await c.node("a"), await c.node("b")
+    a.call("a1")
+    await a.joined("a1")
+    assert a.acd.request_callback("a1")
+    assert (await a.result("a1")).outcome == "callback"
+    await until(lambda: K.CALLBACK in a.kinds("a1"))
+    b.call("b1")
+    await b.joined("b1")
+    await b.acd.seat_command("s1", "login")
+    await until(lambda: bool(a.line.offers), what="the callback offered first")
+    assert a.line.offers[0].callback and a.line.offers[0].call_id == "a1"
+    assert b.line.rings == []
+
+
+async def test_queue_limit_counts_callers_of_every_node(centre: MakeCentre) -> None:
+    c = await centre([seat("s1")], max_length=2)
+    a, b = await c.node("a"), await c.node("b")
+    a.call("a1")
+    await a.joined("a1")
+    b.call("b1")
+    await b.joined("b1")
+    a.call("a2")
+    assert (await a.result("a2")).outcome == "full"
+    assert a.kinds("a2") == [K.FULL]
+
+
+async def test_a_seat_command_on_any_node_is_seen_by_all(centre: MakeCentre) -> None:
+    c = await centre([seat("s1")])
+    a, b = await c.node("a"), await c.node("b")
+    await a.acd.seat_command("s1", "login")
+    await b.acd.seat_command("s1", "not_ready", "break")
+    s = await a.acd.seat("s1")
+    assert (s.state.value, s.reason) == ("not_ready", "break")
+    assert (await b.acd.status("general")).ready == 0
