@@ -440,7 +440,8 @@ class SharedAcd(QueueNode):
         box = self.box()
         wrapups = {sid: cfg.wrapup_seconds for sid, cfg in self.seat_settings.items()}
         async with self.pool.acquire() as conn:
-            await renew(conn, self.node, now + self.lease_seconds)
+            if not await renew(conn, self.node, now + self.lease_seconds):
+                await self._swept_alive(conn)
             lost = await sweep(conn, self.node, now, self.queues, wrapups, box)
             if lost or box.events:
                 await conn.execute(_KICK)
@@ -449,6 +450,18 @@ class SharedAcd(QueueNode):
             await self._callback_ticket(gone, now)
         self.lost.extend(lost)
         return lost
+
+    async def _swept_alive(self, conn: Conn) -> None:
+        """Our lease ran out while we lived (a stall, a lost database link): other nodes have
+        taken our callers' rows and made callback tickets; the waits end here as errors."""
+        kept = {
+            r[0] for r in await conn.fetch("SELECT call_id FROM queue_entries WHERE node = $1", self.node)
+        }
+        gone = [e for e in self._entries.values() if e.call_id not in kept]
+        if gone:
+            log.error("node %s: lease expired while running; %d caller(s) handed over", self.node, len(gone))
+        for entry in gone:
+            self._finish(entry, QueueResult("error", entry.ticket_id, None, self._waited(entry)))
 
     async def _callback_ticket(self, gone: Lost, now: float) -> None:
         ctx = gone.context

@@ -38,13 +38,15 @@ class Lost:
     ticket_id: str
 
 
-async def renew(conn: Conn, node: str, until: float) -> None:
-    await conn.execute(
+async def renew(conn: Conn, node: str, until: float) -> bool:
+    """Extend the lease; False when there was none (first start, or swept as dead meanwhile)."""
+    kept = await conn.fetchval(
         "INSERT INTO queue_nodes (node, lease_until) VALUES ($1, $2)"
-        " ON CONFLICT (node) DO UPDATE SET lease_until = EXCLUDED.lease_until",
+        " ON CONFLICT (node) DO UPDATE SET lease_until = EXCLUDED.lease_until RETURNING xmax <> 0",
         node,
         until,
     )
+    return bool(kept)
 
 
 async def sweep(

@@ -40,6 +40,7 @@ class Node:
         seats: list[SeatSettings],
         queues: list[QueueSettings],
         tickets: TicketBook | None = None,
+        lease_seconds: float = 15.0,
     ) -> None:
         self.name = name
         self.clock = clock
@@ -54,7 +55,7 @@ class Node:
             clock=clock,
             events=self.log,
             tickets=tickets,
-            lease_seconds=15.0,
+            lease_seconds=lease_seconds,
         )
         self.callers: dict[str, FakeCallerLine] = {}
         self.tasks: dict[str, asyncio.Task[QueueResult]] = {}
@@ -101,9 +102,12 @@ class Centre:
         self.url = url
         self.seats = seats
         self.nodes: list[Node] = []
+        # virtual time jumps while a lease renewal is in flight (real time): tests that advance
+        # the clock far without meaning to kill a node use a long lease
+        self.lease_seconds = 15.0
 
     async def node(self, name: str, tickets: TicketBook | None = None) -> Node:
-        n = Node(name, self.url, self.clock, self.seats, self.queues, tickets)
+        n = Node(name, self.url, self.clock, self.seats, self.queues, tickets, self.lease_seconds)
         await n.acd.start()
         self.nodes.append(n)
         return n
