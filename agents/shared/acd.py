@@ -27,16 +27,16 @@ after their transaction commits.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from dataclasses import replace
 from typing import Any, Literal
 
 from agents.lines import CallerLine, EntryState, QueueEntry
-from agents.shared.leases import Lost, renew, sweep
-from agents.shared.node import ERRORS, JOIN_LOCK, QueueNode
+from agents.shared.leases import Lost
+from agents.shared.node import JOIN_LOCK, QueueNode
 from agents.shared.rows import KICK_CHANNEL, Conn, SeatBox, context_json, is_ready, logged_in, save_seat
+from agents.shared.takeover import Takeover
 from agents.strategy import next_widen_at
 from ivr.control import CallerHangup
 from ivr.race import first
@@ -51,7 +51,12 @@ _KICK = f"NOTIFY {KICK_CHANNEL}"
 class SharedAcd(QueueNode):
     async def start(self) -> None:
         await super().start()
-        self._spawn(self._lease_loop(), f"lease-{self.node}")
+        self._spawn(Takeover(self).run(), f"lease-{self.node}")
+
+    async def sweep(self) -> list[Lost]:
+        """Renew this node's lease and take over expired nodes' callers and seats now (the
+        lease task does it three times per lease period)."""
+        return await Takeover(self).sweep()
 
     # --- callers -----------------------------------------------------------------------
     async def enqueue(self, caller_line: CallerLine, request: QueueRequest) -> QueueResult:
@@ -424,90 +429,3 @@ class SharedAcd(QueueNode):
             entry.call_id, entry.queue, K.EXITWITHTIMEOUT, position=position, wait=self._waited(entry)
         )
         self._finish(entry, QueueResult("timeout", entry.ticket_id, None, self._waited(entry)))
-
-    # --- leases ------------------------------------------------------------------------------
-    async def _lease_loop(self) -> None:
-        """Renew the lease three times per period and sweep expired nodes each time."""
-        for _ in range(100_000_000):  # for the life of the node
-            await self.clock.sleep(self.lease_seconds / 3)
-            with contextlib.suppress(*ERRORS):
-                await self.sweep()
-
-    async def sweep(self) -> list[Lost]:
-        """Renew this node's lease, then take over expired nodes' callers and seats (leases.py):
-        each lost caller becomes a callback ticket. Returns the callers taken over."""
-        now = self.clock.now()
-        box = self.box()
-        wrapups = {sid: cfg.wrapup_seconds for sid, cfg in self.seat_settings.items()}
-        async with self.pool.acquire() as conn:
-            if not await renew(conn, self.node, now + self.lease_seconds):
-                await self._swept_alive(conn)
-            lost = await sweep(conn, self.node, now, self.queues, wrapups, box)
-            if lost or box.events:
-                await conn.execute(_KICK)
-        self._emit_seats(box)
-        for gone in lost:
-            await self._callback_ticket(gone, now)
-        self.lost.extend(lost)
-        return lost
-
-    async def _swept_alive(self, conn: Conn) -> None:
-        """Our lease ran out while we lived (a stall, a lost database link): other nodes have
-        taken our callers' rows and made callback tickets; the waits end here as errors."""
-        kept = {
-            r[0] for r in await conn.fetch("SELECT call_id FROM queue_entries WHERE node = $1", self.node)
-        }
-        gone = [e for e in self._entries.values() if e.call_id not in kept]
-        if gone:
-            log.error("node %s: lease expired while running; %d caller(s) handed over", self.node, len(gone))
-        for entry in gone:
-            self._finish(entry, QueueResult("error", entry.ticket_id, None, self._waited(entry)))
-
-    async def _callback_ticket(self, gone: Lost, now: float) -> None:
-        ctx = gone.context
-        waited = max(0.0, (gone.connected_at or now) - gone.entered_at)
-        ticket_id = gone.ticket_id
-        if gone.state == "connected":
-            self._qevent(
-                ctx.call_id, gone.queue, K.COMPLETECALLER, gone.seat_id, wait=waited, lost_node=gone.node
-            )
-            return  # an operator talked with them: the ticket from the screen pop is theirs
-        if self._tickets is not None:
-            note = f"回拨：排队{waited:.0f}秒时所在节点失效，请回电。"
-            context = {
-                **ctx.ivr(),
-                "callback": {"reason": "node_lost", "node": gone.node, "queue": gone.queue, "waited": waited},
-            }
-            values: dict[str, Any] = {
-                "status": "open",
-                "description": f"{note}{ctx.description}",
-                "context": context,
-            }
-            try:
-                if ticket_id:
-                    await self._tickets.update(ticket_id, values, actor="acd")
-                else:
-                    ticket = await self._tickets.create(
-                        ctx.caller,
-                        call_id=ctx.call_id,
-                        urgency=ctx.urgency,
-                        category1=ctx.category[0],
-                        category2=ctx.category[1],
-                        category3=ctx.category[2],
-                        address=ctx.address,
-                        **values,
-                    )
-                    ticket_id = ticket.id
-            except Exception:
-                log.exception("callback ticket for %s (node %s lost) failed", ctx.call_id, gone.node)
-        if gone.state == "ringing":
-            self._qevent(ctx.call_id, gone.queue, K.RINGCANCELED, gone.seat_id)
-        self._qevent(
-            ctx.call_id,
-            gone.queue,
-            K.ABANDON,
-            position=0,
-            wait=waited,
-            lost_node=gone.node,
-            callback_ticket=ticket_id,
-        )
