@@ -34,8 +34,9 @@ from typing import Any, Literal
 
 from agents.lines import CallerLine, EntryState, QueueEntry
 from agents.shared.leases import Lost
+from agents.shared.matching import Round
 from agents.shared.node import JOIN_LOCK, QueueNode
-from agents.shared.rows import KICK_CHANNEL, Conn, SeatBox, context_json, is_ready, logged_in, save_seat
+from agents.shared.rows import Conn, SeatBox, context_json, is_ready, logged_in, save_seat
 from agents.shared.takeover import Takeover
 from agents.strategy import next_widen_at
 from ivr.control import CallerHangup
@@ -44,8 +45,6 @@ from ivr.records import Offer, QueueRequest, QueueResult, RingOutcome, SeatState
 from ivr.records import QueueEventKind as K
 
 log = logging.getLogger(__name__)
-
-_KICK = f"NOTIFY {KICK_CHANNEL}"
 
 
 class SharedAcd(QueueNode):
@@ -72,7 +71,7 @@ class SharedAcd(QueueNode):
         entry.result = asyncio.get_running_loop().create_future()
         self._entries[call_id] = entry  # before the row: an offer may arrive right after commit
         try:
-            refused, position = await self._join(entry)
+            refused, position, rnd = await self._join(entry)
         except BaseException:
             self._entries.pop(call_id, None)
             raise
@@ -82,6 +81,9 @@ class SharedAcd(QueueNode):
             self._qevent(call_id, q.name, kind, caller=caller)
             return QueueResult(refused)
         self._qevent(call_id, q.name, K.ENTERQUEUE, position=position, priority=entry.priority, caller=caller)
+        if rnd is not None:
+            self._emit_seats(rnd.box, decided=True)
+            self._offered(rnd)
         if entry.state is EntryState.WAITING:
             await caller_line.start_hold_music()
         entry.next_announce = now + q.announce_every
@@ -92,9 +94,11 @@ class SharedAcd(QueueNode):
             self._caller_left(entry)
             raise
 
-    async def _join(self, entry: QueueEntry) -> tuple[Literal["full", "no_agents"] | None, int]:
-        """One transaction under the queue's join lock, so `max_length` holds across nodes."""
+    async def _join(self, entry: QueueEntry) -> tuple[Literal["full", "no_agents"] | None, int, Round | None]:
+        """One transaction under the queue's join lock, so `max_length` holds across nodes; the
+        new caller is matched in it (a ready seat rings before the transaction ends)."""
         q = self.queues[entry.queue]
+        box = self.box()
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", JOIN_LOCK, q.name)
             if q.max_length > 0:
@@ -102,12 +106,12 @@ class SharedAcd(QueueNode):
                     "SELECT count(*) FROM queue_entries WHERE queue = $1 AND state = 'waiting'", q.name
                 )
                 if waiting >= q.max_length:
-                    return "full", 0
+                    return "full", 0, None
             if q.when_no_seats == "leave":
                 serving = [s for s, cfg in self.seat_settings.items() if q.name in cfg.queues]
                 logged = await logged_in(conn, serving)
                 if not logged:
-                    return "no_agents", 0
+                    return "no_agents", 0, None
             entry.order = await conn.fetchval(
                 "INSERT INTO queue_entries (call_id, queue, priority, weight, ord, skills, context,"
                 " entered_at, state, node) VALUES ($1, $2, $3, $4, nextval('queue_order'), $5, $6, $7,"
@@ -122,8 +126,8 @@ class SharedAcd(QueueNode):
                 self.node,
             )
             position = await self._position(conn, entry)
-            await conn.execute(_KICK)
-        return None, position
+            rnd = await self._decide(conn, box)
+        return None, position, rnd
 
     def caller_hangup(self, call_id: str) -> None:
         """The caller hung up: abandon if waiting or ringing, complete if connected."""
@@ -167,6 +171,7 @@ class SharedAcd(QueueNode):
         now = self.clock.now()
         box = self.box()
         events: list[tuple[K, str, dict[str, Any]]] = []
+        rnd: Round | None = None
         async with self.pool.acquire() as conn, conn.transaction():
             row = await conn.fetchrow(
                 "SELECT state, seat_id FROM queue_entries WHERE call_id = $1 FOR UPDATE", entry.call_id
@@ -175,7 +180,8 @@ class SharedAcd(QueueNode):
                 self._finish(entry, CallerHangup())
                 return
             if row[0] == "connected":
-                await self._end_call(conn, entry, "caller", box, events)
+                if await self._end_call(conn, entry, "caller", box, events):
+                    rnd = await self._decide(conn, box)
             else:
                 position = await self._position(conn, entry) if row[0] == "waiting" else 1
                 if row[0] == "ringing":
@@ -183,14 +189,17 @@ class SharedAcd(QueueNode):
                     if seat is not None and seat.state is SeatState.RINGING and seat.call_id == entry.call_id:
                         seat.ring_failed(now, False, self.queues[entry.queue].max_no_answer)
                         await save_seat(conn, seat)
-                        await conn.execute(_KICK)
                     events.append((K.RINGCANCELED, row[1], {}))
                 await conn.execute("DELETE FROM queue_entries WHERE call_id = $1", entry.call_id)
                 events.append((K.ABANDON, "", {"position": position, "wait": now - entry.entered_at}))
-        self._emit_seats(box)
+                if row[0] == "ringing":
+                    rnd = await self._decide(conn, box)
+        self._emit_seats(box, decided=rnd is not None)
         for kind, seat_id, data in events:
             self._qevent(entry.call_id, entry.queue, kind, seat_id, **data)
         self._after_end(entry)
+        if rnd is not None:
+            self._offered(rnd)
 
     def call_ended(self, call_id: str, by: Literal["caller", "operator"]) -> bool:
         """The bridged call ended (this node bridged it). False for a call not connected here."""
@@ -203,13 +212,17 @@ class SharedAcd(QueueNode):
     async def _hang_up(self, entry: QueueEntry, by: Literal["caller", "operator"]) -> None:
         box = self.box()
         events: list[tuple[K, str, dict[str, Any]]] = []
+        rnd: Round | None = None
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.fetchrow("SELECT 1 FROM queue_entries WHERE call_id = $1 FOR UPDATE", entry.call_id)
-            await self._end_call(conn, entry, by, box, events)
-        self._emit_seats(box)
+            if await self._end_call(conn, entry, by, box, events):
+                rnd = await self._decide(conn, box)  # the freed seat takes the next caller now
+        self._emit_seats(box, decided=rnd is not None)
         for kind, seat_id, data in events:
             self._qevent(entry.call_id, entry.queue, kind, seat_id, **data)
         self._after_end(entry)
+        if rnd is not None:
+            self._offered(rnd)
 
     async def _end_call(
         self,
@@ -218,8 +231,10 @@ class SharedAcd(QueueNode):
         by: Literal["caller", "operator"],
         box: SeatBox,
         events: list[tuple[K, str, dict[str, Any]]],
-    ) -> None:
+    ) -> bool:
+        """Ends the connected call in the open transaction; True when its seat is ready now."""
         now = self.clock.now()
+        freed = False
         seat_id = entry.seat_id or ""
         seat = await box.load(conn, seat_id)
         talk = now - entry.connected_at
@@ -228,8 +243,7 @@ class SharedAcd(QueueNode):
             self._talk[entry.call_id] = (entry.queue, talk)
             seat.hung_up(now, wrapup > 0)
             await save_seat(conn, seat, now + wrapup)
-            if is_ready(seat):
-                await conn.execute(_KICK)
+            freed = is_ready(seat)
         await conn.execute("DELETE FROM queue_entries WHERE call_id = $1", entry.call_id)
         kind = K.COMPLETEAGENT if by == "operator" else K.COMPLETECALLER
         events.append((kind, seat_id, {"wait": entry.connected_at - entry.entered_at, "talk": talk}))
@@ -239,6 +253,7 @@ class SharedAcd(QueueNode):
         self._results[entry.call_id] = QueueResult(
             outcome, entry.ticket_id, seat_id, entry.connected_at - entry.entered_at
         )
+        return freed
 
     def _after_end(self, entry: QueueEntry) -> None:
         result = self._results.pop(entry.call_id, None)
@@ -322,6 +337,7 @@ class SharedAcd(QueueNode):
         now = self.clock.now()
         box = self.box()
         order, answered = 0, False
+        rnd: Round | None = None
         async with self.pool.acquire() as conn, conn.transaction():
             row = await conn.fetchrow(
                 "SELECT state, seat_id, queue, entered_at FROM queue_entries WHERE call_id = $1 FOR UPDATE",
@@ -336,7 +352,7 @@ class SharedAcd(QueueNode):
                     seat.ring_failed(now, False, q.max_no_answer)
                     await save_seat(conn, seat)
                 await conn.execute("DELETE FROM queue_entries WHERE call_id = $1", call_id)
-                await conn.execute(_KICK)
+                rnd = await self._decide(conn, box)
             elif outcome == "answered" and seat is not None and seat.state is SeatState.RINGING:
                 seat.answered(now)
                 await save_seat(conn, seat)
@@ -356,12 +372,14 @@ class SharedAcd(QueueNode):
                     call_id,
                     seat_id,
                 )
-                await conn.execute(_KICK)
-        self._emit_seats(box)
+                rnd = await self._decide(conn, box)  # the caller, at the front, may ring elsewhere now
+        self._emit_seats(box, decided=rnd is not None)
         if outcome == "caller_gone" or entry is None:
             if outcome == "caller_gone":
                 self._qevent(call_id, row[2], K.RINGCANCELED, seat_id)
                 self._qevent(call_id, row[2], K.ABANDON, position=1, wait=now - row[3])
+            if rnd is not None:
+                self._offered(rnd)
             return
         if answered:
             self._qevent(call_id, q.name, K.CONNECT, seat_id, wait=now - entry.entered_at, ring=now - started)
@@ -381,6 +399,8 @@ class SharedAcd(QueueNode):
             entry.order = order
             entry.next_announce = max(entry.next_announce, now + q.announce_every / 2)
             self._start_timers(entry)
+        if rnd is not None:
+            self._offered(rnd)  # after the bookkeeping above: it may ring this caller again
 
     # --- waiting-time timers -------------------------------------------------------------
     def _start_timers(self, entry: QueueEntry) -> None:

@@ -36,7 +36,7 @@ from agents.eventlog import EventLog
 from agents.lines import EntryState, QueueEntry, ScreenPop, SeatLine
 from agents.seat import Seat, SeatError
 from agents.shared.leases import Lost, renew
-from agents.shared.matching import match_round
+from agents.shared.matching import Round, decide, match_round
 from agents.shared.rows import (
     ENTRY_COLUMNS,
     KICK_CHANNEL,
@@ -171,9 +171,10 @@ class QueueNode:
             assert seat is not None
             _apply(seat, action, reason, now)
             await save_seat(conn, seat)
-            if is_ready(seat):
-                await conn.execute(f"NOTIFY {KICK_CHANNEL}")
-        self._emit_seats(box)
+            rnd = await self._decide(conn, box) if is_ready(seat) else None
+        self._emit_seats(box, decided=rnd is not None)
+        if rnd is not None:
+            self._offered(rnd)
         if seat.state is SeatState.LOGGED_OUT:
             await self._leave_empty_queues()
         return seat.state
@@ -196,11 +197,17 @@ class QueueNode:
                 return
             seat.end_wrapup(self.clock.now())
             await save_seat(conn, seat)
-            if is_ready(seat):
-                await conn.execute(f"NOTIFY {KICK_CHANNEL}")
-        self._emit_seats(box)
+            rnd = await self._decide(conn, box) if is_ready(seat) else None
+        self._emit_seats(box, decided=rnd is not None)
+        if rnd is not None:
+            self._offered(rnd)
 
-    def _emit_seats(self, box: SeatBox) -> None:
+    def _emit_seats(self, box: SeatBox, *, decided: bool = False) -> None:
+        """Emit the committed seat changes; a seat left ready (no caller it could take when it
+        became ready, or changed outside a round) gets another round here."""
+        last = {e.seat_id: e.state for e in box.events}
+        if not decided and any(state is SeatState.READY for state in last.values()):
+            self._kick()
         for event in box.events:
             if event.previous is SeatState.WRAP_UP:
                 queue, talk = self._talk.pop(event.call_id, ("", 0.0))
@@ -326,12 +333,20 @@ class QueueNode:
                 await asyncio.sleep(0.2)
                 continue
             self._emit_seats(box)
-            for m in rnd.matches:
-                self._qevent(m.call_id, m.queue, K.OFFER, m.seat_id, attempt=m.attempt, wait=m.wait)
-                if m.node == self.node:
-                    self._offer_here(m.call_id, m.seat_id, m.attempt)
-            if rnd.missed or rnd.matches:
-                self._kicked = True  # a seat may be left for the next caller
+            self._offered(rnd)
+
+    async def _decide(self, conn: Conn, box: SeatBox) -> Round:
+        """A match round in the caller's open transaction; `_offered` once it has committed."""
+        return await decide(conn, self.queues, box, self._chooser, self.clock.now(), self.node)
+
+    def _offered(self, rnd: Round) -> None:
+        """After the round's commit: its OFFER events, and this node's offers start ringing."""
+        for m in rnd.matches:
+            self._qevent(m.call_id, m.queue, K.OFFER, m.seat_id, attempt=m.attempt, wait=m.wait)
+            if m.node == self.node:
+                self._offer_here(m.call_id, m.seat_id, m.attempt)
+        if rnd.missed:
+            self._kick()  # a claimed caller had left: their seat is for the next one
 
     # --- events and local bookkeeping -------------------------------------------------------
     def _qevent(self, call_id: str, queue: str, kind: K, seat_id: str = "", **data: Any) -> None:
