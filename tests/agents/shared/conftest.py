@@ -1,14 +1,12 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from nodes import Centre
+from shared_nodes import Centre, MakeCentre
 
 from ivr.config import QueueSettings, SeatSettings
-
-MakeCentre = Callable[..., Awaitable[Centre]]
 
 
 @pytest.fixture

@@ -7,8 +7,7 @@ import asyncio
 from collections import Counter
 
 from acd_fakes import seat
-from conftest import MakeCentre
-from nodes import until
+from shared_nodes import MakeCentre, until
 
 from ivr.records import QueueEventKind as K
 from ivr.store import open_store

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
@@ -138,3 +138,6 @@ class Centre:
                 t.cancel()
             await asyncio.gather(*n.tasks.values(), return_exceptions=True)
             await n.acd.stop(release=False)
+
+
+MakeCentre = Callable[..., Awaitable[Centre]]  # the `centre` fixture in conftest.py

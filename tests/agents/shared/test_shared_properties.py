@@ -15,7 +15,7 @@ import asyncpg
 from acd_fakes import seat
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from nodes import Centre, Node, until
+from shared_nodes import Centre, Node, until
 
 from agents.seat import SeatError
 from ivr.config import QueueSettings

@@ -4,8 +4,7 @@ database, fake seat lines at the seam."""
 from __future__ import annotations
 
 from acd_fakes import seat
-from conftest import MakeCentre
-from nodes import until
+from shared_nodes import MakeCentre, until
 
 from ivr.records import QueueEventKind as K
 
