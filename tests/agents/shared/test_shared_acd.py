@@ -143,3 +143,63 @@ async def test_a_seat_command_on_any_node_is_seen_by_all(centre: MakeCentre) -> 
     s = await a.acd.seat("s1")
     assert (s.state.value, s.reason) == ("not_ready", "break")
     assert (await b.acd.status("general")).ready == 0
+
+
+async def test_announcements_count_the_callers_ahead_on_every_node(centre: MakeCentre) -> None:
+    c = await centre([seat("s1")], announce_every=30, default_handle_seconds=120)
+    a, b = await c.node("a"), await c.node("b")
+    b.call("b1")
+    await b.joined("b1")
+    b.call("b2")
+    await b.joined("b2")
+    a.call("a1")
+    await a.joined("a1")
+    await c.clock.advance(30)
+    await until(lambda: bool(a.callers["a1"].said()), what="a1 hears an announcement")
+    assert a.callers["a1"].said()[0].startswith("您前面还有2位来电在等待")
+    await until(lambda: bool(b.callers["b1"].said()))
+    assert b.callers["b1"].said()[0].startswith("您是下一位")
+
+
+async def test_max_wait_and_skill_widening_work_on_shared_rows(centre: MakeCentre) -> None:
+    c = await centre([seat("junior", level=1)], max_wait=100, skill_widen_after=(30,), skills={})
+    a, b = await c.node("a"), await c.node("b")
+    await b.acd.seat_command("junior", "login")
+    a.call("expert-needed", level=3)
+    await a.joined("expert-needed")
+    a.call("leaves")
+    await a.joined("leaves")
+    await c.clock.advance(1)
+    # the junior seat takes the caller who needs no skill, not the one who needs level 3
+    await until(lambda: K.CONNECT in a.kinds("leaves"))
+    assert a.line.rings == [("junior", "leaves")]
+    a.acd.call_ended("leaves", "operator")
+    await a.result("leaves")
+    await c.clock.advance(30)  # past the widening threshold: any seat of the queue will do
+    await until(lambda: K.CONNECT in a.kinds("expert-needed"), what="widened match")
+    b.call("times-out")
+    await b.joined("times-out")
+    await c.clock.advance(101)
+    assert (await b.result("times-out")).outcome == "timeout"
+    assert b.kinds("times-out")[-1] is K.EXITWITHTIMEOUT
+
+
+async def test_last_seat_logging_out_sends_every_nodes_callers_away_when_the_queue_says_leave(
+    centre: MakeCentre,
+) -> None:
+    c = await centre([seat("s1")], when_no_seats="leave")
+    a, b = await c.node("a"), await c.node("b")
+    await a.acd.seat_command("s1", "login")
+    await a.acd.seat_command("s1", "not_ready", "break")
+    a.call("a1")
+    b.call("b1")
+    await a.joined("a1")
+    await b.joined("b1")
+    await a.acd.seat_command("s1", "logout")
+    assert (await a.result("a1")).outcome == "no_agents"
+    assert (await b.result("b1")).outcome == "no_agents"
+    exits = [e for e in c.queue_events() if e.kind is K.EXITEMPTY]
+    assert sorted(e.call_id for e in exits) == ["a1", "b1"]
+    b.call("b2")
+    assert (await b.result("b2")).outcome == "no_agents"
+    assert b.kinds("b2") == [K.JOINEMPTY]
