@@ -24,6 +24,7 @@ update never overrides a newer offer). Events are emitted after their transactio
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Coroutine, Iterable, Mapping
 from typing import Any
@@ -40,9 +41,12 @@ from agents.shared.matching import Round, decide, match_round
 from agents.shared.rows import (
     ENTRY_COLUMNS,
     KICK_CHANNEL,
+    SEAT_CHANNEL,
+    SEAT_COLUMNS,
     SERVICE_ORDER,
     Conn,
     SeatBox,
+    copy_row,
     entry_from_row,
     is_ready,
     logged_in,
@@ -53,7 +57,7 @@ from agents.shared.rows import (
 from agents.strategy import STRATEGIES, Chooser
 from agents.waiting import HandleTimes, announcement, estimated_wait
 from ivr.config import QueueSettings, SeatSettings
-from ivr.records import EventSink, QueueEvent, QueueResult, SeatState
+from ivr.records import EventSink, QueueEvent, QueueResult, SeatEvent, SeatState
 from ivr.records import QueueEventKind as K
 from ivr.store import TicketBook
 from ivr.store.pgschema import migrate
@@ -106,6 +110,11 @@ class QueueNode:
         self._matcher: asyncio.Task[None] | None = None
         self._pool: asyncpg.Pool | None = None
         self._listener: asyncpg.Connection | None = None
+        # every seat as the shared rows last said (any node's change arrives by NOTIFY): what
+        # consoles and boards read; decisions always read the rows themselves
+        self.seats: dict[str, Seat] = {
+            sid: Seat(cfg, self._order[sid], _ignore) for sid, cfg in self.seat_settings.items()
+        }
         self._results: dict[str, QueueResult] = {}  # how a call that just ended leaves enqueue
         self.lost: list[Lost] = []  # callers this node turned into callback tickets (for reports)
 
@@ -118,6 +127,10 @@ class QueueNode:
             await seed_seats(conn, list(self.seat_settings))
             await renew(conn, self.node, self.clock.now() + self.lease_seconds)
         self._listener = await asyncpg.connect(self.url)
+        await self._listener.add_listener(SEAT_CHANNEL, self._on_seat)
+        for row in await self._pool.fetch(f"SELECT {SEAT_COLUMNS} FROM queue_seats"):
+            if row["seat_id"] in self.seats:
+                copy_row(self.seats[row["seat_id"]], dict(row.items()))
         await self._listener.add_listener(KICK_CHANNEL, self._on_kick)
         await self._listener.add_listener(node_channel(self.node), self._on_node)
         self._kick()
@@ -298,6 +311,12 @@ class QueueNode:
         return announcement(position, status.estimated_wait)
 
     # --- matching --------------------------------------------------------------------------
+    def _on_seat(self, conn: object, pid: int, channel: str, payload: object) -> None:
+        row = json.loads(str(payload))
+        seat = self.seats.get(row["seat_id"])
+        if seat is not None:
+            copy_row(seat, row)
+
     def _on_kick(self, conn: object, pid: int, channel: str, payload: object) -> None:
         self._kick()
 
@@ -385,6 +404,10 @@ class QueueNode:
     def _offer_here(self, call_id: str, seat_id: str, attempt: int) -> None:
         """Ring `seat_id` for this node's caller `call_id` (acd.py)."""
         raise NotImplementedError
+
+
+def _ignore(event: SeatEvent) -> None:
+    """Mirror seats never change by themselves (their rows do)."""
 
 
 def _apply(seat: Seat, action: SeatAction, reason: str, now: float) -> None:

@@ -36,6 +36,7 @@ ENTRY_COLUMNS = "call_id, queue, priority, skills, entered_at, declined, attempt
 SERVICE_ORDER = "priority DESC, weight DESC, ord"
 NODE_CHANNEL = "hotline_node_"  # + node name: offers and exits for the node holding the caller
 KICK_CHANNEL = "hotline_queue"  # a seat or a caller became available: every node tries a match
+SEAT_CHANNEL = "hotline_seats"  # every committed seat row, as JSON (a trigger sends it)
 
 
 def node_channel(node: str) -> str:
@@ -139,3 +140,12 @@ async def logged_in(conn: Conn, seat_ids: Sequence[str]) -> int:
         list(seat_ids),
     )
     return int(n)
+
+
+def copy_row(seat: Seat, row: Mapping[str, Any]) -> None:
+    """Set a mirror Seat from a seat row (a record or the JSON the trigger sends)."""
+    seat.state, seat.reason, seat.since = SeatState(row["state"]), row["reason"], row["since"]
+    seat.idle_since, seat.calls, seat.talk_seconds = row["idle_since"], row["calls"], row["talk_seconds"]
+    seat.misses, seat.call_id = row["misses"], row["call_id"]
+    pending = row["pending_state"]
+    seat.pending = Pending(SeatState(pending), row["pending_reason"]) if pending else None

@@ -151,6 +151,14 @@ MIGRATIONS: tuple[str, ...] = (
         wrapup_until DOUBLE PRECISION NOT NULL DEFAULT 0
     );
     CREATE INDEX queue_seats_ready ON queue_seats (seat_id) WHERE state = 'ready';
+    -- every node keeps a copy of the seats for its consoles: each committed change is announced
+    CREATE FUNCTION queue_seats_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        PERFORM pg_notify('hotline_seats', row_to_json(NEW)::text);
+        RETURN NEW;
+    END $$;
+    CREATE TRIGGER queue_seats_notify AFTER INSERT OR UPDATE ON queue_seats
+        FOR EACH ROW EXECUTE FUNCTION queue_seats_changed();
     CREATE TABLE queue_nodes (
         node TEXT PRIMARY KEY,
         lease_until DOUBLE PRECISION NOT NULL

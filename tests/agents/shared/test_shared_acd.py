@@ -203,3 +203,19 @@ async def test_last_seat_logging_out_sends_every_nodes_callers_away_when_the_que
     b.call("b2")
     assert (await b.result("b2")).outcome == "no_agents"
     assert b.kinds("b2") == [K.JOINEMPTY]
+
+
+async def test_every_node_keeps_a_current_copy_of_the_seats_for_its_consoles(centre: MakeCentre) -> None:
+    c = await centre([seat("s1"), seat("s2")])
+    a, b = await c.node("a"), await c.node("b")
+    await a.acd.seat_command("s1", "login")
+    await until(lambda: b.acd.seats["s1"].state.value == "ready", what="b sees s1 ready")
+    await b.acd.seat_command("s1", "not_ready", "lunch")
+    await until(lambda: (a.acd.seats["s1"].state.value, a.acd.seats["s1"].reason) == ("not_ready", "lunch"))
+    await b.acd.seat_command("s1", "ready")
+    a.call("a1")
+    await until(lambda: K.CONNECT in a.kinds("a1"))
+    await until(lambda: (b.acd.seats["s1"].state.value, b.acd.seats["s1"].call_id) == ("talking", "a1"))
+    assert a.acd.seats["s2"].state.value == "logged_out"
+    late = await c.node("late")  # a node started later loads the rows as they are
+    assert late.acd.seats["s1"].state.value == "talking"
