@@ -84,11 +84,11 @@ class SharedAcd(QueueNode):
         if rnd is not None:
             self._emit_seats(rnd.box, decided=True)
             self._offered(rnd)
-        if entry.state is EntryState.WAITING:
-            await caller_line.start_hold_music()
-        entry.next_announce = now + q.announce_every
-        self._start_timers(entry)
-        try:
+        try:  # from here a hang-up (cancellation) is settled by the row
+            if entry.state is EntryState.WAITING:
+                await caller_line.start_hold_music()
+            entry.next_announce = now + q.announce_every
+            self._start_timers(entry)
             return await entry.result
         except asyncio.CancelledError:
             self._caller_left(entry)
