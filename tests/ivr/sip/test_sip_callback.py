@@ -64,7 +64,7 @@ async def test_callback_keeps_the_place_and_calls_the_citizen_back(tmp_path: Pat
                 citizen = phone("13922223333", citizen_port, tmp_path, talk=0)
                 await asyncio.sleep(1.0)
                 await command(broker.port, "ready")
-                server.wait_log("callback: seat 1001 connected to 13922223333", timeout=30)
+                server.wait_log("callback: seat 1001 connected to 139****3333", timeout=30)  # masked
                 await asyncio.sleep(6)  # the operator talks 4 s and hangs up
         finally:
             seat.terminate()
