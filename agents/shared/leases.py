@@ -21,6 +21,19 @@ from ivr.config import QueueSettings
 from ivr.records import CallContext
 
 WRAPUP_GRACE = 2.0  # seconds past its end before a sweep ends a wrap-up its node did not
+# seconds past the ringing node's own guard (ring_timeout + 5) before a sweep takes an offer
+# back: its node never got it (a lost NOTIFY, a dropped listening connection) or is stuck
+RING_GRACE = 10.0
+
+
+@dataclass(frozen=True)
+class Stale:
+    """An offer taken back: the caller waits at the front again, the seat is ready."""
+
+    call_id: str
+    queue: str
+    seat_id: str
+    offered_at: float
 
 
 @dataclass(frozen=True)
@@ -56,9 +69,11 @@ async def sweep(
     queues: Mapping[str, QueueSettings],
     wrapups: Mapping[str, float | None],
     box: SeatBox,
+    stale: list[Stale],
 ) -> list[Lost]:
-    """One transaction: expired nodes' callers out, their seats freed, overdue wrap-ups ended.
-    `wrapups` is each seat's own wrap-up seconds (None: the queue's). Seat events in `box`."""
+    """One transaction: expired nodes' callers out, their seats freed, overdue wrap-ups ended,
+    offers that no node rang taken back (into `stale`). `wrapups` is each seat's own wrap-up
+    seconds (None: the queue's). Seat events in `box`."""
     lost: list[Lost] = []
     async with conn.transaction():
         dead = await conn.fetch(
@@ -78,6 +93,7 @@ async def sweep(
                 gone = Lost(context_from_json(r[0]), *r[1:])
                 lost.append(gone)
                 await _free_seat(conn, gone, now, queues, wrapups, box)
+        stale += await _take_back(conn, now, queues, box)
         overdue = await conn.fetch(
             f"SELECT {SEAT_COLUMNS} FROM queue_seats WHERE state = 'wrap_up' AND wrapup_until > 0"
             " AND wrapup_until < $1 FOR UPDATE SKIP LOCKED",
@@ -113,3 +129,28 @@ async def _free_seat(
         seconds = own if own is not None else (q.wrapup_seconds if q else 0.0)
         seat.hung_up(now, seconds > 0)
         await save_seat(conn, seat, now + seconds)
+
+
+async def _take_back(
+    conn: Conn, now: float, queues: Mapping[str, QueueSettings], box: SeatBox
+) -> list[Stale]:
+    longest = max((q.ring_timeout for q in queues.values()), default=0.0)
+    rows = await conn.fetch(
+        "SELECT call_id, queue, seat_id, offered_at FROM queue_entries WHERE state = 'ringing'"
+        " AND offered_at < $1 FOR UPDATE SKIP LOCKED",
+        now - longest - 5.0 - RING_GRACE,
+    )
+    taken = [Stale(*r) for r in rows]
+    for t in taken:
+        seat = await box.load(conn, t.seat_id)
+        if seat is not None and seat.state.value == "ringing" and seat.call_id == t.call_id:
+            q = queues.get(t.queue)
+            seat.ring_failed(now, False, q.max_no_answer if q else 2)
+            await save_seat(conn, seat)
+    if taken:
+        await conn.execute(
+            "UPDATE queue_entries SET state = 'waiting', seat_id = '', ord = -nextval('queue_order')"
+            " WHERE call_id = ANY($1::text[])",
+            [t.call_id for t in taken],
+        )
+    return taken

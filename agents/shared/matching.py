@@ -100,11 +100,12 @@ async def decide(
     if not picks:
         return Round([], box)
     claimed = await conn.fetch(
-        "UPDATE queue_entries AS e SET state = 'ringing', seat_id = p.seat, attempts = e.attempts + 1"
-        " FROM unnest($1::text[], $2::text[]) AS p(call_id, seat)"
+        "UPDATE queue_entries AS e SET state = 'ringing', seat_id = p.seat, attempts = e.attempts + 1,"
+        " offered_at = $3 FROM unnest($1::text[], $2::text[]) AS p(call_id, seat)"
         " WHERE e.call_id = p.call_id AND e.state = 'waiting' RETURNING e.call_id, e.attempts",
         [e.call_id for e, _, _ in picks],
         [s.id for _, _, s in picks],
+        now,
     )
     attempts = {r[0]: r[1] for r in claimed}
     result = Round([], box, missed=len(claimed) < len(picks))

@@ -110,6 +110,7 @@ class QueueNode:
         self._matcher: asyncio.Task[None] | None = None
         self._pool: asyncpg.Pool | None = None
         self._listener: asyncpg.Connection | None = None
+        self._stopping = False
         # every seat as the shared rows last said (any node's change arrives by NOTIFY): what
         # consoles and boards read; decisions always read the rows themselves
         self.seats: dict[str, Seat] = {
@@ -126,18 +127,48 @@ class QueueNode:
             await migrate(conn)
             await seed_seats(conn, list(self.seat_settings))
             await renew(conn, self.node, self.clock.now() + self.lease_seconds)
-        self._listener = await asyncpg.connect(self.url)
-        await self._listener.add_listener(SEAT_CHANNEL, self._on_seat)
-        for row in await self._pool.fetch(f"SELECT {SEAT_COLUMNS} FROM queue_seats"):
+        await self._listen()
+        self._kick()
+
+    async def _listen(self) -> None:
+        """(Re)open the listening connection, then load the seats (so no change falls between)."""
+        listener = await asyncpg.connect(self.url)
+        await listener.add_listener(SEAT_CHANNEL, self._on_seat)
+        await listener.add_listener(KICK_CHANNEL, self._on_kick)
+        await listener.add_listener(node_channel(self.node), self._on_node)
+        listener.add_termination_listener(self._listener_lost)
+        self._listener = listener
+        for row in await self.pool.fetch(f"SELECT {SEAT_COLUMNS} FROM queue_seats"):
             if row["seat_id"] in self.seats:
                 copy_row(self.seats[row["seat_id"]], dict(row.items()))
-        await self._listener.add_listener(KICK_CHANNEL, self._on_kick)
-        await self._listener.add_listener(node_channel(self.node), self._on_node)
-        self._kick()
+
+    def _listener_lost(self, conn: object) -> None:
+        if self._stopping:
+            return
+        # offers for our callers go unheard until it is back; a sweep takes back the ones missed
+        log.error("shared queue node %s: the listening connection was lost", self.node)
+        self._spawn(self._listen_again(), f"relisten-{self.node}")
+
+    async def _listen_again(self) -> None:
+        delay = 0.2
+        for _ in range(100_000):  # until back or stopped, one try every 5 s at most
+            if self._stopping:
+                return
+            try:
+                await self._listen()
+            except ERRORS as exc:
+                log.warning("shared queue node %s: listening again failed: %s", self.node, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            log.info("shared queue node %s: listening again", self.node)
+            self._kick()
+            return
 
     async def stop(self, *, release: bool = True) -> None:
         """Ends every local wait with "error". With `release` the lease ends now, so another
         node sweeps what is left of ours at once (False leaves it to expire, as a crash would)."""
+        self._stopping = True
         for entry in list(self._entries.values()):
             self._finish(entry, QueueResult("error", entry.ticket_id, entry.seat_id, self._waited(entry)))
         tasks = list(self._tasks)

@@ -14,7 +14,7 @@ import contextlib
 import logging
 from typing import Any
 
-from agents.shared.leases import Lost, renew, sweep
+from agents.shared.leases import Lost, Stale, renew, sweep
 from agents.shared.node import ERRORS, QueueNode
 from agents.shared.rows import KICK_CHANNEL, Conn
 from ivr.records import QueueEventKind as K
@@ -47,10 +47,16 @@ class Takeover:
         async with self.acd.pool.acquire() as conn:
             if not await renew(conn, self.acd.node, now + self.acd.lease_seconds):
                 await self._swept_alive(conn)
-            lost = await sweep(conn, self.acd.node, now, self.acd.queues, wrapups, box)
-            if lost or box.events:
+            stale: list[Stale] = []
+            lost = await sweep(conn, self.acd.node, now, self.acd.queues, wrapups, box, stale)
+            if lost or stale or box.events:
                 await conn.execute(_KICK)
         self.acd._emit_seats(box)
+        for t in stale:
+            log.warning("offer of %s to seat %s was never rung: back at the front", t.call_id, t.seat_id)
+            self.acd._qevent(
+                t.call_id, t.queue, K.RINGNOANSWER, t.seat_id, outcome="failed", ring=now - t.offered_at
+            )
         for gone in lost:
             await self._callback_ticket(gone, now)
         self.acd.lost.extend(lost)

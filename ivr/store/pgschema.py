@@ -131,7 +131,8 @@ MIGRATIONS: tuple[str, ...] = (
         attempts INTEGER NOT NULL DEFAULT 0,
         declined TEXT[] NOT NULL DEFAULT '{}',
         ticket_id TEXT NOT NULL DEFAULT '',
-        connected_at DOUBLE PRECISION NOT NULL DEFAULT 0
+        connected_at DOUBLE PRECISION NOT NULL DEFAULT 0,
+        offered_at DOUBLE PRECISION NOT NULL DEFAULT 0
     );
     CREATE INDEX queue_entries_order ON queue_entries (priority DESC, weight DESC, ord)
         WHERE state = 'waiting';

@@ -9,6 +9,7 @@ from collections import Counter
 from acd_fakes import seat
 from shared_nodes import MakeCentre, until
 
+from agents.shared.rows import node_channel
 from ivr.records import QueueEventKind as K
 from ivr.store import open_store
 
@@ -77,3 +78,46 @@ async def test_a_dead_nodes_callers_become_callback_tickets_once_and_its_seats_c
         c.check_events()
     finally:
         await store.close()
+
+
+async def test_an_offer_no_node_rang_is_taken_back_and_the_seat_does_not_stay_ringing(
+    centre: MakeCentre,
+) -> None:
+    c = await centre([seat("s1")], ring_timeout=10)
+    c.lease_seconds = 1e9  # this test is about offers, not leases
+    a, b = await c.node("a"), await c.node("b")
+    channel = node_channel("b")
+    assert b.acd._listener is not None
+    await b.acd._listener.remove_listener(channel, b.acd._on_node)  # b will not hear its offer
+    b.call("b1")
+    await b.joined("b1")
+    await a.acd.seat_command("s1", "login")  # a decides: s1 for b's caller, NOTIFY lost
+    await until(lambda: any(e.kind is K.OFFER for e in a.log.queue), what="a offered b1")
+    await c.clock.advance(24)
+    await a.acd.sweep()
+    assert await c.seat_state("s1") == "ringing"  # within the ringing node's own guard + grace
+    await c.clock.advance(2)
+    await a.acd.sweep()
+    assert a.kinds("b1")[-1] is K.RINGNOANSWER
+    await until(lambda: b.acd.seats["s1"].state.value == "ready", what="s1 ready again")
+    assert [e.call_id for e in await a.acd.waiting()] == ["b1"]
+    await b.acd._listener.add_listener(channel, b.acd._on_node)
+    await a.acd.seat_command("s1", "not_ready", "break")
+    await a.acd.seat_command("s1", "ready")  # the next round offers b1 again, and b hears it
+    await until(lambda: K.CONNECT in b.kinds("b1"), what="b1 connected")
+    c.check_events()
+
+
+async def test_a_node_listens_again_after_losing_its_listening_connection(centre: MakeCentre) -> None:
+    c = await centre([seat("s1")])
+    a, b = await c.node("a"), await c.node("b")
+    assert b.acd._listener is not None
+    pid = b.acd._listener.get_server_pid()
+    await a.acd.pool.execute("SELECT pg_terminate_backend($1)", pid)
+    await until(
+        lambda: b.acd._listener is not None and b.acd._listener.get_server_pid() != pid, what="relisten"
+    )
+    b.call("b1")
+    await b.joined("b1")
+    await a.acd.seat_command("s1", "login")
+    await until(lambda: K.CONNECT in b.kinds("b1"), what="b hears the offer on its new connection")
