@@ -71,9 +71,15 @@ def _absolute(settings: Settings, value: str) -> str:
 
 
 def node_config(
-    settings: Settings, node: NodePlan, *, proxy: tuple[str, int], broker: tuple[str, int]
+    settings: Settings,
+    node: NodePlan,
+    *,
+    proxy: tuple[str, int],
+    broker: tuple[str, int],
+    store_url: str = "",
 ) -> dict[str, Any]:
-    """The node's settings as a TOML document (a dict), derived from the base config's own text."""
+    """The node's settings as a TOML document (a dict), derived from the base config's own text;
+    `store_url`: the centre's shared store (else one SQLite file per node)."""
     raw: dict[str, Any] = tomllib.loads(settings.source.read_text(encoding="utf-8"))
     raw.pop("cluster", None)
     sip = raw.setdefault("sip", {})
@@ -90,6 +96,8 @@ def node_config(
     speech["tts_cache"] = _absolute(settings, settings.speech.tts_cache)
     store = raw.setdefault("store", {})
     store.update(path=str(node.folder / "hotline.db"), recordings=str(node.folder / "recordings"))
+    if store_url:
+        store["url"] = store_url
     mqtt = raw.setdefault("mqtt", {})
     mqtt.update(host=broker[0], port=broker[1], client_id=f"hotline-{node.name}")
     raw.setdefault("web", {})["port"] = node.web_port
