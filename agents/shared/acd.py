@@ -10,8 +10,9 @@ Split of work, and why:
   announcements, wait timers, the screen pop and ringing the seat (`SeatLine`), and it reports
   each outcome in a transaction. A match round may run on any node (matching.py); an offer for
   another node's caller reaches that node by NOTIFY on its own channel.
-- Wake-ups are LISTEN/NOTIFY: a seat turning ready or a caller arriving NOTIFYs `hotline_queue`
-  at commit and every node runs a (coalesced) match round; there is no polling interval.
+- A seat freeing, a caller arriving and an unanswered offer decide the next match in the very
+  transaction that made the change; other changes wake every node by LISTEN/NOTIFY. There is no
+  polling interval anywhere.
 - Node leases (leases.py): a dead node's callers become callback tickets, its seats are freed.
 
 The single-node SQLite path keeps `agents.acd.Acd` (all in memory, no round trips); this class

@@ -1,20 +1,10 @@
-"""The shared queue's node: connection, wake-ups, seat commands, status and match rounds.
+"""The shared queue's node: its connections, wake-ups, seat commands, status and match rounds
+(acd.py adds the callers' side; its docstring has the design).
 
-The ACD of a centre with several nodes keeps one queue in PostgreSQL and each caller's media on
-their node (acd.py adds the callers' side to this class).
-
-Split of work, and why:
-- PostgreSQL holds what every node must agree on: waiting callers (`queue_entries`) and seat
-  states (`queue_seats`). Every change is one transaction that locks the rows it changes, and
-  the decisions are made by the in-memory ACD's own code (`Seat`'s state machine, the
-  strategies, skill widening), so one node and many behave alike.
-- The node that answered a caller keeps everything that touches their media: hold music,
-  announcements, wait timers, the screen pop and ringing the seat (`SeatLine`), and it reports
-  each outcome in a transaction. A match round may run on any node (matching.py); an offer for
-  another node's caller reaches that node by NOTIFY on its own channel.
-- Wake-ups are LISTEN/NOTIFY: a seat turning ready or a caller arriving NOTIFYs `hotline_queue`
-  at commit and every node runs a (coalesced) match round; there is no polling interval.
-- Node leases (leases.py): a dead node's callers become callback tickets and its seats are freed.
+Wake-ups: a change that frees a seat or adds a caller runs its match round in its own
+transaction (`_decide`); the rest (a dead node's seats freed, a skill widening, a claim that
+failed) kicks a coalesced round here, and other nodes through NOTIFY `hotline_queue`. Offers for
+this node's callers arrive on its own channel; seat rows arrive on `hotline_seats` for `seats`.
 
 Concurrency contract: the methods run on one event loop. Local bookkeeping of an entry follows
 its row (the row is the truth; an offer message carries the attempt number, so a late local
