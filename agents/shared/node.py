@@ -21,31 +21,24 @@ from typing import Any
 
 import asyncpg
 
-from agents.acd import QueueStatus, SeatAction
 from agents.clock import Clock, RealClock
 from agents.eventlog import EventLog
 from agents.lines import EntryState, QueueEntry, ScreenPop, SeatLine
-from agents.seat import Seat, SeatError
+from agents.seat import Seat
 from agents.shared.leases import Lost, renew
 from agents.shared.matching import Round, decide, match_round
 from agents.shared.rows import (
-    ENTRY_COLUMNS,
     KICK_CHANNEL,
     SEAT_CHANNEL,
     SEAT_COLUMNS,
-    SERVICE_ORDER,
     Conn,
     SeatBox,
     copy_row,
-    entry_from_row,
-    is_ready,
-    logged_in,
     node_channel,
-    save_seat,
     seed_seats,
 )
 from agents.strategy import STRATEGIES, Chooser
-from agents.waiting import HandleTimes, announcement, estimated_wait
+from agents.waiting import HandleTimes
 from ivr.config import QueueSettings, SeatSettings
 from ivr.records import EventSink, QueueEvent, QueueResult, SeatEvent, SeatState
 from ivr.records import QueueEventKind as K
@@ -193,49 +186,6 @@ class QueueNode:
     def box(self) -> SeatBox:
         return SeatBox(self.seat_settings, self._order)
 
-    # --- seats -------------------------------------------------------------------------
-    async def seat_command(self, seat_id: str, action: SeatAction, reason: str = "") -> SeatState:
-        """An operator's console request from any node; raises SeatError when it does not fit."""
-        if seat_id not in self.seat_settings:
-            raise SeatError(f"unknown seat {seat_id!r}")
-        now = self.clock.now()
-        box = self.box()
-        async with self.pool.acquire() as conn, conn.transaction():
-            seat = await box.load(conn, seat_id)
-            assert seat is not None
-            _apply(seat, action, reason, now)
-            await save_seat(conn, seat)
-            rnd = await self._decide(conn, box) if is_ready(seat) else None
-        self._emit_seats(box, decided=rnd is not None)
-        if rnd is not None:
-            self._offered(rnd)
-        if seat.state is SeatState.LOGGED_OUT:
-            await self._leave_empty_queues()
-        return seat.state
-
-    async def seat(self, seat_id: str) -> Seat:
-        """The seat as the shared rows have it now (a copy: changing it changes nothing)."""
-        box = self.box()
-        async with self.pool.acquire() as conn, conn.transaction():
-            seat = await box.load(conn, seat_id)
-        if seat is None:
-            raise SeatError(f"unknown seat {seat_id!r}")
-        return seat
-
-    async def _wrapup_timer(self, seat_id: str, call_id: str, seconds: float) -> None:
-        await self.clock.sleep(seconds)
-        box = self.box()
-        async with self.pool.acquire() as conn, conn.transaction():
-            seat = await box.load(conn, seat_id)
-            if seat is None or seat.state is not SeatState.WRAP_UP or seat.call_id != call_id:
-                return
-            seat.end_wrapup(self.clock.now())
-            await save_seat(conn, seat)
-            rnd = await self._decide(conn, box) if is_ready(seat) else None
-        self._emit_seats(box, decided=rnd is not None)
-        if rnd is not None:
-            self._offered(rnd)
-
     def _emit_seats(self, box: SeatBox, *, decided: bool = False) -> None:
         """Emit the committed seat changes; a seat left ready (no caller it could take when it
         became ready, or changed outside a round) gets another round here."""
@@ -249,87 +199,6 @@ class QueueNode:
                     self._handle.add(queue, talk + event.duration)
             self.events.seat_event(event)
         box.events.clear()
-
-    async def _leave_empty_queues(self) -> None:
-        """Queues that say "leave" and have no seat logged in any more send their waiting
-        callers (not callbacks) away, on whichever node holds them."""
-        leaving = [q for q in self.queues.values() if q.when_no_seats == "leave"]
-        if not leaving:
-            return
-        now = self.clock.now()
-        gone: list[Any] = []
-        async with self.pool.acquire() as conn, conn.transaction():
-            for q in leaving:
-                serving = [s for s, cfg in self.seat_settings.items() if q.name in cfg.queues]
-                logged = await logged_in(conn, serving)
-                if logged:
-                    continue
-                rows = await conn.fetch(
-                    f"SELECT {ENTRY_COLUMNS} FROM queue_entries WHERE queue = $1 AND state = 'waiting'"
-                    f" AND NOT callback ORDER BY {SERVICE_ORDER} FOR UPDATE",
-                    q.name,
-                )
-                await conn.execute(
-                    "DELETE FROM queue_entries WHERE call_id = ANY($1::text[])", [r[0] for r in rows]
-                )
-                for pos, row in enumerate(rows, 1):
-                    gone.append((row, pos))
-                    await conn.execute(
-                        "SELECT pg_notify($1, $2)", node_channel(row[7]), f"exit {row[0]} no_agents"
-                    )
-        for row, pos in gone:
-            self._qevent(row[0], row[1], K.EXITEMPTY, position=pos, wait=now - row[4])
-            entry = self._entries.get(row[0])
-            if entry is not None:
-                self._finish(entry, QueueResult("no_agents", entry.ticket_id, None, self._waited(entry)))
-
-    # --- status ----------------------------------------------------------------------------
-    async def status(self, queue: str, entry: QueueEntry | None = None) -> QueueStatus:
-        """Counts over every node's callers and the shared seat states."""
-        q = self.queues[queue]
-        serving = [s for s, cfg in self.seat_settings.items() if queue in cfg.queues]
-        async with self.pool.acquire() as conn:
-            row = await conn.fetchrow(
-                "SELECT count(*), min(entered_at) FROM queue_entries WHERE queue = $1 AND state = 'waiting'",
-                queue,
-            )
-            assert row is not None
-            waiting, first = int(row[0]), row[1]
-            states = await conn.fetch(
-                "SELECT state FROM queue_seats WHERE seat_id = ANY($1::text[])", serving
-            )
-            position = await self._position(conn, entry) if entry is not None else waiting + 1
-        logged = [SeatState(r[0]) for r in states if r[0] != SeatState.LOGGED_OUT.value]
-        working = sum(1 for s in logged if s is not SeatState.NOT_READY)
-        ewt = estimated_wait(position, working, self._handle.average(queue, q.default_handle_seconds))
-        return QueueStatus(
-            waiting=waiting,
-            ready=sum(1 for s in logged if s is SeatState.READY),
-            logged_in=len(logged),
-            estimated_wait=ewt,
-            longest_wait=max(0.0, self.clock.now() - first) if first is not None else 0.0,
-        )
-
-    async def waiting(self) -> list[QueueEntry]:
-        """Callers waiting on every node (not ringing), in service order; no lines or contexts."""
-        rows = await self.pool.fetch(
-            f"SELECT {ENTRY_COLUMNS} FROM queue_entries WHERE state = 'waiting' ORDER BY {SERVICE_ORDER}"
-        )
-        return [entry_from_row(r) for r in rows]
-
-    async def position(self, call_id: str) -> int:
-        """1-based place among the waiting callers of the same queue on all nodes; 0 if not waiting."""
-        entry = self._entries.get(call_id)
-        if entry is None:
-            return 0
-        async with self.pool.acquire() as conn:
-            return await self._position(conn, entry)
-
-    async def _announcement(self, entry: QueueEntry) -> str:
-        status = await self.status(entry.queue, entry)
-        async with self.pool.acquire() as conn:
-            position = await self._position(conn, entry)
-        return announcement(position, status.estimated_wait)
 
     # --- matching --------------------------------------------------------------------------
     def _on_seat(self, conn: object, pid: int, channel: str, payload: object) -> None:
@@ -429,18 +298,3 @@ class QueueNode:
 
 def _ignore(event: SeatEvent) -> None:
     """Mirror seats never change by themselves (their rows do)."""
-
-
-def _apply(seat: Seat, action: SeatAction, reason: str, now: float) -> None:
-    if action == "login":
-        seat.login(now)
-    elif action == "logout":
-        seat.logout(now)
-    elif action == "ready":
-        seat.ready(now)
-    elif action == "not_ready":
-        seat.not_ready(now, reason)
-    elif action == "end_wrapup":
-        seat.end_wrapup(now)
-    else:
-        raise SeatError(f"unknown action {action!r}")
