@@ -16,7 +16,8 @@ Split of work, and why:
 - Node leases (leases.py): a dead node's callers become callback tickets, its seats are freed.
 
 The single-node SQLite path keeps `agents.acd.Acd` (all in memory, no round trips); this class
-has the same surface except that seat commands, status and the waiting list are coroutines.
+has the same surface except that seat commands and the waiting list are coroutines (`status()`
+and `seats` come from copies every node keeps current by NOTIFY).
 
 Concurrency contract: all methods run on one event loop. A caller's row is changed only by
 their own node (join, outcome, hang-up, timeout), by a match round (waiting -> ringing, claimed

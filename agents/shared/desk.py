@@ -105,8 +105,24 @@ class SeatDesk(QueueNode):
                 self._finish(entry, QueueResult("no_agents", entry.ticket_id, None, self._waited(entry)))
 
     # --- status ----------------------------------------------------------------------------
-    async def status(self, queue: str, entry: QueueEntry | None = None) -> QueueStatus:
-        """Counts over every node's callers and the shared seat states."""
+    def status(self, queue: str) -> QueueStatus:
+        """What a flow branches on and the board shows, from this node's copies of the seats and
+        callers (as fresh as the last NOTIFY: milliseconds behind the rows, no round trip)."""
+        q = self.queues[queue]
+        waits = [at for name, state, at in self.callers.values() if name == queue and state == "waiting"]
+        logged = [s.state for s in self.seats.values() if s.serves(queue) and s.logged_in]
+        working = sum(1 for s in logged if s is not SeatState.NOT_READY)
+        handle = self._handle.average(queue, q.default_handle_seconds)
+        return QueueStatus(
+            waiting=len(waits),
+            ready=sum(1 for s in logged if s is SeatState.READY),
+            logged_in=len(logged),
+            estimated_wait=estimated_wait(len(waits) + 1, working, handle),
+            longest_wait=max(0.0, self.clock.now() - min(waits)) if waits else 0.0,
+        )
+
+    async def fresh_status(self, queue: str, entry: QueueEntry | None = None) -> QueueStatus:
+        """`status` read from the rows now, with `entry`'s own place for the estimate."""
         q = self.queues[queue]
         serving = [s for s, cfg in self.seat_settings.items() if queue in cfg.queues]
         async with self.pool.acquire() as conn:
@@ -147,7 +163,7 @@ class SeatDesk(QueueNode):
             return await self._position(conn, entry)
 
     async def _announcement(self, entry: QueueEntry) -> str:
-        status = await self.status(entry.queue, entry)
+        status = await self.fresh_status(entry.queue, entry)
         async with self.pool.acquire() as conn:
             position = await self._position(conn, entry)
         return announcement(position, status.estimated_wait)

@@ -28,6 +28,7 @@ from agents.seat import Seat
 from agents.shared.leases import Lost, renew
 from agents.shared.matching import Round, decide, match_round
 from agents.shared.rows import (
+    ENTRY_CHANNEL,
     KICK_CHANNEL,
     SEAT_CHANNEL,
     SEAT_COLUMNS,
@@ -99,6 +100,8 @@ class QueueNode:
         self.seats: dict[str, Seat] = {
             sid: Seat(cfg, self._order[sid], _ignore) for sid, cfg in self.seat_settings.items()
         }
+        # every node's callers as the rows last said: call id -> (queue, state, entered_at)
+        self.callers: dict[str, tuple[str, str, float]] = {}
         self._results: dict[str, QueueResult] = {}  # how a call that just ended leaves enqueue
         self.lost: list[Lost] = []  # callers this node turned into callback tickets (for reports)
 
@@ -117,6 +120,7 @@ class QueueNode:
         """(Re)open the listening connection, then load the seats (so no change falls between)."""
         listener = await asyncpg.connect(self.url)
         await listener.add_listener(SEAT_CHANNEL, self._on_seat)
+        await listener.add_listener(ENTRY_CHANNEL, self._on_entry)
         await listener.add_listener(KICK_CHANNEL, self._on_kick)
         await listener.add_listener(node_channel(self.node), self._on_node)
         listener.add_termination_listener(self._listener_lost)
@@ -124,6 +128,8 @@ class QueueNode:
         for row in await self.pool.fetch(f"SELECT {SEAT_COLUMNS} FROM queue_seats"):
             if row["seat_id"] in self.seats:
                 copy_row(self.seats[row["seat_id"]], dict(row.items()))
+        rows = await self.pool.fetch("SELECT call_id, queue, state, entered_at FROM queue_entries")
+        self.callers = {r[0]: (r[1], r[2], r[3]) for r in rows}
 
     def _listener_lost(self, conn: object) -> None:
         if self._stopping:
@@ -206,6 +212,13 @@ class QueueNode:
         seat = self.seats.get(row["seat_id"])
         if seat is not None:
             copy_row(seat, row)
+
+    def _on_entry(self, conn: object, pid: int, channel: str, payload: object) -> None:
+        row = json.loads(str(payload))
+        if "queue" in row:
+            self.callers[row["call_id"]] = (row["queue"], row["state"], row["entered_at"])
+        else:
+            self.callers.pop(row["call_id"], None)
 
     def _on_kick(self, conn: object, pid: int, channel: str, payload: object) -> None:
         self._kick()

@@ -37,6 +37,7 @@ SERVICE_ORDER = "priority DESC, weight DESC, ord"
 NODE_CHANNEL = "hotline_node_"  # + node name: offers and exits for the node holding the caller
 KICK_CHANNEL = "hotline_queue"  # a seat or a caller became available: every node tries a match
 SEAT_CHANNEL = "hotline_seats"  # every committed seat row, as JSON (a trigger sends it)
+ENTRY_CHANNEL = "hotline_entries"  # every committed caller change: call id, queue, state, entered_at
 
 
 def node_channel(node: str) -> str:

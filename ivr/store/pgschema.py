@@ -160,6 +160,19 @@ MIGRATIONS: tuple[str, ...] = (
     END $$;
     CREATE TRIGGER queue_seats_notify AFTER INSERT OR UPDATE ON queue_seats
         FOR EACH ROW EXECUTE FUNCTION queue_seats_changed();
+    -- and a light copy of the callers (for status without a round trip): each change announced
+    CREATE FUNCTION queue_entries_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF TG_OP = 'DELETE' THEN
+            PERFORM pg_notify('hotline_entries', json_build_object('call_id', OLD.call_id)::text);
+            RETURN OLD;
+        END IF;
+        PERFORM pg_notify('hotline_entries', json_build_object('call_id', NEW.call_id,
+            'queue', NEW.queue, 'state', NEW.state, 'entered_at', NEW.entered_at)::text);
+        RETURN NEW;
+    END $$;
+    CREATE TRIGGER queue_entries_notify AFTER INSERT OR UPDATE OR DELETE ON queue_entries
+        FOR EACH ROW EXECUTE FUNCTION queue_entries_changed();
     CREATE TABLE queue_nodes (
         node TEXT PRIMARY KEY,
         lease_until DOUBLE PRECISION NOT NULL

@@ -46,8 +46,10 @@ async def test_priority_and_arrival_order_hold_across_nodes_and_positions_count_
     await b.joined("b2")
     assert [await a.acd.position(x) for x in ("a2", "a1")] == [1, 2]
     assert [await b.acd.position(x) for x in ("b1", "b2")] == [3, 4]
-    status = await a.acd.status("general")
+    status = await a.acd.fresh_status("general")
     assert (status.waiting, status.logged_in) == (4, 0)
+    await until(lambda: b.acd.status("general").waiting == 4, what="b's copy counts a's callers")
+    assert b.acd.status("general").longest_wait >= 0.0
     enter = [e for e in c.queue_events() if e.kind is K.ENTERQUEUE]
     assert {e.call_id: e.data["position"] for e in enter} == {"a1": 1, "b1": 2, "a2": 1, "b2": 4}
     assert [e.call_id for e in await b.acd.waiting()] == ["a2", "a1", "b1", "b2"]
@@ -142,7 +144,8 @@ async def test_a_seat_command_on_any_node_is_seen_by_all(centre: MakeCentre) -> 
     await b.acd.seat_command("s1", "not_ready", "break")
     s = await a.acd.seat("s1")
     assert (s.state.value, s.reason) == ("not_ready", "break")
-    assert (await b.acd.status("general")).ready == 0
+    assert (await b.acd.fresh_status("general")).ready == 0
+    await until(lambda: a.acd.status("general").logged_in == 1 and a.acd.status("general").ready == 0)
 
 
 async def test_announcements_count_the_callers_ahead_on_every_node(centre: MakeCentre) -> None:
@@ -216,6 +219,10 @@ async def test_every_node_keeps_a_current_copy_of_the_seats_for_its_consoles(cen
     a.call("a1")
     await until(lambda: K.CONNECT in a.kinds("a1"))
     await until(lambda: (b.acd.seats["s1"].state.value, b.acd.seats["s1"].call_id) == ("talking", "a1"))
+    await until(lambda: b.acd.callers.get("a1", ("", "", 0.0))[:2] == ("general", "connected"))
     assert a.acd.seats["s2"].state.value == "logged_out"
     late = await c.node("late")  # a node started later loads the rows as they are
     assert late.acd.seats["s1"].state.value == "talking"
+    assert late.acd.callers["a1"][1] == "connected"
+    assert a.acd.call_ended("a1", "operator")
+    await until(lambda: "a1" not in b.acd.callers and "a1" not in late.acd.callers, what="a1 gone everywhere")
