@@ -7,6 +7,8 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
+import socket
 import time
 from dataclasses import dataclass, field
 from typing import Literal
@@ -14,6 +16,7 @@ from typing import Literal
 from agents.acd import Acd
 from agents.console import Console
 from agents.eventlog import EventLog
+from agents.shared import AnyAcd, SharedAcd
 from agents.tickets import ScreenPopper, TicketDesk
 from agents.web.server import ConsoleServer
 from ivr.broker import LocalBroker
@@ -85,7 +88,7 @@ class WaitingCaller:
 class AcdQueueState:
     """The flows' QueueState (branching on waiting callers, free seats, estimated wait)."""
 
-    def __init__(self, acd: Acd):
+    def __init__(self, acd: AnyAcd):
         self.acd = acd
 
     def waiting(self, queue: str) -> int:
@@ -154,7 +157,22 @@ class Hotline:
             self.engine, self.legs.get, self._bridge_ended, s.resolve(s.store.recordings)
         )
         self.popper = ScreenPopper(self.store, self.bus.topics)
-        self.acd = Acd(s.queues, s.seats, self.seatline, events=self.events, screen_pop=self.popper)
+        self.acd: AnyAcd
+        if s.store.url:  # a centre's node: one queue with the other nodes, in the shared store
+            # a restarted process is a new node: the calls it held died with the old one
+            node = f"{socket.gethostname()}-{os.getpid()}"
+            self.acd = SharedAcd(
+                s.store.url,
+                node,
+                s.queues,
+                s.seats,
+                self.seatline,
+                events=self.events,
+                screen_pop=self.popper,
+                tickets=self.store.tickets,
+            )
+        else:
+            self.acd = Acd(s.queues, s.seats, self.seatline, events=self.events, screen_pop=self.popper)
         self.console = Console(self.acd, self.store, self.bus)
         self.console.attach()
         await self.acd.start()

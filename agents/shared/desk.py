@@ -41,6 +41,13 @@ class SeatDesk(QueueNode):
             _apply(seat, action, reason, now)
             await save_seat(conn, seat)
             rnd = await self._decide(conn, box) if is_ready(seat) else None
+        mirror = self.seats[seat_id]  # the console that asked reads it back at once
+        mirror.state, mirror.reason, mirror.since, mirror.call_id = (
+            seat.state,
+            seat.reason,
+            seat.since,
+            seat.call_id,
+        )
         self._emit_seats(box, decided=rnd is not None)
         if rnd is not None:
             self._offered(rnd)
