@@ -9,11 +9,13 @@ operator may edit."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from typing import Any, cast
 
-from agents.acd import Acd, SeatAction
+from agents.acd import SeatAction
 from agents.seat import SeatError
+from agents.shared import AnyAcd, SharedAcd
 from ivr.bus import Bus, envelope
 from ivr.records import QueueEvent, SeatEvent, Ticket
 from ivr.store import Outgoing, Store, StoreError
@@ -35,7 +37,7 @@ FIELD_LIMITS = {
 
 
 class Console:
-    def __init__(self, acd: Acd, store: Store, bus: Bus) -> None:
+    def __init__(self, acd: AnyAcd, store: Store, bus: Bus) -> None:
         self._acd = acd
         self._store = store
         self._bus = bus
@@ -44,8 +46,11 @@ class Console:
     def attach(self) -> None:
         """Call before `bus.start()` (subscriptions) and with the ACD's EventLog as events."""
         t = self._bus.topics
-        self._bus.subscribe(t.seat_command(), self._on_seat_command)
-        self._bus.subscribe(t.seat_ticket_update(), self._on_ticket_update)
+        # nodes of a centre share one queue and store: one of them takes each request (an MQTT
+        # shared subscription), as two would apply it twice
+        share = "$share/hotline-nodes/" if isinstance(self._acd, SharedAcd) else ""
+        self._bus.subscribe(share + t.seat_command(), self._on_seat_command)
+        self._bus.subscribe(share + t.seat_ticket_update(), self._on_ticket_update)
         listen = getattr(self._acd.events, "listen", None)
         if listen is not None:
             listen(self._on_event)
@@ -71,7 +76,9 @@ class Console:
         try:
             if action not in ACTIONS:
                 raise SeatError(f"unknown action {action!r}; known: {', '.join(ACTIONS)}")
-            self._acd.seat_command(seat_id, cast(SeatAction, action), str(data.get("reason", "")))
+            done = self._acd.seat_command(seat_id, cast(SeatAction, action), str(data.get("reason", "")))
+            if inspect.isawaitable(done):  # the shared queue's seats are rows
+                await done
         except SeatError as exc:
             seat = self._acd.seats.get(seat_id)
             body = {"seat_id": seat_id, "error": str(exc), "request": data.get("id", "")}

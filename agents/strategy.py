@@ -54,7 +54,9 @@ class Chooser:
     """Strategy functions plus the round-robin memory they need (one pointer per queue)."""
 
     def __init__(self) -> None:
-        self._rr_last: dict[str, int] = {}
+        # queue -> roster order of the seat round robin chose last; the shared queue loads and
+        # saves it around each match so every node continues the same rotation
+        self.rr_last: dict[str, int] = {}
         self._wanted: Mapping[str, int] = {}
         # exactly ivr.config.STRATEGIES, the names config.toml accepts (ivr cannot import agents);
         # tests/agents/test_strategy.py holds the two together
@@ -74,14 +76,14 @@ class Chooser:
         fresh = [s for s in seats if s.id not in entry.declined]
         chosen = self._by_name[strategy](fresh or seats, entry)
         if strategy == "round_robin":
-            self._rr_last[entry.queue] = chosen.order
+            self.rr_last[entry.queue] = chosen.order
         return chosen
 
     def _longest_idle(self, seats: Sequence[Seat], entry: QueueEntry) -> Seat:
         return min(seats, key=_idle_key)
 
     def _round_robin(self, seats: Sequence[Seat], entry: QueueEntry) -> Seat:
-        last = self._rr_last.get(entry.queue, -1)
+        last = self.rr_last.get(entry.queue, -1)
         after = [s for s in seats if s.order > last]
         return min(after or seats, key=lambda s: s.order)
 

@@ -7,6 +7,8 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
+import socket
 import time
 from dataclasses import dataclass, field
 from typing import Literal
@@ -14,6 +16,7 @@ from typing import Literal
 from agents.acd import Acd
 from agents.console import Console
 from agents.eventlog import EventLog
+from agents.shared import AnyAcd, SharedAcd
 from agents.tickets import ScreenPopper, TicketDesk
 from agents.web.server import ConsoleServer
 from ivr.accounts import SeatAccounts
@@ -87,7 +90,7 @@ class WaitingCaller:
 class AcdQueueState:
     """The flows' QueueState (branching on waiting callers, free seats, estimated wait)."""
 
-    def __init__(self, acd: Acd):
+    def __init__(self, acd: AnyAcd):
         self.acd = acd
 
     def waiting(self, queue: str) -> int:
@@ -165,7 +168,22 @@ class Hotline:
         since = time.time() - self.hotspots.window
         joined = await self.popper.rejoin_hot_spots(since)
         log.info("hot spots: %d tickets of the last %.0f min rejoined", joined, u.hot_spot_window_minutes)
-        self.acd = Acd(s.queues, s.seats, self.seatline, events=self.events, screen_pop=self.popper)
+        self.acd: AnyAcd
+        if s.store.url:  # a centre's node: one queue with the other nodes, in the shared store
+            # a restarted process is a new node: the calls it held died with the old one
+            node = f"{socket.gethostname()}-{os.getpid()}"
+            self.acd = SharedAcd(
+                s.store.url,
+                node,
+                s.queues,
+                s.seats,
+                self.seatline,
+                events=self.events,
+                screen_pop=self.popper,
+                tickets=self.store.tickets,
+            )
+        else:
+            self.acd = Acd(s.queues, s.seats, self.seatline, events=self.events, screen_pop=self.popper)
         self.console = Console(self.acd, self.store, self.bus)
         self.console.attach()
         await self.acd.start()

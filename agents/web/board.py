@@ -8,7 +8,7 @@ import time
 from collections import defaultdict
 from typing import Any
 
-from agents.acd import Acd
+from agents.shared import AnyAcd
 from agents.stats import queue_figures
 from ivr.records import TERMINAL, QueueEvent, QueueEventKind, SeatEvent
 from ivr.store import Store
@@ -31,7 +31,7 @@ def _round(value: float | None, digits: int = 1) -> float | None:
 
 class LiveBoard:
     def __init__(
-        self, acd: Acd, store: Store, alert_wait_seconds: float = 60.0, hotspots: HotSpots | None = None
+        self, acd: AnyAcd, store: Store, alert_wait_seconds: float = 60.0, hotspots: HotSpots | None = None
     ) -> None:
         self._acd = acd
         self._hotspots = hotspots  # clusters at or over the threshold are the board's alerts

@@ -4,6 +4,7 @@ resource: a seat sees its own state, its own offer and the tickets it is the ope
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Callable
 from typing import Any, cast
@@ -12,9 +13,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from agents.acd import Acd, SeatAction
+from agents.acd import SeatAction
 from agents.console import FIELD_LIMITS, Console
 from agents.seat import REASONS, SeatError
+from agents.shared import AnyAcd
 from agents.web.api import ApiError, endpoint, read_json, text_field, token_of
 from agents.web.knowledge import KnowledgeBase
 from agents.web.sessions import SUPERVISOR, Session, Sessions
@@ -55,7 +57,7 @@ def check_fields(fields: Any, current: Ticket) -> dict[str, str]:
 class Desk:
     def __init__(
         self,
-        acd: Acd,
+        acd: AnyAcd,
         store: Store,
         topics: Topics,
         console: Console,
@@ -187,7 +189,9 @@ class Desk:
         if action not in ACTIONS:
             raise ApiError(400, f"未知操作 {action!r}；可用：{', '.join(ACTIONS)}")
         try:
-            self.acd.seat_command(seat_id, cast(SeatAction, action), reason)
+            done = self.acd.seat_command(seat_id, cast(SeatAction, action), reason)
+            if inspect.isawaitable(done):  # the shared queue's seats are rows
+                await done
         except SeatError as exc:
             raise ApiError(409, str(exc)) from exc
         return JSONResponse(self.seat_view(seat_id))

@@ -17,7 +17,7 @@ from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from agents.acd import Acd
+from agents.shared import AnyAcd
 from agents.web.api import ApiError
 from agents.web.board import LiveBoard
 from agents.web.desk import ON_CALL, Desk
@@ -48,7 +48,7 @@ class Client:
 
 
 class LiveHub:
-    def __init__(self, acd: Acd, store: Store, desk: Desk, board: LiveBoard, sessions: Sessions) -> None:
+    def __init__(self, acd: AnyAcd, store: Store, desk: Desk, board: LiveBoard, sessions: Sessions) -> None:
         self._acd = acd
         self._store = store
         self._desk = desk

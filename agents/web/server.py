@@ -17,9 +17,9 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
-from agents.acd import Acd
 from agents.console import Console
 from agents.eventlog import EventLog
+from agents.shared import AnyAcd
 from agents.web.board import LiveBoard
 from agents.web.desk import Desk
 from agents.web.hotspots import HotSpotDesk
@@ -52,7 +52,7 @@ class ConsoleServer:
     def __init__(
         self,
         settings: Settings,
-        acd: Acd,
+        acd: AnyAcd,
         store: Store,
         bus: Bus,
         events: EventLog,

@@ -84,10 +84,11 @@ def node_config(
     proxy: tuple[str, int],
     broker: tuple[str, int],
     password_file: Path | None = None,
+    store_url: str = "",
 ) -> dict[str, Any]:
     """The node's settings as a TOML document (a dict), derived from the base config's own text.
     `password_file`: the node's account on the cluster's own broker (the file, not the password,
-    goes into the config)."""
+    goes into the config); `store_url`: the centre's shared store (else one SQLite file per node)."""
     raw: dict[str, Any] = tomllib.loads(settings.source.read_text(encoding="utf-8"))
     raw.pop("cluster", None)
     sip = raw.setdefault("sip", {})
@@ -104,6 +105,8 @@ def node_config(
     speech["tts_cache"] = _absolute(settings, settings.speech.tts_cache)
     store = raw.setdefault("store", {})
     store.update(path=str(node.folder / "hotline.db"), recordings=str(node.folder / "recordings"))
+    if store_url:
+        store["url"] = store_url
     mqtt = raw.setdefault("mqtt", {})
     mqtt.update(host=broker[0], port=broker[1], client_id=client_id(node))
     if password_file is not None:

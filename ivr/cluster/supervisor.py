@@ -1,6 +1,7 @@
 """`ivr cluster up`: start on one machine what a centre needs to try the cluster, and stop it.
 
-Order: the shared store (a hook: none yet, each node keeps its own SQLite file), one broker,
+Order: the shared store (PostgreSQL in `<workdir>/postgres`, database.py, when its programs are
+installed and the base config names no `[store] url`; else one SQLite file per node), one broker,
 the media nodes (`ivr serve` with generated configs), then Kamailio in front of them; stopping
 runs the other way. Every child runs in its own session, so ^C reaches only this process, which
 stops them in order. A node that dies is reported and left dead: surviving nodes take the calls
@@ -22,10 +23,12 @@ from typing import Protocol
 
 from ivr.broker import LocalBroker
 from ivr.cluster import nodes as nodes_mod
+from ivr.cluster.database import CentreDatabase
 from ivr.cluster.kamailio import Front
 from ivr.cluster.proxy import Proxy
 from ivr.cluster.status import STATE, write_json
 from ivr.config import Settings
+from ivr.store import redact_store_url
 
 Say = Callable[[str], None]
 
@@ -124,6 +127,7 @@ class Cluster:
             proxy=(c.proxy_bind, c.proxy_port),
             broker=broker,
             password_file=password_file,
+            store_url=self.store.url if self.store is not None else "",
         )
         nodes_mod.write_node_config(doc, plan.config)
         plan.status_file.unlink(missing_ok=True)
@@ -173,7 +177,7 @@ class Cluster:
                 "trunk": self.trunk,
                 "proxy": {"pid": self.proxy.pid, "log": str(self.proxy.log)},
                 "broker": {"host": broker[0], "port": broker[1]},
-                "store": self.store.url if self.store is not None else "",
+                "store": redact_store_url(self.store.url) if self.store is not None else "",
                 "nodes": [
                     {
                         "name": n.plan.name,
@@ -236,7 +240,10 @@ async def _stop_process(proc: asyncio.subprocess.Process, timeout: float = 20.0)
 
 async def run_cluster(settings: Settings, count: int, *, duration: float = 0, say: Say) -> int:
     """`ivr cluster up`: start, print the trunk and console, run until ^C/SIGTERM or duration."""
-    cluster = Cluster(settings, count, say)
+    store = None  # a [store] url in the base config reaches every node as it is
+    if not settings.store.url and CentreDatabase.available():
+        store = CentreDatabase(settings.resolve(settings.cluster.workdir) / "postgres", say)
+    cluster = Cluster(settings, count, say, store)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -110,6 +110,78 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX console_sessions_seat ON console_sessions (seat_id);
     """,
+    # 5: one queue for all nodes (agents/shared): waiting callers, seat states, node leases and
+    # round-robin pointers; `ord` is the service order within a priority band (a sequence, so
+    # arrivals on different nodes interleave by time; a front re-queue takes its negative)
+    """
+    CREATE SEQUENCE queue_order;
+    CREATE TABLE queue_entries (
+        call_id TEXT PRIMARY KEY,
+        queue TEXT NOT NULL,
+        priority INTEGER NOT NULL,
+        weight INTEGER NOT NULL,
+        ord BIGINT NOT NULL,
+        skills TEXT NOT NULL DEFAULT '{}',
+        context TEXT NOT NULL DEFAULT '{}',
+        entered_at DOUBLE PRECISION NOT NULL,
+        state TEXT NOT NULL,
+        node TEXT NOT NULL,
+        seat_id TEXT NOT NULL DEFAULT '',
+        callback BOOLEAN NOT NULL DEFAULT FALSE,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        declined TEXT[] NOT NULL DEFAULT '{}',
+        ticket_id TEXT NOT NULL DEFAULT '',
+        connected_at DOUBLE PRECISION NOT NULL DEFAULT 0,
+        offered_at DOUBLE PRECISION NOT NULL DEFAULT 0
+    );
+    CREATE INDEX queue_entries_order ON queue_entries (priority DESC, weight DESC, ord)
+        WHERE state = 'waiting';
+    CREATE INDEX queue_entries_node ON queue_entries (node);
+    CREATE TABLE queue_seats (
+        seat_id TEXT PRIMARY KEY,
+        state TEXT NOT NULL,
+        reason TEXT NOT NULL DEFAULT '',
+        since DOUBLE PRECISION NOT NULL DEFAULT 0,
+        idle_since DOUBLE PRECISION NOT NULL DEFAULT 0,
+        calls INTEGER NOT NULL DEFAULT 0,
+        talk_seconds DOUBLE PRECISION NOT NULL DEFAULT 0,
+        misses INTEGER NOT NULL DEFAULT 0,
+        call_id TEXT NOT NULL DEFAULT '',
+        pending_state TEXT NOT NULL DEFAULT '',
+        pending_reason TEXT NOT NULL DEFAULT '',
+        wrapup_until DOUBLE PRECISION NOT NULL DEFAULT 0
+    );
+    CREATE INDEX queue_seats_ready ON queue_seats (seat_id) WHERE state = 'ready';
+    -- every node keeps a copy of the seats for its consoles: each committed change is announced
+    CREATE FUNCTION queue_seats_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        PERFORM pg_notify('hotline_seats', row_to_json(NEW)::text);
+        RETURN NEW;
+    END $$;
+    CREATE TRIGGER queue_seats_notify AFTER INSERT OR UPDATE ON queue_seats
+        FOR EACH ROW EXECUTE FUNCTION queue_seats_changed();
+    -- and a light copy of the callers (for status without a round trip): each change announced
+    CREATE FUNCTION queue_entries_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF TG_OP = 'DELETE' THEN
+            PERFORM pg_notify('hotline_entries', json_build_object('call_id', OLD.call_id)::text);
+            RETURN OLD;
+        END IF;
+        PERFORM pg_notify('hotline_entries', json_build_object('call_id', NEW.call_id,
+            'queue', NEW.queue, 'state', NEW.state, 'entered_at', NEW.entered_at)::text);
+        RETURN NEW;
+    END $$;
+    CREATE TRIGGER queue_entries_notify AFTER INSERT OR UPDATE OR DELETE ON queue_entries
+        FOR EACH ROW EXECUTE FUNCTION queue_entries_changed();
+    CREATE TABLE queue_nodes (
+        node TEXT PRIMARY KEY,
+        lease_until DOUBLE PRECISION NOT NULL
+    );
+    CREATE TABLE queue_rr (
+        queue TEXT PRIMARY KEY,
+        last_order INTEGER NOT NULL
+    );
+    """,
 )
 
 

@@ -105,6 +105,8 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX console_sessions_seat ON console_sessions (seat_id);
     """,
+    # 5: (PostgreSQL's shared-queue tables; one node keeps its queue in memory)
+    "",
 )
 
 

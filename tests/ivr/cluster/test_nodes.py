@@ -71,6 +71,18 @@ def test_a_node_on_the_cluster_broker_uses_its_own_account(tmp_path: Path) -> No
     assert node.mqtt.password_file == str(secret) and node.mqtt.password == ""  # the file, not the secret
 
 
+def test_every_node_gets_the_centres_shared_store_when_there_is_one(tmp_path: Path) -> None:
+    s = base(tmp_path)
+    plan = nodes.plan(s, 2, tmp_path / "var/c")[0]
+    url = "postgresql://hotline:secret@127.0.0.1:5999/hotline"
+    doc = nodes.node_config(s, plan, proxy=("127.0.0.1", 5060), broker=("127.0.0.1", 1999), store_url=url)
+    node = config.load(nodes.write_node_config(doc, plan.config))
+    assert node.store.url == url
+    assert node.resolve(node.store.recordings) == plan.folder / "recordings"  # media stays per node
+    alone = nodes.node_config(s, plan, proxy=("127.0.0.1", 5060), broker=("127.0.0.1", 1999))
+    assert "url" not in alone.get("store", {}) or not alone["store"]["url"]
+
+
 def test_fixed_seat_uris_stay_when_seats_do_not_register(tmp_path: Path) -> None:
     s = base(tmp_path, "seats_register = false\n")
     plan = nodes.plan(s, 1, tmp_path)[0]
