@@ -81,6 +81,9 @@ class Topics:
             ("publishClientSend", everything),
             ("publishClientReceive", everything),
             ("subscribePattern", everything),
+            # nodes of a centre share the consoles' requests (one node takes each): mosquitto
+            # checks a shared subscription against its whole $share/<group>/... filter
+            ("subscribePattern", f"$share/+/{everything}"),
             ("publishClientSend", DYNSEC),
             ("publishClientReceive", DYNSEC_RESPONSE),
             ("subscribePattern", DYNSEC_RESPONSE),

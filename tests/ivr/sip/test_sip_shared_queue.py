@@ -1,7 +1,8 @@
 """Two `ivr serve` nodes sharing one queue in PostgreSQL, over real SIP: a seat phone that took
 a call on node b takes the next caller on node a. Every part is real and separate: both nodes,
 the callers (`ivr call`), the operator's phone (`ivr seat`), mosquitto, the PostgreSQL server;
-the operator's console is this test, over MQTT (one node takes each command)."""
+the operator's console is this test: it signs in on node a and sends its commands over MQTT
+with the broker account it was issued (one node takes each command)."""
 
 from __future__ import annotations
 
@@ -9,17 +10,19 @@ import asyncio
 import json
 from pathlib import Path
 
-import aiomqtt
 import asyncpg
 import pytest
-from sip_peers import call, free_port, seat_phone, serve, write_config
+from sip_peers import call, desk, free_port, seat_phone, serve, sign_in, write_config
 
 from ivr.broker import LocalBroker
 
 pytestmark = pytest.mark.sip
 
 
-def node_config(folder: Path, name: str, seat_port: int, broker: int, url: str) -> Path:
+PASSWORD = "op-1001-secret"
+
+
+def node_config(folder: Path, name: str, seat_port: int, broker: LocalBroker, url: str) -> Path:
     folder.mkdir()
     extra = f"""
 [queues.general]
@@ -33,19 +36,22 @@ id = "1001"
 name = "王芳"
 uri = "sip:1001@127.0.0.1:{seat_port}"
 queues = ["general", "urgent"]
+password = "{PASSWORD}"
 """
-    cfg = write_config(
-        folder / "config.toml", sip_port=free_port(), extra=extra, mqtt_host="127.0.0.1", mqtt_port=broker
-    )
+    cfg = write_config(folder / "config.toml", sip_port=free_port(), extra=extra, broker=broker)
     text = cfg.read_text(encoding="utf-8")
     text = text.replace("[store]\n", f'[store]\nurl = "{url}"\n', 1)
-    text = text.replace("[mqtt]\n", f'[mqtt]\nclient_id = "hotline-{name}"\n', 1)
+    # each node is its own line on the broker, with its own account and client id
+    line = f"hotline-{name}"
+    text = text.replace(broker.password_file(broker.lines[0]).name, broker.password_file(line).name)
+    text = text.replace(f'"{broker.lines[0]}"', f'"{line}"')
     cfg.write_text(text, encoding="utf-8")
     return cfg
 
 
-async def seat_ready(port: int) -> None:
-    async with aiomqtt.Client("127.0.0.1", port, identifier="test-console") as client:
+async def seat_ready(console: str) -> None:
+    account = await asyncio.to_thread(sign_in, console, "1001", PASSWORD)
+    async with desk(account) as client:
         await client.subscribe("hotline/v1/seat/1001/state", qos=1)
         for action in ("login", "ready"):
             await client.publish("hotline/v1/seat/1001/command", json.dumps({"action": action}), qos=1)
@@ -60,13 +66,13 @@ async def test_a_seat_whose_last_call_was_on_node_b_answers_a_caller_on_node_a(
     tmp_path: Path, pg_url: str
 ) -> None:
     seat_port = free_port()
-    async with LocalBroker() as broker:
-        cfg_a = node_config(tmp_path / "a", "a", seat_port, broker.port, pg_url)
-        cfg_b = node_config(tmp_path / "b", "b", seat_port, broker.port, pg_url)
+    async with LocalBroker(lines=("hotline-a", "hotline-b")) as broker:
+        cfg_a = node_config(tmp_path / "a", "a", seat_port, broker, pg_url)
+        cfg_b = node_config(tmp_path / "b", "b", seat_port, broker, pg_url)
         seat = seat_phone("1001", seat_port, talk=3, max_calls=2)
         try:
             with serve(cfg_a) as node_a, serve(cfg_b) as node_b:
-                await asyncio.wait_for(seat_ready(broker.port), 20)
+                await asyncio.wait_for(seat_ready(node_a.console), 20)
                 script = "wait 2; dtmf 1; wait 12"
                 first = await asyncio.to_thread(call, node_b.uri, script, caller="13911112222")
                 node_b.wait_log("connected to seat 1001", timeout=20)
