@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 import pjsua2 as pj
 
 from ivr.sip import capture
+from ivr.sip.clock import BridgeClock
 
 log = logging.getLogger("ivr.sip.engine")
 pjlog = logging.getLogger("pjsip")
@@ -19,6 +20,7 @@ pjlog = logging.getLogger("pjsip")
 # pjsua slots kept free above our own limit: an INVITE past the limit still takes a slot while we
 # answer it 503 (pjsua itself would answer 486, which a proxy does not fail over on)
 HEADROOM = 8
+PTIME_MS = 20  # the bridge's frame: one RTP packet per call per tick
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,7 @@ class Opened(NamedTuple):
     writer: _LogWriter  # pjsua2 holds no reference of its own: keep it as long as the Endpoint
     sip_port: int
     max_calls: int  # what pjsua will really allow, which can be less than asked
+    clock: BridgeClock  # the pj thread ticks the conference bridge (see ivr.sip.clock)
 
 
 def open_endpoint(c: EngineConfig) -> Opened:
@@ -85,6 +88,7 @@ def open_endpoint(c: EngineConfig) -> Opened:
     cfg.medConfig.sndClockRate = c.clock_rate
     cfg.medConfig.ecTailLen = 0  # an IVR has no loudspeaker to cancel
     cfg.medConfig.noVad = True
+    cfg.medConfig.audioFramePtime = PTIME_MS
     cfg.medConfig.maxMediaPorts = max(254, c.max_calls * 4)
     ep.libInit(cfg)
     tcfg = pj.TransportConfig()
@@ -105,7 +109,7 @@ def open_endpoint(c: EngineConfig) -> Opened:
         ep.transportCreate(pj.PJSIP_TRANSPORT_TLS, tls)
     sip_port = int(ep.transportGetInfo(transport_ids[0]).localName.rsplit(":", 1)[1])
     ep.libStart()
-    ep.audDevManager().setNullDev()
+    clock = BridgeClock(c.clock_rate, PTIME_MS)  # instead of a sound device and its clock thread
     for codec in ep.codecEnum2():
         ep.codecSetPriority(codec.codecId, 0)
     for name, prio in c.codecs.items():
@@ -116,7 +120,7 @@ def open_endpoint(c: EngineConfig) -> Opened:
     max_calls = min(c.max_calls, capture.max_calls() - HEADROOM)
     if max_calls < c.max_calls:
         log.warning("pjsua2 limits this process to %d concurrent calls (asked %d)", max_calls, c.max_calls)
-    return Opened(ep, writer, sip_port, max_calls)
+    return Opened(ep, writer, sip_port, max_calls, clock)
 
 
 def account_config(c: EngineConfig, sip_port: int) -> pj.AccountConfig:

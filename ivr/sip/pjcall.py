@@ -139,7 +139,7 @@ class PjCall(pj.Call):  # type: ignore[misc]
         self.recorders.pop(token, None)
 
     def listen(self, token: int, clock_rate: int, sink: Callable[[bytes], None]) -> None:
-        """sink(pcm) is called on pjmedia's clock thread: it must copy and return."""
+        """sink(pcm) is called inside the bridge's tick (pj thread): it must copy and return."""
         self.captures[token] = Capture(self.media().getPortId(), clock_rate, sink)
 
     def stop_listen(self, token: int) -> None:
