@@ -67,11 +67,13 @@ class BridgeClock:
         self.period = ptime_ms / 1000
         self._next = time.monotonic()
         self.ticks = 0
+        self.late = 0.0  # seconds the last due tick ran behind its time: how far behind the pj thread is
         self.skipped = 0  # ticks given up after falling more than MAX_LATE behind
 
     def due(self) -> int:
         """Tick whatever is due now; the whole milliseconds until the next tick."""
         now = time.monotonic()
+        self.late = max(0.0, now - self._next)
         if now - self._next > MAX_LATE:
             missed = int((now - self._next) / self.period)
             self.skipped += missed

@@ -34,6 +34,10 @@ class EngineConfig:
     rtp_port: int = 20000
     rtp_port_range: int = 4000
     max_calls: int = 1000
+    overload_ms: int = 250  # 0: no overload guard
+    retry_after: int = 5
+    media_timeout: int = 60  # 0: calls never end for want of RTP
+    session_expires: int = 1800  # 0: no session timers
     clock_rate: int = 8000
     user: str = "12345"  # our user part
     user_agent: str = "12345-hotline"
@@ -130,6 +134,14 @@ def account_config(c: EngineConfig, sip_port: int) -> pj.AccountConfig:
     acfg.mediaConfig.transportConfig.port = c.rtp_port
     acfg.mediaConfig.transportConfig.portRange = c.rtp_port_range
     acfg.mediaConfig.transportConfig.boundAddress = c.bind
+    if c.session_expires:
+        # RFC 4028 when the peer supports it: a refresh that fails (a peer gone without its BYE)
+        # ends the call; Min-SE is the RFC's floor of 90 s
+        acfg.callConfig.timerUse = pj.PJSUA_SIP_TIMER_OPTIONAL
+        acfg.callConfig.timerMinSESec = 90
+        acfg.callConfig.timerSessExpiresSec = max(90, c.session_expires)
+    else:
+        acfg.callConfig.timerUse = pj.PJSUA_SIP_TIMER_INACTIVE
     if c.registrar:
         acfg.idUri = f"sip:{c.username}@{registrar_host(c.registrar)}"
         acfg.regConfig.registrarUri = c.registrar

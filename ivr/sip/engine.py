@@ -22,6 +22,7 @@ import logging
 import queue
 import sys
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -39,6 +40,8 @@ from ivr.sip.pjcall import PjCall, uri_user
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 SWITCH_INTERVAL = 0.001  # seconds a thread waiting for the GIL lets the holder run
+OVERLOAD_HOLD = 1.0  # seconds new INVITEs keep getting 503 after the pj thread ran behind
+WATCH_SLICE = 20  # calls whose RTP count is read per loop: a sweep of 1,000 never stalls SIP
 
 
 def _header(msg: str, name: str) -> str:
@@ -95,6 +98,11 @@ class SipEngine:
         self._account: _Account | None = None
         self._writer: Any = None  # the log writer lives as long as the Endpoint
         self._clock: BridgeClock | None = None
+        self._overloaded_until = 0.0  # pj thread: monotonic time until which INVITEs get 503
+        self._rejected = 0  # 503s since the last log line about them
+        self._rejected_logged = 0.0
+        self._watch: list[str] = []  # call ids still to look at in this media watch round
+        self._watch_next = 0.0
 
     @property
     def clock_rate(self) -> int:
@@ -248,8 +256,12 @@ class SipEngine:
         try:
             while self._running:
                 self._drain()
+                wait = self._clock.due()  # type: ignore[union-attr]
+                if self._clock.late * 1000 > self.config.overload_ms > 0:  # type: ignore[union-attr]
+                    self._overloaded_until = time.monotonic() + OVERLOAD_HOLD
+                self._watch_media()
                 # poll until the bridge's next tick at the latest (the GIL is free meanwhile)
-                self._ep.libHandleEvents(self._clock.due())  # type: ignore[union-attr]
+                self._ep.libHandleEvents(wait)  # type: ignore[union-attr]
                 self._forgotten.clear()
         finally:
             self._destroy()
@@ -326,8 +338,10 @@ class SipEngine:
             status = 482
         elif len(self._pj) >= self.max_calls:
             # 503 + Retry-After, not pjsua's own 486: a proxy in front fails over to another node
-            log.warning("INVITE from %s rejected with 503: at the call limit (%d)", source, self.max_calls)
-            status = 503
+            status = self._reject(source, f"at the call limit ({self.max_calls})")
+        elif time.monotonic() < self._overloaded_until:
+            # answered at once rather than seconds late: a trunk retransmits, then gives up
+            status = self._reject(source, f"overloaded (SIP thread over {self.config.overload_ms} ms behind)")
         if status:
             call.silent = True
             op = pj.CallOpParam()
@@ -335,7 +349,7 @@ class SipEngine:
             if status == 503:  # answering with a final status carries headers; hangup drops them
                 retry = pj.SipHeader()
                 retry.hName = "Retry-After"
-                retry.hValue = "5"
+                retry.hValue = str(self.config.retry_after)
                 op.txOption.headers.append(retry)
                 call.answer(op)
             else:
@@ -350,6 +364,38 @@ class SipEngine:
         # a leg from the hotline to a seat names the citizen in X-Hotline-Caller
         caller = _header(msg, "X-Hotline-Caller") or uri_user(str(ci.remoteUri))
         self._post(IncomingCall(call.key, caller, dialled, source))
+
+    def _reject(self, source: str, why: str) -> int:
+        """503, logged once a second at most: a burst must not become a burst of log lines."""
+        self._rejected += 1
+        now = time.monotonic()
+        if now - self._rejected_logged >= 1.0:
+            log.warning(
+                "INVITE from %s rejected with 503: %s (%d in the last second)", source, why, self._rejected
+            )
+            self._rejected, self._rejected_logged = 0, now
+        return 503
+
+    def _watch_media(self) -> None:
+        """Hang up calls whose RTP stopped (a BYE lost on the way), a few calls per loop."""
+        timeout = self.config.media_timeout
+        now = time.monotonic()
+        if not timeout or (not self._watch and now < self._watch_next):
+            return
+        if not self._watch:
+            self._watch = list(self._pj)
+            self._watch_next = now + min(5.0, timeout / 4)
+        for _ in range(min(WATCH_SLICE, len(self._watch))):
+            call = self._pj.get(self._watch.pop())
+            if call is None or call.ended:
+                continue
+            try:
+                silent = call.rtp_silent_for(now)
+            except pj.Error:
+                continue
+            if silent >= timeout:
+                log.warning("call %s: no RTP for %.0f s: hanging up (its BYE was lost?)", call.key, silent)
+                self._pj_hangup(call.key, 0)
 
     def _pj_dial(self, uri: str, headers: dict[str, str]) -> str:
         assert self._account is not None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,9 @@ class PjCall(pj.Call):  # type: ignore[misc]
         self.recorders: dict[int, pj.AudioMediaRecorder] = {}
         self.captures: dict[int, Capture] = {}
         self.ended = False
+        self.audio_index = -1  # the audio stream's media index, for its RTP statistics
+        self.rx_packets = 0  # RTP packets received when last looked (ivr.sip.engine's media watch)
+        self.rx_at = 0.0  # monotonic time the count last grew (or media began)
         self.silent = False  # a call we reject before anyone owns its id posts nothing
 
     def info(self) -> Any:
@@ -89,7 +93,9 @@ class PjCall(pj.Call):  # type: ignore[misc]
                 if mi.type == pj.PJMEDIA_TYPE_AUDIO and mi.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
                     first = self.audio is None
                     self.audio = self.getAudioMedia(i)
+                    self.audio_index = i
                     if first:
+                        self.rx_at = time.monotonic()
                         self._post(MediaReady(self.key))
         except Exception:
             log.exception("onCallMediaState failed")
@@ -168,6 +174,15 @@ class PjCall(pj.Call):  # type: ignore[misc]
         prm.digits = digits
         prm.method = pj.PJSUA_DTMF_METHOD_SIP_INFO if method == "info" else pj.PJSUA_DTMF_METHOD_RFC2833
         self.sendDtmf(prm)
+
+    def rtp_silent_for(self, now: float) -> float:
+        """Seconds since this call's RTP packet count last grew (0 before media)."""
+        if self.audio is None or self.ended or self.audio_index < 0:
+            return 0.0
+        packets = int(self.getStreamStat(self.audio_index).rtcp.rxStat.pkt)
+        if packets != self.rx_packets:
+            self.rx_packets, self.rx_at = packets, now
+        return now - self.rx_at
 
     def release_media(self) -> None:
         for cap in self.captures.values():
