@@ -57,6 +57,7 @@ class Load:
     rate: float
     limit: int
     caller: str  # "trunk" (bench/caller_rtp.xml) or "pcap" (sipp's uac_pcap)
+    after: int = 0  # calls at 10/s once the load is over
 
 
 def a_law_payload(pcap: Path) -> bytes:
@@ -159,6 +160,7 @@ port = 0
 
     th = threading.Thread(target=sampler, daemon=True)
     th.start()
+    base_rss = proc_sample(server.pid)[1]  # after start-up and one call
     t0 = time.monotonic()
     sipp = subprocess.run(
         [
@@ -194,6 +196,30 @@ port = 0
         check=False,
     )
     elapsed = time.monotonic() - t0
+    after_failed = -1
+    if load.after:  # normal calls right after the load: does the node answer them?
+        time.sleep(2)
+        for f in work.glob("*_[0-9]*_.csv"):
+            f.rename(f.with_suffix(".load"))
+        after_cmd = ["sipp", *sipp_caller(load, work), f"127.0.0.1:{port}", "-s", "12345"]
+        after_cmd += ["-m", str(load.after), "-r", "10", "-nostdin", "-timeout", "120s"]
+        after_cmd += ["-trace_stat", "-fd", "1", "-p", str(free_port())]
+        late = subprocess.run(
+            after_cmd,
+            cwd=work,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        after_csv = next(work.glob("*_[0-9]*_.csv"), None)
+        after_rows = list(csv.DictReader(open(after_csv), delimiter=";")) if after_csv else []
+        after_failed = int(after_rows[-1].get("FailedCall(C)", 0) or 0) if after_rows else load.after
+        if late.returncode not in (0, 1):
+            after_failed = max(after_failed, 1)
+        for f in work.glob("*_[0-9]*_.csv"):
+            f.unlink()
+        for f in work.glob("*.load"):
+            f.rename(f.with_suffix(".csv"))
     stop.set()
     th.join(2)
     server.send_signal(signal.SIGTERM)
@@ -236,6 +262,9 @@ port = 0
         "server_cpu_percent_of_one_core": round(cpu_pct, 1),
         "server_peak_rss_mb": round(peak_rss / 2**20, 1),
         "wall_seconds": round(elapsed, 1),
+        "server_rss_before_mb": round(base_rss / 2**20, 1),
+        "server_rss_end_mb": round((samples[-1][2] if samples else 0) / 2**20, 1),
+        **({"after_calls_failed": after_failed} if load.after else {}),
     }
     if failed or sipp.returncode not in (0, 1):
         print(f"sipp exit {sipp.returncode}: {sipp.stderr[-500:]}", file=sys.stderr)
@@ -253,11 +282,12 @@ def main() -> int:
     ap.add_argument("--limit", type=int, default=450, help="most calls sipp keeps open at once")
     ap.add_argument("--caller", choices=("trunk", "pcap"), default="trunk", help="sipp scenario (see above)")
     ap.add_argument("--sweep", default="", help="comma-separated rates: 10 s of calls at each, then the knee")
+    ap.add_argument("--after", type=int, default=0, help="then this many calls at 10/s (after a burst)")
     ap.add_argument("--json", action="store_true", help="print the figures as JSON too")
     args = ap.parse_args()
 
     if not args.sweep:
-        load = Load(args.calls, args.rate, args.limit, args.caller)
+        load = Load(args.calls, args.rate, args.limit, args.caller, args.after)
         figures = run(load)
         print(
             f"\ncall load: sipp {load.caller} caller x{load.calls} at {load.rate}/s"
