@@ -114,8 +114,9 @@ port = 0
         encoding="utf-8",
     )
     server_log = open(work / "serve.log", "w")
+    status = ["--status-file", str(work / "status.json")]  # the node's own figures, every second
     server = subprocess.Popen(
-        [sys.executable, "-m", "ivr.cli", "serve", "--config", str(cfg), "--duration", "900"],
+        [sys.executable, "-m", "ivr.cli", "serve", "--config", str(cfg), "--duration", "900", *status],
         stdout=subprocess.PIPE,
         stderr=server_log,
         text=True,
@@ -220,6 +221,11 @@ port = 0
             f.unlink()
         for f in work.glob("*.load"):
             f.rename(f.with_suffix(".csv"))
+    time.sleep(1.5)  # the node rewrites its figures every second
+    try:
+        node = json.loads((work / "status.json").read_text())
+    except (OSError, ValueError):
+        node = {}
     stop.set()
     th.join(2)
     server.send_signal(signal.SIGTERM)
@@ -261,6 +267,9 @@ port = 0
         "invite_200_p99_ms": round(percentile(rtts, 99), 1),
         "server_cpu_percent_of_one_core": round(cpu_pct, 1),
         "server_peak_rss_mb": round(peak_rss / 2**20, 1),
+        "answer_first_prompt_p50_ms": node.get("first_prompt_p50_ms", -1),
+        "answer_first_prompt_p99_ms": node.get("first_prompt_p99_ms", -1),
+        "rejected_503": node.get("rejected_503", -1),
         "wall_seconds": round(elapsed, 1),
         "server_rss_before_mb": round(base_rss / 2**20, 1),
         "server_rss_end_mb": round((samples[-1][2] if samples else 0) / 2**20, 1),

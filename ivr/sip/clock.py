@@ -70,6 +70,11 @@ class BridgeClock:
         self.late = 0.0  # seconds the last due tick ran behind its time: how far behind the pj thread is
         self.skipped = 0  # ticks given up after falling more than MAX_LATE behind
 
+    @property
+    def next_tick(self) -> float:
+        """When the next tick is due (monotonic): what a port connected now first sends then."""
+        return self._next
+
     def due(self) -> int:
         """Tick whatever is due now; the whole milliseconds until the next tick."""
         now = time.monotonic()

@@ -16,6 +16,7 @@ PjCall, so a command queued for a call that has since ended finds nothing and ra
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
 import itertools
 import logging
@@ -101,6 +102,9 @@ class SipEngine:
         self._overloaded_until = 0.0  # pj thread: monotonic time until which INVITEs get 503
         self._rejected = 0  # 503s since the last log line about them
         self._rejected_logged = 0.0
+        self.rejected = 0  # INVITEs answered 503 (limit or overload), since start
+        # seconds from our 200 OK to the tick that sends a call's first prompt (pj thread appends)
+        self.first_prompt: collections.deque[float] = collections.deque(maxlen=20000)
         self._watch: list[str] = []  # call ids still to look at in this media watch round
         self._watch_next = 0.0
 
@@ -171,8 +175,21 @@ class SipEngine:
     # -- media --
     async def play(self, call_id: str, path: Path, loop: bool = False) -> int:
         token = next(self._tokens)
-        await self._submit(lambda: self._live(call_id).play(token, path, loop))
+        await self._submit(lambda: self._pj_play(call_id, token, path, loop))
         return token
+
+    def figures(self) -> dict[str, int]:
+        """Loop side: what `ivr serve --status-file` publishes (and bench/calls.py reads)."""
+        delays = sorted(self.first_prompt)
+
+        def ms(q: float) -> int:
+            return round(1000 * delays[min(len(delays) - 1, int(q * len(delays)))]) if delays else -1
+
+        return {
+            "rejected_503": self.rejected,
+            "first_prompt_p50_ms": ms(0.5),
+            "first_prompt_p99_ms": ms(0.99),
+        }
 
     async def stop_playing(self, call_id: str, token: int) -> None:
         await self._quietly(lambda: self._each(call_id, lambda c: c.stop(token)))
@@ -361,12 +378,14 @@ class SipEngine:
             op = pj.CallOpParam()
             op.statusCode = 200
             call.answer(op)
+            call.answered_at = time.monotonic()
         # a leg from the hotline to a seat names the citizen in X-Hotline-Caller
         caller = _header(msg, "X-Hotline-Caller") or uri_user(str(ci.remoteUri))
         self._post(IncomingCall(call.key, caller, dialled, source))
 
     def _reject(self, source: str, why: str) -> int:
         """503, logged once a second at most: a burst must not become a burst of log lines."""
+        self.rejected += 1
         self._rejected += 1
         now = time.monotonic()
         if now - self._rejected_logged >= 1.0:
@@ -412,6 +431,13 @@ class SipEngine:
         if not call.ended:
             self._pj[call.key] = call
         return call.key
+
+    def _pj_play(self, call_id: str, token: int, path: Path, loop: bool) -> None:
+        call = self._live(call_id)
+        call.play(token, path, loop)
+        if call.answered_at and not call.prompted and self._clock is not None:
+            call.prompted = True
+            self.first_prompt.append(self._clock.next_tick - call.answered_at)
 
     def _pj_answer(self, call_id: str, status: int) -> None:
         op = pj.CallOpParam()

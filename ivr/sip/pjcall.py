@@ -60,6 +60,8 @@ class PjCall(pj.Call):  # type: ignore[misc]
         self.audio_index = -1  # the audio stream's media index, for its RTP statistics
         self.rx_packets = 0  # RTP packets received when last looked (ivr.sip.engine's media watch)
         self.rx_at = 0.0  # monotonic time the count last grew (or media began)
+        self.answered_at = 0.0  # monotonic time we sent 200 OK to an incoming call
+        self.prompted = False  # its first prompt has started
         self.silent = False  # a call we reject before anyone owns its id posts nothing
 
     def info(self) -> Any:
