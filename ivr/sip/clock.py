@@ -67,7 +67,8 @@ class BridgeClock:
         self.period = ptime_ms / 1000
         self._next = time.monotonic()
         self.ticks = 0
-        self.late = 0.0  # seconds the last due tick ran behind its time: how far behind the pj thread is
+        self.behind_for = 0.0  # seconds the pj thread has kept missing ticks (0: on time)
+        self._behind_since = 0.0
         self.skipped = 0  # ticks given up after falling more than MAX_LATE behind
 
     @property
@@ -78,7 +79,12 @@ class BridgeClock:
     def due(self) -> int:
         """Tick whatever is due now; the whole milliseconds until the next tick."""
         now = time.monotonic()
-        self.late = max(0.0, now - self._next)
+        # one stall (a process starting next door) is not overload; missing tick after tick is
+        if now - self._next > 2 * self.period:
+            self._behind_since = self._behind_since or now
+        else:
+            self._behind_since = 0.0
+        self.behind_for = now - self._behind_since if self._behind_since else 0.0
         if now - self._next > MAX_LATE:
             missed = int((now - self._next) / self.period)
             self.skipped += missed

@@ -30,19 +30,18 @@ from typing import Any, TypeVar
 
 import pjsua2 as pj
 
+from ivr.sip.admission import Admission
 from ivr.sip.call import Call, Calls
 from ivr.sip.clock import BridgeClock
 from ivr.sip.endpoint import EngineConfig as EngineConfig
 from ivr.sip.endpoint import account_config, open_endpoint
 from ivr.sip.endpoint import registrar_host as registrar_host
 from ivr.sip.events import CallGone, Event, IncomingCall, Registration
-from ivr.sip.pjcall import PjCall, uri_user
+from ivr.sip.pjcall import MediaWatch, PjCall, uri_user
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 SWITCH_INTERVAL = 0.001  # seconds a thread waiting for the GIL lets the holder run
-OVERLOAD_HOLD = 1.0  # seconds new INVITEs keep getting 503 after the pj thread ran behind
-WATCH_SLICE = 20  # calls whose RTP count is read per loop: a sweep of 1,000 never stalls SIP
 
 
 def _header(msg: str, name: str) -> str:
@@ -99,14 +98,10 @@ class SipEngine:
         self._account: _Account | None = None
         self._writer: Any = None  # the log writer lives as long as the Endpoint
         self._clock: BridgeClock | None = None
-        self._overloaded_until = 0.0  # pj thread: monotonic time until which INVITEs get 503
-        self._rejected = 0  # 503s since the last log line about them
-        self._rejected_logged = 0.0
-        self.rejected = 0  # INVITEs answered 503 (limit or overload), since start
+        self.admission = Admission(config.allow, config.overload_ms, config.retry_after)  # pj thread
         # seconds from our 200 OK to the tick that sends a call's first prompt (pj thread appends)
         self.first_prompt: collections.deque[float] = collections.deque(maxlen=20000)
-        self._watch: list[str] = []  # call ids still to look at in this media watch round
-        self._watch_next = 0.0
+        self._watch = MediaWatch(config.media_timeout)  # pj thread
 
     @property
     def clock_rate(self) -> int:
@@ -186,7 +181,7 @@ class SipEngine:
             return round(1000 * delays[min(len(delays) - 1, int(q * len(delays)))]) if delays else -1
 
         return {
-            "rejected_503": self.rejected,
+            "rejected_503": self.admission.rejected,
             "first_prompt_p50_ms": ms(0.5),
             "first_prompt_p99_ms": ms(0.99),
         }
@@ -274,9 +269,8 @@ class SipEngine:
             while self._running:
                 self._drain()
                 wait = self._clock.due()  # type: ignore[union-attr]
-                if self._clock.late * 1000 > self.config.overload_ms > 0:  # type: ignore[union-attr]
-                    self._overloaded_until = time.monotonic() + OVERLOAD_HOLD
-                self._watch_media()
+                self.admission.behind(self._clock.behind_for)  # type: ignore[union-attr]
+                self._watch.sweep(self._pj, self._pj_hangup)
                 # poll until the bridge's next tick at the latest (the GIL is free meanwhile)
                 self._ep.libHandleEvents(wait)  # type: ignore[union-attr]
                 self._forgotten.clear()
@@ -339,38 +333,14 @@ class SipEngine:
     def _incoming(self, acc: _Account, prm: Any) -> None:
         call = PjCall(acc, self._post, self._forget, prm.callId)
         source = str(prm.rdata.srcAddress)
-        host = source.rsplit(":", 1)[0].strip("[]")
         msg = str(prm.rdata.wholeMsg)
         first_line = msg.split("\r\n", 1)[0]
         parts = first_line.split()
         dialled = uri_user(parts[1]) if len(parts) > 1 else ""
         ci = call.info()
-        allowed = self.config.allow
-        status = 0
-        if allowed is not None and host not in allowed:
-            log.warning("INVITE from %s rejected with 403: not a trunk address (to %s)", source, dialled)
-            status = 403
-        elif call.key in self._pj:  # our own dial came back to us: one id must name one call
-            log.warning("INVITE from %s rejected with 482: Call-ID %s is already ours", source, call.key)
-            status = 482
-        elif len(self._pj) >= self.max_calls:
-            # 503 + Retry-After, not pjsua's own 486: a proxy in front fails over to another node
-            status = self._reject(source, f"at the call limit ({self.max_calls})")
-        elif time.monotonic() < self._overloaded_until:
-            # answered at once rather than seconds late: a trunk retransmits, then gives up
-            status = self._reject(source, f"overloaded (SIP thread over {self.config.overload_ms} ms behind)")
+        status = self.admission.verdict(source, dialled, call.key in self._pj, len(self._pj), self.max_calls)
         if status:
-            call.silent = True
-            op = pj.CallOpParam()
-            op.statusCode = status
-            if status == 503:  # answering with a final status carries headers; hangup drops them
-                retry = pj.SipHeader()
-                retry.hName = "Retry-After"
-                retry.hValue = str(self.config.retry_after)
-                op.txOption.headers.append(retry)
-                call.answer(op)
-            else:
-                call.hangup(op)
+            self.admission.refuse(call, status)
             self._forgotten.append(call)
             return
         self._pj[call.key] = call
@@ -382,39 +352,6 @@ class SipEngine:
         # a leg from the hotline to a seat names the citizen in X-Hotline-Caller
         caller = _header(msg, "X-Hotline-Caller") or uri_user(str(ci.remoteUri))
         self._post(IncomingCall(call.key, caller, dialled, source))
-
-    def _reject(self, source: str, why: str) -> int:
-        """503, logged once a second at most: a burst must not become a burst of log lines."""
-        self.rejected += 1
-        self._rejected += 1
-        now = time.monotonic()
-        if now - self._rejected_logged >= 1.0:
-            log.warning(
-                "INVITE from %s rejected with 503: %s (%d in the last second)", source, why, self._rejected
-            )
-            self._rejected, self._rejected_logged = 0, now
-        return 503
-
-    def _watch_media(self) -> None:
-        """Hang up calls whose RTP stopped (a BYE lost on the way), a few calls per loop."""
-        timeout = self.config.media_timeout
-        now = time.monotonic()
-        if not timeout or (not self._watch and now < self._watch_next):
-            return
-        if not self._watch:
-            self._watch = list(self._pj)
-            self._watch_next = now + min(5.0, timeout / 4)
-        for _ in range(min(WATCH_SLICE, len(self._watch))):
-            call = self._pj.get(self._watch.pop())
-            if call is None or call.ended:
-                continue
-            try:
-                silent = call.rtp_silent_for(now)
-            except pj.Error:
-                continue
-            if silent >= timeout:
-                log.warning("call %s: no RTP for %.0f s: hanging up (its BYE was lost?)", call.key, silent)
-                self._pj_hangup(call.key, 0)
 
     def _pj_dial(self, uri: str, headers: dict[str, str]) -> str:
         assert self._account is not None

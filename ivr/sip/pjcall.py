@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ _STATES = {
     pj.PJSIP_INV_STATE_CONFIRMED: "CONFIRMED",
     pj.PJSIP_INV_STATE_DISCONNECTED: "DISCONNECTED",
 }
+WATCH_SLICE = 20  # calls whose RTP counter MediaWatch reads per pj loop
 _USER = re.compile(r"sips?:([^@;>]+)@")
 
 
@@ -193,3 +194,34 @@ class PjCall(pj.Call):  # type: ignore[misc]
         self.players.clear()
         self.recorders.clear()
         self.audio = None
+
+
+class MediaWatch:
+    """Hangs up calls whose RTP stopped for `timeout` seconds: a BYE lost in the network or at a
+    proxy would otherwise leave the call (its pjsua slot, ports and flow) up until the trunk's
+    own timers, if ever. Reads a few calls' RTP counters per pj loop (WATCH_SLICE), so a sweep of
+    1,000 calls never holds SIP up; each call is looked at every min(5 s, timeout / 4)."""
+
+    def __init__(self, timeout: float):
+        self.timeout = timeout  # 0: off
+        self._pending: list[str] = []  # call ids still to look at in this round
+        self._next_round = 0.0
+
+    def sweep(self, calls: Mapping[str, PjCall], hangup: Callable[[str, int], None]) -> None:
+        now = time.monotonic()
+        if not self.timeout or (not self._pending and now < self._next_round):
+            return
+        if not self._pending:
+            self._pending = list(calls)
+            self._next_round = now + min(5.0, self.timeout / 4)
+        for _ in range(min(WATCH_SLICE, len(self._pending))):
+            call = calls.get(self._pending.pop())
+            if call is None or call.ended:
+                continue
+            try:
+                silent = call.rtp_silent_for(now)
+            except pj.Error:
+                continue
+            if silent >= self.timeout:
+                log.warning("call %s: no RTP for %.0f s: hanging up (its BYE was lost?)", call.key, silent)
+                hangup(call.key, 0)
