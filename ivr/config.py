@@ -40,7 +40,7 @@ class SipSettings:
     max_calls: int = 1000
     clock_rate: int = 8000  # G.711 trunks; the conference bridge runs at this rate
     public_name: str = "12345"  # user part of our Contact / From for outbound legs
-    overload_ms: int = 250  # the SIP thread kept behind this long: INVITEs get 503 for a second
+    overload_ms: int = 500  # the SIP thread kept behind this long (SIP T1): INVITEs get 503 for 1 s
     retry_after: int = 5  # seconds, in the 503 at the call limit or in overload
     media_timeout: int = 60  # seconds without RTP from a caller: hang up (0: never)
     session_expires: int = 1800  # RFC 4028 session timer, >= 90 (0: off)

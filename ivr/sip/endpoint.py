@@ -34,7 +34,7 @@ class EngineConfig:
     rtp_port: int = 20000
     rtp_port_range: int = 4000
     max_calls: int = 1000
-    overload_ms: int = 250  # 0: no overload guard
+    overload_ms: int = 500  # 0: no overload guard
     retry_after: int = 5
     media_timeout: int = 60  # 0: calls never end for want of RTP
     session_expires: int = 1800  # 0: no session timers
