@@ -374,7 +374,8 @@ class SipEngine:
         call.play(token, path, loop)
         if call.answered_at and not call.prompted and self._clock is not None:
             call.prompted = True
-            self.first_prompt.append(self._clock.next_tick - call.answered_at)
+            # its first packet leaves on the next tick, or now when the clock runs late
+            self.first_prompt.append(max(self._clock.next_tick, time.monotonic()) - call.answered_at)
 
     def _pj_answer(self, call_id: str, status: int) -> None:
         op = pj.CallOpParam()
