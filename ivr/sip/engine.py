@@ -34,13 +34,14 @@ from ivr.sip.admission import Admission
 from ivr.sip.call import Call, Calls
 from ivr.sip.clock import BridgeClock
 from ivr.sip.endpoint import EngineConfig as EngineConfig
-from ivr.sip.endpoint import account_config, open_endpoint
+from ivr.sip.endpoint import account_config, open_endpoint, return_memory
 from ivr.sip.endpoint import registrar_host as registrar_host
 from ivr.sip.events import CallGone, Event, IncomingCall, Registration
 from ivr.sip.pjcall import MediaWatch, PjCall, uri_user
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+TRIM_AFTER = 100  # live calls from which a fall to a quarter gives memory back
 SWITCH_INTERVAL = 0.001  # seconds a thread waiting for the GIL lets the holder run
 
 
@@ -102,6 +103,7 @@ class SipEngine:
         # seconds from our 200 OK to the tick that sends a call's first prompt (pj thread appends)
         self.first_prompt: collections.deque[float] = collections.deque(maxlen=20000)
         self._watch = MediaWatch(config.media_timeout)  # pj thread
+        self._peak = 0  # most live calls since the heap was last trimmed
 
     @property
     def clock_rate(self) -> int:
@@ -271,6 +273,10 @@ class SipEngine:
                 wait = self._clock.due()  # type: ignore[union-attr]
                 self.admission.behind(self._clock.behind_for)  # type: ignore[union-attr]
                 self._watch.sweep(self._pj, self._pj_hangup)
+                self._peak = max(self._peak, len(self._pj))
+                if self._peak >= TRIM_AFTER and len(self._pj) < self._peak // 4:  # a burst is over
+                    self._peak = len(self._pj)
+                    return_memory()
                 # poll until the bridge's next tick at the latest (the GIL is free meanwhile)
                 self._ep.libHandleEvents(wait)  # type: ignore[union-attr]
                 self._forgotten.clear()
