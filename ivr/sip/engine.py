@@ -5,8 +5,8 @@ pjsua2 is a per-process singleton and not thread-safe from Python, so one thread
 Endpoint (threadCnt 0, mainThreadOnly) and loops on libHandleEvents, running queued commands
 and ticking the conference bridge (ivr.sip.clock) between polls. asyncio code awaits the facade
 (`await engine.play(call_id, path)`); each method queues a function for the pj thread and gets
-its result through a future. Only this module, ivr.sip.pjcall and ivr.sip.endpoint touch SWIG
-objects, and only on the pj thread. Callbacks copy fields into events
+its result through a future. Only this module and the pj-thread modules it uses (pjcall, endpoint,
+admission) touch SWIG objects, and only on the pj thread. Callbacks copy fields into events
 (ivr.sip.events) and post them to the loop with call_soon_threadsafe, where `Calls` routes them to
 each call's `Call` handle. Calls are named by their SIP Call-ID; the pj thread maps it to the
 PjCall, so a command queued for a call that has since ended finds nothing and raises CallGone
