@@ -61,6 +61,7 @@ class PjCall(pj.Call):  # type: ignore[misc]
         self.audio_index = -1  # the audio stream's media index, for its RTP statistics
         self.rx_packets = 0  # RTP packets received when last looked (ivr.sip.engine's media watch)
         self.rx_at = 0.0  # monotonic time the count last grew (or media began)
+        self.receiving = True  # the peer sends us audio (not holding the call)
         self.answered_at = 0.0  # monotonic time we sent 200 OK to an incoming call
         self.prompted = False  # its first prompt has started
         self.silent = False  # a call we reject before anyone owns its id posts nothing
@@ -93,6 +94,11 @@ class PjCall(pj.Call):  # type: ignore[misc]
         try:
             ci = self.info()
             for i, mi in enumerate(ci.media):
+                if mi.type == pj.PJMEDIA_TYPE_AUDIO:
+                    # a peer that holds the call (sendonly, inactive) stops its RTP on purpose
+                    self.receiving = mi.status == pj.PJSUA_CALL_MEDIA_ACTIVE and bool(
+                        mi.dir & pj.PJMEDIA_DIR_DECODING
+                    )
                 if mi.type == pj.PJMEDIA_TYPE_AUDIO and mi.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
                     first = self.audio is None
                     self.audio = self.getAudioMedia(i)
@@ -179,8 +185,9 @@ class PjCall(pj.Call):  # type: ignore[misc]
         self.sendDtmf(prm)
 
     def rtp_silent_for(self, now: float) -> float:
-        """Seconds since this call's RTP packet count last grew (0 before media)."""
-        if self.audio is None or self.ended or self.audio_index < 0:
+        """Seconds since this call's RTP packet count last grew (0 before media, or on hold)."""
+        if self.audio is None or self.ended or self.audio_index < 0 or not self.receiving:
+            self.rx_at = now
             return 0.0
         packets = int(self.getStreamStat(self.audio_index).rtcp.rxStat.pkt)
         if packets != self.rx_packets:
