@@ -97,7 +97,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
             from ivr.cluster.status import publish_figures
 
             def now() -> dict[str, int]:
-                return {"calls_now": line.stats.active, "calls_handled": line.stats.answered}
+                return {
+                    "calls_now": line.stats.active,
+                    "calls_handled": line.stats.answered,
+                    **line.engine.figures(),
+                }
 
             figures = asyncio.ensure_future(publish_figures(Path(args.status_file), now))
         try:

@@ -87,6 +87,14 @@ class SipSettings:
     max_calls: int = checked(1000, POSITIVE)
     clock_rate: int = checked(8000, one_of(8000, 16000, 32000, 48000))  # G.711 trunks: 8000
     public_name: str = checked("12345", NAME)  # user part of our Contact / From for outbound legs
+    # the SIP thread kept behind this long (SIP T1): INVITEs get 503 for 1 s
+    overload_ms: int = checked(500, POSITIVE)
+    retry_after: int = checked(5, POSITIVE)  # seconds, in the 503 at the call limit or in overload
+    media_timeout: int = checked(60, COUNT)  # seconds without RTP from a caller: hang up (0: never)
+    # RFC 4028 session timer (0: off; otherwise at least 90 s, the RFC's minimum)
+    session_expires: int = checked(
+        1800, Rule("0 (off) or a number of seconds >= 90", lambda v: v == 0 or v >= 90)
+    )
 
 
 @dataclass(frozen=True)

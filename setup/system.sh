@@ -11,6 +11,8 @@ PKGS=(
   espeak-ng libespeak-ng1 sox
   # real peers for tests and benchmarks
   sip-tester mosquitto mosquitto-clients
+  # profiling C and kernel time under load (bench/, README Performance)
+  linux-perf
   # the cluster's SIP front (ivr cluster up): dispatcher, registrar, pike
   kamailio kamailio-postgres-modules
   # the shared store of a centre on several machines, and its tests (ivr/store/pgserver.py)

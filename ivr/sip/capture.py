@@ -2,7 +2,8 @@
 
 pjsua2 2.12 has no AudioMediaPort, so the caller's audio is tapped with the pjmedia C API
 from the same shared libraries the pjsua2 module links. A capture port fills a 100 ms buffer
-and calls back on pjmedia's clock thread; the callback copies the bytes to a sink and returns.
+and calls back inside the bridge's tick (the pj thread, ivr.sip.clock); the callback copies the
+bytes to a sink and returns.
 Create and destroy only on the pj thread (ivr.sip.engine).
 """
 
@@ -105,7 +106,7 @@ class Capture:
         self._closed = False
 
     def _on_full(self, _port: int | None, _user: int | None) -> None:
-        # pjmedia's clock thread: copy and return; never raise into C.
+        # inside the bridge's tick: copy and return; never raise into C.
         try:
             self._sink(ctypes.string_at(self._buf, self._size))
         except Exception:  # pragma: no cover - defensive, logged

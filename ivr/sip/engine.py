@@ -3,9 +3,10 @@ transports and account, and every call object.
 
 pjsua2 is a per-process singleton and not thread-safe from Python, so one thread creates the
 Endpoint (threadCnt 0, mainThreadOnly) and loops on libHandleEvents, running queued commands
-between polls. asyncio code awaits the facade (`await engine.play(call_id, path)`); each method
-queues a function for the pj thread and gets its result through a future. Only this module and
-ivr.sip.pjcall touch SWIG objects, and only on the pj thread. Callbacks copy fields into events
+and ticking the conference bridge (ivr.sip.clock) between polls. asyncio code awaits the facade
+(`await engine.play(call_id, path)`); each method queues a function for the pj thread and gets
+its result through a future. Only this module and the pj-thread modules it uses (pjcall, endpoint,
+admission) touch SWIG objects, and only on the pj thread. Callbacks copy fields into events
 (ivr.sip.events) and post them to the loop with call_soon_threadsafe, where `Calls` routes them to
 each call's `Call` handle. Calls are named by their SIP Call-ID; the pj thread maps it to the
 PjCall, so a command queued for a call that has since ended finds nothing and raises CallGone
@@ -15,26 +16,33 @@ PjCall, so a command queued for a call that has since ended finds nothing and ra
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
 import itertools
 import logging
 import queue
+import sys
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pjsua2 as pj
 
+from ivr.sip.admission import Admission
 from ivr.sip.call import Call, Calls
+from ivr.sip.clock import BridgeClock
 from ivr.sip.endpoint import EngineConfig as EngineConfig
-from ivr.sip.endpoint import account_config, open_endpoint
+from ivr.sip.endpoint import account_config, open_endpoint, return_memory
 from ivr.sip.endpoint import registrar_host as registrar_host
 from ivr.sip.events import CallGone, Event, IncomingCall, Registration
-from ivr.sip.pjcall import PjCall, uri_user
+from ivr.sip.pjcall import MediaWatch, PjCall, uri_user
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+TRIM_AFTER = 100  # live calls from which a fall to a quarter gives memory back
+SWITCH_INTERVAL = 0.001  # seconds a thread waiting for the GIL lets the holder run
 
 
 def _header(msg: str, name: str) -> str:
@@ -90,6 +98,12 @@ class SipEngine:
         self._ep: pj.Endpoint | None = None
         self._account: _Account | None = None
         self._writer: Any = None  # the log writer lives as long as the Endpoint
+        self._clock: BridgeClock | None = None
+        self.admission = Admission(config.allow, config.overload_ms, config.retry_after)  # pj thread
+        # seconds from our 200 OK to the tick that sends a call's first prompt (pj thread appends)
+        self.first_prompt: collections.deque[float] = collections.deque(maxlen=20000)
+        self._watch = MediaWatch(config.media_timeout)  # pj thread
+        self._peak = 0  # most live calls since the heap was last trimmed
 
     @property
     def clock_rate(self) -> int:
@@ -98,6 +112,9 @@ class SipEngine:
     # -- lifecycle --
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        # Every pjsua2 callback takes the GIL back from the loop; with Python's 5 ms switch
+        # interval those waits were 22 % of the pj thread's time at 900 calls (py-spy).
+        sys.setswitchinterval(SWITCH_INTERVAL)
         self._running = True
         self._thread = threading.Thread(target=self._run, name="pj", daemon=True)
         self._thread.start()
@@ -155,8 +172,21 @@ class SipEngine:
     # -- media --
     async def play(self, call_id: str, path: Path, loop: bool = False) -> int:
         token = next(self._tokens)
-        await self._submit(lambda: self._live(call_id).play(token, path, loop))
+        await self._submit(lambda: self._pj_play(call_id, token, path, loop))
         return token
+
+    def figures(self) -> dict[str, int]:
+        """Loop side: what `ivr serve --status-file` publishes (and bench/calls.py reads)."""
+        delays = sorted(self.first_prompt)
+
+        def ms(q: float) -> int:
+            return round(1000 * delays[min(len(delays) - 1, int(q * len(delays)))]) if delays else -1
+
+        return {
+            "rejected_503": self.admission.rejected,
+            "first_prompt_p50_ms": ms(0.5),
+            "first_prompt_p99_ms": ms(0.99),
+        }
 
     async def stop_playing(self, call_id: str, token: int) -> None:
         await self._quietly(lambda: self._each(call_id, lambda c: c.stop(token)))
@@ -175,7 +205,7 @@ class SipEngine:
         token = next(self._tokens)
         loop = asyncio.get_running_loop()
 
-        def deliver(pcm: bytes) -> None:  # pjmedia's clock thread: hand over and return
+        def deliver(pcm: bytes) -> None:  # the bridge tick on the pj thread: hand over and return
             try:
                 loop.call_soon_threadsafe(sink, pcm)
             except RuntimeError:  # the loop has closed: nobody is listening any more
@@ -242,8 +272,15 @@ class SipEngine:
         try:
             while self._running:
                 self._drain()
-                # short polls: a queued command waits at most this long (the GIL is free meanwhile)
-                self._ep.libHandleEvents(2)  # type: ignore[union-attr]
+                wait = self._clock.due()  # type: ignore[union-attr]
+                self.admission.behind(self._clock.behind_for)  # type: ignore[union-attr]
+                self._watch.sweep(self._pj, self._pj_hangup)
+                self._peak = max(self._peak, len(self._pj))
+                if self._peak >= TRIM_AFTER and len(self._pj) < self._peak // 4:  # a burst is over
+                    self._peak = len(self._pj)
+                    return_memory()
+                # poll until the bridge's next tick at the latest (the GIL is free meanwhile)
+                self._ep.libHandleEvents(wait)  # type: ignore[union-attr]
                 self._forgotten.clear()
         finally:
             self._destroy()
@@ -268,7 +305,7 @@ class SipEngine:
 
     def _create(self) -> None:
         c = self.config
-        self._ep, self._writer, self.sip_port, self.max_calls = open_endpoint(c)
+        self._ep, self._writer, self.sip_port, self.max_calls, self._clock = open_endpoint(c)
         self._account = _Account(self)
         self._account.create(account_config(c, self.sip_port))
         log.info(
@@ -304,36 +341,14 @@ class SipEngine:
     def _incoming(self, acc: _Account, prm: Any) -> None:
         call = PjCall(acc, self._post, self._forget, prm.callId)
         source = str(prm.rdata.srcAddress)
-        host = source.rsplit(":", 1)[0].strip("[]")
         msg = str(prm.rdata.wholeMsg)
         first_line = msg.split("\r\n", 1)[0]
         parts = first_line.split()
         dialled = uri_user(parts[1]) if len(parts) > 1 else ""
         ci = call.info()
-        allowed = self.config.allow
-        status = 0
-        if allowed is not None and host not in allowed:
-            log.warning("INVITE from %s rejected with 403: not a trunk address (to %s)", source, dialled)
-            status = 403
-        elif call.key in self._pj:  # our own dial came back to us: one id must name one call
-            log.warning("INVITE from %s rejected with 482: Call-ID %s is already ours", source, call.key)
-            status = 482
-        elif len(self._pj) >= self.max_calls:
-            # 503 + Retry-After, not pjsua's own 486: a proxy in front fails over to another node
-            log.warning("INVITE from %s rejected with 503: at the call limit (%d)", source, self.max_calls)
-            status = 503
+        status = self.admission.verdict(source, dialled, call.key in self._pj, len(self._pj), self.max_calls)
         if status:
-            call.silent = True
-            op = pj.CallOpParam()
-            op.statusCode = status
-            if status == 503:  # answering with a final status carries headers; hangup drops them
-                retry = pj.SipHeader()
-                retry.hName = "Retry-After"
-                retry.hValue = "5"
-                op.txOption.headers.append(retry)
-                call.answer(op)
-            else:
-                call.hangup(op)
+            self.admission.refuse(call, status)
             self._forgotten.append(call)
             return
         self._pj[call.key] = call
@@ -341,6 +356,7 @@ class SipEngine:
             op = pj.CallOpParam()
             op.statusCode = 200
             call.answer(op)
+            call.answered_at = time.monotonic()
         # a leg from the hotline to a seat names the citizen in X-Hotline-Caller
         caller = _header(msg, "X-Hotline-Caller") or uri_user(str(ci.remoteUri))
         self._post(IncomingCall(call.key, caller, dialled, source))
@@ -360,6 +376,14 @@ class SipEngine:
         if not call.ended:
             self._pj[call.key] = call
         return call.key
+
+    def _pj_play(self, call_id: str, token: int, path: Path, loop: bool) -> None:
+        call = self._live(call_id)
+        call.play(token, path, loop)
+        if call.answered_at and not call.prompted and self._clock is not None:
+            call.prompted = True
+            # its first packet leaves on the next tick, or now when the clock runs late
+            self.first_prompt.append(max(self._clock.next_tick, time.monotonic()) - call.answered_at)
 
     def _pj_answer(self, call_id: str, status: int) -> None:
         op = pj.CallOpParam()

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ _STATES = {
     pj.PJSIP_INV_STATE_CONFIRMED: "CONFIRMED",
     pj.PJSIP_INV_STATE_DISCONNECTED: "DISCONNECTED",
 }
+WATCH_SLICE = 20  # calls whose RTP counter MediaWatch reads per pj loop
 _USER = re.compile(r"sips?:([^@;>]+)@")
 
 
@@ -56,6 +58,12 @@ class PjCall(pj.Call):  # type: ignore[misc]
         self.recorders: dict[int, pj.AudioMediaRecorder] = {}
         self.captures: dict[int, Capture] = {}
         self.ended = False
+        self.audio_index = -1  # the audio stream's media index, for its RTP statistics
+        self.rx_packets = 0  # RTP packets received when last looked (ivr.sip.engine's media watch)
+        self.rx_at = 0.0  # monotonic time the count last grew (or media began)
+        self.receiving = True  # the peer sends us audio (not holding the call)
+        self.answered_at = 0.0  # monotonic time we sent 200 OK to an incoming call
+        self.prompted = False  # its first prompt has started
         self.silent = False  # a call we reject before anyone owns its id posts nothing
 
     def info(self) -> Any:
@@ -86,10 +94,17 @@ class PjCall(pj.Call):  # type: ignore[misc]
         try:
             ci = self.info()
             for i, mi in enumerate(ci.media):
+                if mi.type == pj.PJMEDIA_TYPE_AUDIO:
+                    # a peer that holds the call (sendonly, inactive) stops its RTP on purpose
+                    self.receiving = mi.status == pj.PJSUA_CALL_MEDIA_ACTIVE and bool(
+                        mi.dir & pj.PJMEDIA_DIR_DECODING
+                    )
                 if mi.type == pj.PJMEDIA_TYPE_AUDIO and mi.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
                     first = self.audio is None
                     self.audio = self.getAudioMedia(i)
+                    self.audio_index = i
                     if first:
+                        self.rx_at = time.monotonic()
                         self._post(MediaReady(self.key))
         except Exception:
             log.exception("onCallMediaState failed")
@@ -139,7 +154,7 @@ class PjCall(pj.Call):  # type: ignore[misc]
         self.recorders.pop(token, None)
 
     def listen(self, token: int, clock_rate: int, sink: Callable[[bytes], None]) -> None:
-        """sink(pcm) is called on pjmedia's clock thread: it must copy and return."""
+        """sink(pcm) is called inside the bridge's tick (pj thread): it must copy and return."""
         self.captures[token] = Capture(self.media().getPortId(), clock_rate, sink)
 
     def stop_listen(self, token: int) -> None:
@@ -169,6 +184,16 @@ class PjCall(pj.Call):  # type: ignore[misc]
         prm.method = pj.PJSUA_DTMF_METHOD_SIP_INFO if method == "info" else pj.PJSUA_DTMF_METHOD_RFC2833
         self.sendDtmf(prm)
 
+    def rtp_silent_for(self, now: float) -> float:
+        """Seconds since this call's RTP packet count last grew (0 before media, or on hold)."""
+        if self.audio is None or self.ended or self.audio_index < 0 or not self.receiving:
+            self.rx_at = now
+            return 0.0
+        packets = int(self.getStreamStat(self.audio_index).rtcp.rxStat.pkt)
+        if packets != self.rx_packets:
+            self.rx_packets, self.rx_at = packets, now
+        return now - self.rx_at
+
     def release_media(self) -> None:
         for cap in self.captures.values():
             cap.close()
@@ -176,3 +201,34 @@ class PjCall(pj.Call):  # type: ignore[misc]
         self.players.clear()
         self.recorders.clear()
         self.audio = None
+
+
+class MediaWatch:
+    """Hangs up calls whose RTP stopped for `timeout` seconds: a BYE lost in the network or at a
+    proxy would otherwise leave the call (its pjsua slot, ports and flow) up until the trunk's
+    own timers, if ever. Reads a few calls' RTP counters per pj loop (WATCH_SLICE), so a sweep of
+    1,000 calls never holds SIP up; each call is looked at every min(5 s, timeout / 4)."""
+
+    def __init__(self, timeout: float):
+        self.timeout = timeout  # 0: off
+        self._pending: list[str] = []  # call ids still to look at in this round
+        self._next_round = 0.0
+
+    def sweep(self, calls: Mapping[str, PjCall], hangup: Callable[[str, int], None]) -> None:
+        now = time.monotonic()
+        if not self.timeout or (not self._pending and now < self._next_round):
+            return
+        if not self._pending:
+            self._pending = list(calls)
+            self._next_round = now + min(5.0, self.timeout / 4)
+        for _ in range(min(WATCH_SLICE, len(self._pending))):
+            call = calls.get(self._pending.pop())
+            if call is None or call.ended:
+                continue
+            try:
+                silent = call.rtp_silent_for(now)
+            except pj.Error:
+                continue
+            if silent >= self.timeout:
+                log.warning("call %s: no RTP for %.0f s: hanging up (its BYE was lost?)", call.key, silent)
+                hangup(call.key, 0)

@@ -13,6 +13,7 @@ import pytest
 from sip_fakes import FakeEngine, settle, silence
 
 from ivr.control import CallerHangup, DigitSpec, Heard, Prompt, SpeechSpec
+from ivr.sip.call import Call
 from ivr.sip.leg import Leg
 
 
@@ -219,3 +220,38 @@ async def test_hangup_of_an_ended_call_sends_nothing(engine: FakeEngine, tmp_pat
     await settle()
     await leg.hangup()
     assert engine.names() == []
+
+
+@pytest.mark.parametrize("event_first", [True, False])
+@pytest.mark.parametrize("command", ["record", "listen", "bridge"])
+async def test_hangup_racing_a_queued_command_is_a_caller_hangup(
+    engine: FakeEngine, tmp_path: Path, caplog: pytest.LogCaptureFixture, command: str, event_first: bool
+) -> None:
+    """As for play above: the caller hangs up while record, listen (an ask with speech) or the
+    bridge of a transfer is queued on the pj thread. The flow sees CallerHangup, nothing is left
+    recording, listening or bridged, and nothing is logged as an error."""
+    leg = make_leg(engine, tmp_path, Recognizer())
+    hold = asyncio.Event()
+
+    def answer_then_hold(call: Call) -> None:  # the dial goes through; the bridge is what waits
+        engine.pick_up(call.id)
+        engine.hold = hold
+
+    engine.on_dial = answer_then_hold
+    action = {
+        "record": lambda: leg.record(tmp_path / "msg.wav", max_seconds=5, silence_seconds=1),
+        "listen": lambda: leg.ask([Prompt(wav=silence(tmp_path / "q.wav", 1))], speech=SpeechSpec(("咨询",))),
+        "bridge": lambda: leg.transfer("96069"),
+    }[command]
+    if command != "bridge":
+        engine.hold = hold
+    running = asyncio.ensure_future(action())
+    await wait_for_command(engine, "listen" if command == "record" else command)
+    engine.hang_up(leg.id, event=event_first)
+    await settle()
+    hold.set()
+    with pytest.raises(CallerHangup):
+        await running
+    await settle()
+    assert engine.recording == set() and engine.sinks == {} and engine.bridged == set()
+    no_errors(caplog)
