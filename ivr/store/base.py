@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
-from ivr.records import CallRecord, QueueEvent, SeatEvent, Ticket, TicketChange
+from ivr.records import CallRecord, QueueEvent, SeatEvent, Ticket, TicketChange, TicketQuery, Unit, UnitStaff
 
 
 class StoreError(ValueError):
@@ -101,9 +101,10 @@ class SessionRecord:
 
     token_hash: str
     role: str
-    seat_id: str  # "" for supervisors
+    seat_id: str  # "" for supervisors and units
     created_at: float
     last_seen: float
+    unit_id: str = ""  # the unit of a unit staff session
 
 
 # the messages a ticket change announces, made from the ticket as it will be committed
@@ -128,10 +129,19 @@ class TicketBook(Protocol):
         ...
 
     async def update(
-        self, ticket_id: str, changes: Mapping[str, Any], *, actor: str, also: Also | None = None
+        self,
+        ticket_id: str,
+        changes: Mapping[str, Any],
+        *,
+        actor: str,
+        also: Also | None = None,
+        event: str = "",
+        note: str = "",
     ) -> Ticket:
-        """Apply field changes and log them; a no-op change writes nothing (and `also` is not
-        called). Raises StoreError for unknown tickets, fields, statuses or urgencies."""
+        """Apply field changes and log them with `event` and `note`; a no-op change that names
+        no event writes nothing (and `also` is not called), one that names an event (a progress
+        note) writes its history entry. Raises StoreError for unknown tickets, fields, statuses,
+        urgencies or events. Status transitions are not checked here (agents.tickets is)."""
         ...
 
     async def set_survey(self, ticket_id: str, answers: Mapping[str, Any], *, actor: str = "ivr") -> Ticket:
@@ -145,6 +155,10 @@ class TicketBook(Protocol):
         ...
 
     async def history(self, ticket_id: str) -> list[TicketChange]: ...
+
+    async def search(self, query: TicketQuery) -> list[Ticket]:
+        """Tickets matching every criterion of `query`, newest first, drafts left out."""
+        ...
 
     async def tally(self, survey_question: str = "satisfaction") -> TicketTally: ...
 
@@ -170,6 +184,24 @@ class SessionBook(Protocol):
         ...
 
 
+class UnitBook(Protocol):
+    """Units tickets are dispatched to and the staff who sign in for them."""
+
+    async def put_unit(self, unit: Unit) -> None:
+        """Add or change a unit (by id); StoreError for an unknown kind or a name taken."""
+        ...
+
+    async def put_staff(self, staff: UnitStaff) -> None:
+        """Add or change a sign-in (by login); StoreError for an unknown unit or no hash."""
+        ...
+
+    async def units(self) -> list[Unit]: ...
+
+    async def unit(self, unit_id: str) -> Unit | None: ...
+
+    async def staff(self, login: str) -> UnitStaff | None: ...
+
+
 class Store(Protocol):
     """Open one with `ivr.store.open_store(path_or_url)`; close it with `await store.close()`."""
 
@@ -180,6 +212,9 @@ class Store(Protocol):
 
     @property
     def sessions(self) -> SessionBook: ...
+
+    @property
+    def units(self) -> UnitBook: ...
 
     @property
     def location(self) -> str:

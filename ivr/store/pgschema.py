@@ -110,6 +110,30 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX console_sessions_seat ON console_sessions (seat_id);
     """,
+    # 5: the ticket's life after dispatch: deadline, the unit's reply, events with their notes
+    # in the history, units and their staff (password hashes only), unit sessions
+    """
+    ALTER TABLE tickets ADD COLUMN due_at DOUBLE PRECISION NOT NULL DEFAULT 0;
+    ALTER TABLE tickets ADD COLUMN reply TEXT NOT NULL DEFAULT '{}';
+    ALTER TABLE ticket_history ADD COLUMN event TEXT NOT NULL DEFAULT '';
+    ALTER TABLE ticket_history ADD COLUMN note TEXT NOT NULL DEFAULT '';
+    ALTER TABLE console_sessions ADD COLUMN unit_id TEXT NOT NULL DEFAULT '';
+    CREATE INDEX tickets_unit ON tickets (unit, status);
+    CREATE INDEX tickets_operator ON tickets (operator, created_at);
+    CREATE INDEX tickets_created ON tickets (created_at);
+    CREATE TABLE units (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL,
+        district TEXT NOT NULL DEFAULT ''
+    );
+    CREATE TABLE unit_staff (
+        login TEXT PRIMARY KEY,
+        unit_id TEXT NOT NULL REFERENCES units (id),
+        name TEXT NOT NULL DEFAULT '',
+        password_hash TEXT NOT NULL
+    );
+    """,
 )
 
 

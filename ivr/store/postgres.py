@@ -26,6 +26,7 @@ from ivr.store.base import OutboxItem, Outgoing, StoreError, check_store_url, re
 from ivr.store.pgschema import migrate
 from ivr.store.pgtickets import PgTicketBook
 from ivr.store.sessions import PgSessionBook
+from ivr.store.units import PgUnitBook
 from ivr.store.writer import BatchWriter, Statement
 
 log = logging.getLogger(__name__)
@@ -88,6 +89,7 @@ class PgStore:
         self._now = now
         self.tickets = PgTicketBook(pool, self._writer, now, outbox_rows, self._outbox_changed)
         self.sessions = PgSessionBook(pool, self._writer)
+        self.units = PgUnitBook(pool, self._writer)
         self.outbox_listeners: list[Callable[[], None]] = []  # the bus wakes its sender here
         self._closing = False
         self._sending = False  # this node holds the sender lock

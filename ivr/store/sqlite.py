@@ -18,6 +18,7 @@ from ivr.store.base import OutboxItem, Outgoing
 from ivr.store.schema import migrate
 from ivr.store.sessions import SqliteSessionBook
 from ivr.store.tickets import SqliteTicketBook
+from ivr.store.units import SqliteUnitBook
 from ivr.store.writer import BatchWriter, Statement
 
 _OUTBOX = "INSERT INTO outbox (topic, payload, qos, retain, created_at) VALUES (?, ?, ?, ?, ?)"
@@ -48,6 +49,7 @@ class SqliteStore:
         self._now = now
         self.tickets = SqliteTicketBook(conn, self._writer, now, outbox_rows, self._outbox_changed)
         self.sessions = SqliteSessionBook(conn, self._writer)
+        self.units = SqliteUnitBook(conn, self._writer)
         self.path = Path()
         self.outbox_listeners: list[Callable[[], None]] = []  # the bus wakes its sender here
 
