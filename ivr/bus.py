@@ -48,6 +48,14 @@ class Topics:
     def ticket_update(self, ticket_id: str = "+") -> str:
         return f"{self.base}/ticket/{ticket_id}/update"
 
+    def ticket_event(self, ticket_id: str = "+") -> str:
+        """What happened to a ticket after dispatch (accept, return, reply, reopen...)."""
+        return f"{self.base}/ticket/{ticket_id}/event"
+
+    def unit_inbox(self, unit_id: str = "+") -> str:
+        """A unit's feed: tickets that reach its inbox (dispatch, reopen) and deadline alerts."""
+        return f"{self.base}/unit/{unit_id}/ticket"
+
     def hot_spot(self, place: str, category: str) -> str:
         """Several calls about one problem at one place (retained per place and category)."""
         safe = "".join("_" if ch in "+#/" else ch for ch in f"{place}|{category}")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ivr.records import STATUSES
+
 _ERR = {"description": 'refused: {"error": message, "status": code}; nothing changed'}
 _STR = {"type": "string"}
 
@@ -17,8 +19,22 @@ TICKET = {
             "operator"
         ).split()
     }
-    | {"created_at": {"type": "number"}, "updated_at": {"type": "number"}, "context": {"type": "object"}},
+    | {
+        "created_at": {"type": "number"},
+        "updated_at": {"type": "number"},
+        "context": {"type": "object"},
+        "status": {"enum": list(STATUSES)},
+        "due_at": {"type": "number", "description": "the unit's deadline, epoch seconds; 0: none"},
+        "reply": {"type": "object", "description": "the unit's reply: done, result, at, by"},
+        "seconds_left": {"type": ["number", "null"], "description": "to the deadline (lists only)"},
+        "overdue": {"type": "boolean"},
+    },
 }
+TICKETS = {
+    "type": "object",
+    "properties": {"tickets": {"type": "array", "items": TICKET}, "now": {"type": "number"}},
+}
+SEARCH_Q = ("number", "caller", "category", "status", "unit", "operator", "from", "to", "limit")
 SEAT = {
     "type": "object",
     "properties": {
@@ -78,7 +94,8 @@ def spec() -> dict[str, Any]:
         "properties": {
             "seat_id": _STR,
             "password": _STR,
-            "role": {"enum": ["seat", "supervisor"]},
+            "role": {"enum": ["seat", "supervisor", "unit"]},
+            "login": {"type": "string", "description": "a unit staff member's login (role=unit)"},
             "takeover": {"type": "boolean", "description": "close the seat's other open console"},
         },
         "required": ["password"],
@@ -95,7 +112,8 @@ def spec() -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {
         "/api/login": {
             "post": _op(
-                "Log in as a seat (seat_id + password) or as supervisor (role=supervisor); returns a token",
+                "Log in as a seat (seat_id + password), as supervisor (role=supervisor) or as unit staff"
+                " (role=unit, login + password); returns a token",
                 body=login,
                 errors=(400, 401, 409, 413),
                 public=True,
@@ -159,6 +177,7 @@ def spec() -> dict[str, Any]:
             )
         },
         "/api/openapi.json": {"get": _op("This document", public=True, errors=())},
+        **_after_call(),
     }
     return {
         "openapi": "3.1.0",
@@ -166,4 +185,86 @@ def spec() -> dict[str, Any]:
         "components": {"securitySchemes": {"token": {"type": "http", "scheme": "bearer"}}},
         "security": [{"token": []}],
         "paths": paths,
+    }
+
+
+def _after_call() -> dict[str, dict[str, Any]]:
+    """The ticket's life after filing: search, the dispatch desk, the unit's side."""
+    unit_p, one = ("unit_id",), ("unit_id", "ticket_id")
+    acting = (400, 401, 403, 404, 409, 413)
+
+    def text(*names: str) -> dict[str, Any]:
+        return {"type": "object", "properties": {n: _STR for n in names}, "required": list(names)}
+
+    reply = {
+        "type": "object",
+        "properties": {"done": _STR, "result": {"enum": ["solved", "explained", "unsolvable"]}},
+        "required": ["done", "result"],
+    }
+    return {
+        "/api/tickets": {
+            "get": _op(
+                "Search tickets (newest first; a seat finds its own only, a supervisor all)",
+                ok=TICKETS,
+                query=SEARCH_Q,
+                errors=(400, 401, 403),
+            )
+        },
+        "/api/tickets/{ticket_id}/dispatch": {
+            "post": _op(
+                "Dispatch desk: send a returned ticket to a unit again (supervisor)",
+                body={"type": "object", "properties": {"unit": _STR, "note": _STR}, "required": ["unit"]},
+                ok=TICKET,
+                params=("ticket_id",),
+                errors=(400, 401, 403, 404, 409, 422),
+            )
+        },
+        "/api/tickets/{ticket_id}/close": {
+            "post": _op(
+                "Dispatch desk: close a returned ticket with a reason (supervisor)",
+                body=text("note"),
+                ok=TICKET,
+                params=("ticket_id",),
+                errors=(400, 401, 403, 404, 409),
+            )
+        },
+        "/api/units/{unit_id}": {"get": _op("The unit: id, name, kind, district", params=unit_p)},
+        "/api/units/{unit_id}/inbox": {
+            "get": _op(
+                "Tickets the unit must handle, earliest deadline first (caller masked)",
+                ok=TICKETS,
+                params=unit_p,
+                errors=(401, 403, 404),
+            )
+        },
+        "/api/units/{unit_id}/tickets": {
+            "get": _op("Search the unit's tickets", ok=TICKETS, params=unit_p, query=SEARCH_Q)
+        },
+        "/api/units/{unit_id}/tickets/{ticket_id}": {
+            "get": _op("A ticket of the unit with its history", params=one, errors=(401, 403, 404))
+        },
+        "/api/units/{unit_id}/tickets/{ticket_id}/accept": {
+            "post": _op("Accept the ticket (接单)", ok=TICKET, params=one, errors=acting)
+        },
+        "/api/units/{unit_id}/tickets/{ticket_id}/return": {
+            "post": _op(
+                "Return it to the dispatch desk with a reason (退单)",
+                body=text("reason"),
+                ok=TICKET,
+                params=one,
+                errors=acting,
+            )
+        },
+        "/api/units/{unit_id}/tickets/{ticket_id}/notes": {
+            "post": _op("Add a progress note", body=text("text"), ok=TICKET, params=one, errors=acting)
+        },
+        "/api/units/{unit_id}/tickets/{ticket_id}/reply": {
+            "post": _op(
+                "Reply: what was done and the result (办结反馈); a follow-up becomes due",
+                body=reply,
+                ok=TICKET,
+                params=one,
+                errors=acting,
+            )
+        },
     }

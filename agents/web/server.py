@@ -20,8 +20,10 @@ from starlette.staticfiles import StaticFiles
 from agents.acd import Acd
 from agents.console import Console
 from agents.eventlog import EventLog
+from agents.tickets.lifecycle import TicketLife
 from agents.web.board import LiveBoard
 from agents.web.desk import Desk
+from agents.web.dispatch import DispatchDesk
 from agents.web.knowledge import KnowledgeBase
 from agents.web.live import LiveHub
 from agents.web.openapi import spec
@@ -29,6 +31,7 @@ from agents.web.reports import Reports
 from agents.web.sessions import Sessions
 from agents.web.supervision import Supervision
 from agents.web.taxonomy import Taxonomy
+from agents.web.units import UnitDesk
 from ivr.bus import Bus
 from ivr.config import Settings
 from ivr.store import Store
@@ -57,10 +60,12 @@ class ConsoleServer:
         taxonomy: Taxonomy | None = None,
         knowledge: KnowledgeBase | None = None,
         alert_wait_seconds: float | None = None,
+        life: TicketLife | None = None,
     ) -> None:
         self.settings = settings
         web = settings.web
-        self.sessions = Sessions(settings.seats, web.supervisor_password, store.sessions)
+        self.sessions = Sessions(settings.seats, web.supervisor_password, store.sessions, units=store.units)
+        self.life = life or TicketLife(store, bus.topics)
         alert = settings.web.alert_wait_seconds if alert_wait_seconds is None else alert_wait_seconds
         self.board = LiveBoard(acd, store, alert)
         self.desk = Desk(
@@ -72,6 +77,7 @@ class ConsoleServer:
             taxonomy or Taxonomy.load(),
             knowledge or KnowledgeBase.load(),
             self.board.queue_of,
+            self.life,
         )
         levels = {n: q.service_level_seconds for n, q in settings.queues.items()}
         reports = Reports(store, levels, {s.id: s.name for s in settings.seats})
@@ -95,6 +101,8 @@ class ConsoleServer:
             Route("/api/openapi.json", openapi),
             *self.desk.routes(),
             *supervision.routes(),
+            *UnitDesk(self.sessions, self.life).routes(),
+            *DispatchDesk(self.sessions, self.life).routes(),
             WebSocketRoute("/api/live", self.hub.websocket),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ]
