@@ -16,6 +16,7 @@ from ivr.cluster.cli import add_commands as add_cluster_commands
 from ivr.flow.cli import add_commands
 from ivr.privacy import mask_logs, private_files
 from ivr.store import StoreError
+from ivr.store.cli import add_command as add_unit_command
 from ivr.understanding.cli import add_command as add_understand
 
 log = logging.getLogger("ivr")
@@ -283,6 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_commands(sub)
     add_cluster_commands(sub)
     add_understand(sub)
+    add_unit_command(sub)
     return p
 
 
