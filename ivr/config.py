@@ -19,6 +19,7 @@ from typing import Any, Literal
 from ivr.configcheck import (
     COUNT,
     HOST_OR_EMPTY,
+    HOURS,
     IPV4,
     IPV4_LIST,
     IPV4_OR_HOST,
@@ -34,6 +35,7 @@ from ivr.configcheck import (
     SECONDS,
     SIP_URI,
     THRESHOLDS,
+    TIME_LIMITS,
     ZONE,
     Problems,
     Rule,
@@ -139,6 +141,21 @@ class WebSettings:
 
 
 @dataclass(frozen=True)
+class DeadlineSettings:
+    """Units' time limits (办理时限): urgent tickets in hours around the clock, normal ones in
+    working days of `calendar` (holidays and 调休 days from the file admins keep)."""
+
+    calendar: str = checked("flows/calendar/12345.yaml", NAME)  # relative to this config file
+    critical_hours: float = checked(2.0, HOURS)
+    urgent_hours: float = checked(24.0, HOURS)
+    normal_workdays: int = checked(5, POSITIVE)
+    # per category path, most specific wins, for normal tickets: {"城市管理/市政设施" = "3d"}
+    categories: dict[str, str] = field(default_factory=dict, metadata={"rule": TIME_LIMITS})
+    due_soon_hours: float = checked(24.0, HOURS)  # the board and the unit are told this long before
+    calendar_ahead_days: int = checked(60, POSITIVE)  # warn when the holidays do not cover these
+
+
+@dataclass(frozen=True)
 class QueueSettings:
     name: str
     strategy: str = checked("longest_idle", one_of(*STRATEGIES))
@@ -223,6 +240,7 @@ class Settings:
     log_level: str = "INFO"
     timezone: str = "Asia/Shanghai"  # the centre's clock: ticket numbers, day folders, today's charts
     cluster: ClusterSettings = field(default_factory=ClusterSettings)
+    deadlines: DeadlineSettings = field(default_factory=DeadlineSettings)
 
     def resolve(self, path: str | Path) -> Path:
         """Paths in config are relative to the config file's folder."""
@@ -230,7 +248,19 @@ class Settings:
         return p if p.is_absolute() else (self.source.parent / p).resolve()
 
 
-SECTIONS = ("sip", "trunk", "speech", "store", "mqtt", "web", "flows", "queues", "seats", "cluster")
+SECTIONS = (
+    "sip",
+    "trunk",
+    "speech",
+    "store",
+    "mqtt",
+    "web",
+    "flows",
+    "queues",
+    "seats",
+    "cluster",
+    "deadlines",
+)
 TOP_KEYS = ("log_level", "timezone")
 FLOWS_KEYS = ("dir", "audio", "default", "numbers")
 LOG_LEVEL = Rule(f"one of {', '.join(show(n) for n in LOG_LEVELS)}", lambda v: v.upper() in LOG_LEVELS)
@@ -322,6 +352,7 @@ def _parse(raw: dict[str, Any], source: Path, problems: Problems) -> Settings:
         queues=queues,
         seats=_seats(raw.get("seats", []), queues, problems),
         cluster=problems.section(ClusterSettings, raw.get("cluster", {}), "[cluster]"),
+        deadlines=problems.section(DeadlineSettings, raw.get("deadlines", {}), "[deadlines]"),
         **{k: v.upper() if k == "log_level" else v for k, v in top.items() if v is not MISSING},
     )
 

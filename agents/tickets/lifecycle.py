@@ -76,6 +76,11 @@ class TicketLife:
         fields = {"status": "reopened", "due_at": self.due(ticket, self.now())}
         return await self._step(ticket, fields, actor=actor, event="reopen", note=note, notify=unit)
 
+    async def remind(self, ticket: Ticket, kind: str) -> Ticket:
+        """督办: tell the unit its ticket is due soon or overdue (kept in the history as well)."""
+        unit = await self.unit_named(ticket.unit)
+        return await self._step(ticket, {}, actor="deadline", event="remind", note=kind, notify=unit)
+
     # --- the unit's side -----------------------------------------------------------------
     async def inbox(self, unit: Unit) -> list[Ticket]:
         """Tickets the unit must handle, the earliest deadline first (no deadline last)."""
@@ -143,7 +148,7 @@ class TicketLife:
         to = fields.get("status", ticket.status)
         if "status" in fields and to not in TRANSITIONS[ticket.status]:
             raise LifeError(409, f"工单当前状态为 {ticket.status}，不能 {event}")
-        if event == "note" and ticket.status not in AT_UNIT:
+        if event in ("note", "remind") and ticket.status not in AT_UNIT:
             raise LifeError(409, f"工单当前状态为 {ticket.status}，不能添加进展")
         if len(note) > NOTE_LIMIT:
             raise LifeError(413, f"说明超过 {NOTE_LIMIT} 字")

@@ -26,7 +26,18 @@ TRANSITIONS: Mapping[str, tuple[str, ...]] = {
 }
 AT_UNIT = ("dispatched", "accepted", "reopened")  # a unit's inbox: tickets it must handle
 # What happened, beyond field changes, as a history entry names it
-EVENTS = ("dispatch", "accept", "return", "note", "reply", "redispatch", "close", "reopen", "followup")
+EVENTS = (
+    "dispatch",
+    "accept",
+    "return",
+    "note",
+    "reply",
+    "redispatch",
+    "close",
+    "reopen",
+    "followup",
+    "remind",
+)
 # Fields an operator (or the flow) may change; id, caller and timestamps are the store's.
 EDITABLE = (
     "category1",
