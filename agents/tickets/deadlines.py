@@ -22,7 +22,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from agents.tickets.lifecycle import TicketLife
+from ivr.config import DeadlineSettings, Settings
 from ivr.flow.calendar import Calendar
+from ivr.flow.checker import load_calendar
 from ivr.records import AT_UNIT, Ticket, TicketQuery
 
 log = logging.getLogger(__name__)
@@ -57,6 +59,33 @@ class Deadlines:
         self._urgency = {"critical": Limit(hours=critical_hours), "urgent": Limit(hours=urgent_hours)}
         self._normal = Limit(workdays=normal_workdays)
         self._categories = {k.strip("/"): Limit.parse(v) for k, v in (categories or {}).items()}
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> tuple[Deadlines, str]:
+        """The policy of [deadlines], and a problem loading its calendar ("" if none): without
+        its file, working days are Monday to Friday (logged; `ivr doctor` says so too)."""
+        d: DeadlineSettings = settings.deadlines
+        calendar, problem = load_calendar(settings.resolve(d.calendar))
+        if calendar is None:
+            log.warning("deadlines count Monday to Friday only: %s", problem)
+        policy = cls(
+            calendar or Calendar(source="(no calendar)"),
+            critical_hours=d.critical_hours,
+            urgent_hours=d.urgent_hours,
+            normal_workdays=d.normal_workdays,
+            categories=d.categories,
+        )
+        return policy, problem or ""
+
+    def calendar_warning(self, today: dt.date, days: int) -> str:
+        """For the board (in Chinese): the holiday list does not cover the next `days` days."""
+        gap = self.calendar.uncovered(today, days)
+        if gap is None:
+            return ""
+        return (
+            f"节假日安排尚未录入 {gap.year} 年（{gap.isoformat()} 起），办理时限暂按普通周末计算；"
+            f"请在 {self.calendar.source} 中补充国务院办公厅公布的节假日和调休安排"
+        )
 
     def limit_for(self, ticket: Ticket) -> Limit:
         if ticket.urgency in self._urgency:

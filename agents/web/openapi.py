@@ -219,6 +219,13 @@ def _after_call() -> dict[str, dict[str, Any]]:
                 errors=(400, 401, 403, 404, 409, 422),
             )
         },
+        "/api/oversight": {
+            "get": _op(
+                "督办: tickets at units due soon or overdue (counts, per unit, the first 50) and"
+                " calendar warnings (supervisor)",
+                errors=(401, 403),
+            )
+        },
         "/api/tickets/{ticket_id}/close": {
             "post": _op(
                 "Dispatch desk: close a returned ticket with a reason (supervisor)",

@@ -8,7 +8,9 @@ import contextlib
 import logging
 import socket
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
@@ -20,6 +22,7 @@ from starlette.staticfiles import StaticFiles
 from agents.acd import Acd
 from agents.console import Console
 from agents.eventlog import EventLog
+from agents.tickets.deadlines import Deadlines, DeadlineWatch
 from agents.tickets.lifecycle import TicketLife
 from agents.web.board import LiveBoard
 from agents.web.desk import Desk
@@ -61,11 +64,16 @@ class ConsoleServer:
         knowledge: KnowledgeBase | None = None,
         alert_wait_seconds: float | None = None,
         life: TicketLife | None = None,
+        watch_every: float = 60.0,
     ) -> None:
         self.settings = settings
         web = settings.web
         self.sessions = Sessions(settings.seats, web.supervisor_password, store.sessions, units=store.units)
-        self.life = life or TicketLife(store, bus.topics)
+        self.deadlines, calendar_problem = Deadlines.from_settings(settings)
+        self._calendar_problem = calendar_problem
+        self.life = life or TicketLife(store, bus.topics, due=self.deadlines)
+        soon = settings.deadlines.due_soon_hours * 3600.0
+        self.watch = DeadlineWatch(self.life, soon, every=watch_every)
         alert = settings.web.alert_wait_seconds if alert_wait_seconds is None else alert_wait_seconds
         self.board = LiveBoard(acd, store, alert)
         self.desk = Desk(
@@ -83,7 +91,8 @@ class ConsoleServer:
         reports = Reports(store, levels, {s.id: s.name for s in settings.seats})
         self.hub = LiveHub(acd, store, self.desk, self.board, self.sessions)
         self.hub.attach()
-        self.app = Starlette(routes=self._routes(Supervision(self.sessions, self.board, reports)))
+        supervision = Supervision(self.sessions, self.board, reports, self.oversight)
+        self.app = Starlette(routes=self._routes(supervision))
         self.url = f"http://{web.bind}:{web.port}/"
         self._server: uvicorn.Server | None = None
         self._task: asyncio.Task[None] | None = None
@@ -107,8 +116,24 @@ class ConsoleServer:
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ]
 
+    def oversight(self) -> dict[str, Any]:
+        """督办 for the board: the watch's latest look and what is wrong with the calendar."""
+        today = date.fromtimestamp(self.life.now())
+        warnings = (
+            [f"时限日历无法读取，工作日暂按周一至周五计算：{self._calendar_problem}"]
+            if self._calendar_problem
+            else []
+        )
+        gap = self.deadlines.calendar_warning(today, self.settings.deadlines.calendar_ahead_days)
+        return {
+            **self.watch.summary,
+            "warnings": [*warnings, *([gap] if gap else [])],
+            "now": self.life.now(),
+        }
+
     async def start(self) -> None:
         await self.board.load()
+        self.watch.start()
         web = self.settings.web
         # bind the socket ourselves: port 0 then has a real number before uvicorn runs
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -132,6 +157,7 @@ class ConsoleServer:
         log.info("console on %s", self.url)
 
     async def stop(self) -> None:
+        await self.watch.stop()
         await self.hub.stop()
         if self._server is not None and self._task is not None:
             self._server.should_exit = True

@@ -1,9 +1,12 @@
-"""The supervisor's endpoints: live board, today's charts, date-range reports (JSON or CSV)."""
+"""The supervisor's endpoints: live board, today's charts, date-range reports (JSON or CSV), and
+督办: tickets at units due soon or overdue, with the calendar's coverage warning."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import date
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -16,15 +19,23 @@ from agents.web.sessions import Sessions
 
 
 class Supervision:
-    def __init__(self, sessions: Sessions, board: LiveBoard, reports: Reports) -> None:
+    def __init__(
+        self,
+        sessions: Sessions,
+        board: LiveBoard,
+        reports: Reports,
+        oversight: Callable[[], dict[str, Any]] = dict,
+    ) -> None:
         self._sessions = sessions
         self._board = board
         self._reports = reports
+        self._oversight = oversight  # the deadline watch's latest look and calendar warnings
 
     def routes(self) -> list[Route]:
         return [
             Route("/api/board", endpoint(self.board)),
             Route("/api/charts", endpoint(self.charts)),
+            Route("/api/oversight", endpoint(self.oversight)),
             Route("/api/reports/queues", endpoint(self.queue_report)),
             Route("/api/reports/operators", endpoint(self.operator_report)),
         ]
@@ -39,6 +50,10 @@ class Supervision:
     async def charts(self, request: Request) -> Response:
         await self._check(request)
         return JSONResponse(self._board.charts())
+
+    async def oversight(self, request: Request) -> Response:
+        await self._check(request)
+        return JSONResponse(self._oversight())
 
     async def queue_report(self, request: Request) -> Response:
         return await self._report(request, "queues")

@@ -137,7 +137,7 @@ async def test_search_own_tickets_and_supervisor_all(rig: Rig) -> None:
     found = (await rig.http.get("/api/tickets?caller=13800138000&category=城市管理", headers=sup)).json()[
         "tickets"
     ]
-    assert [t["id"] for t in found] == [tid] and found[0]["seconds_left"] is None
+    assert [t["id"] for t in found] == [tid] and found[0]["seconds_left"] > 3600
     assert len((await rig.http.get("/api/tickets", headers=sup)).json()["tickets"]) == 2
     assert (await rig.http.get(f"/api/tickets?number={tid[:8]}", headers=sup)).json()["tickets"][0]["id"] in (
         tid,
@@ -148,3 +148,21 @@ async def test_search_own_tickets_and_supervisor_all(rig: Rig) -> None:
     assert (await rig.http.get("/api/tickets?from=2000-01-01&to=2000-01-02", headers=sup)).json()[
         "tickets"
     ] == []
+
+
+async def test_oversight_shows_overdue_tickets_and_calendar_warnings(rig: Rig) -> None:
+    await add_unit(rig, "cy-cgw", UNIT, "wang", "unitpw")
+    seat, sup = await rig.login("1001"), await rig.supervisor()
+    tid = await _dispatched(rig, seat, "c5")
+    ticket = await rig.store.tickets.get(tid)
+    assert ticket is not None and ticket.due_at > ticket.updated_at + 3600  # 5 working days ahead
+    await rig.store.tickets.update(tid, {"due_at": 1.0}, actor="test")  # long overdue
+    await rig.server.watch.sweep()
+    assert (await rig.http.get("/api/oversight", headers=seat)).status_code == 403
+    body = (await rig.http.get("/api/oversight", headers=sup)).json()
+    assert body["overdue"] == 1 and body["units"] == [{"unit": UNIT, "overdue": 1, "due_soon": 0}]
+    # the rig's config folder has no holiday file: the board says so, in words for the supervisor
+    assert any("时限日历无法读取" in w for w in body["warnings"])
+    u = await unit_login(rig, "wang", "unitpw")
+    inbox = (await rig.http.get("/api/units/cy-cgw/inbox", headers=u)).json()["tickets"]
+    assert inbox[0]["overdue"] is True and inbox[0]["seconds_left"] < 0
