@@ -1,0 +1,98 @@
+"""The unit's page (static/unit.html) in headless Chromium against the console on a real ACD and
+SQLite store: a unit signs in, sees its inbox with deadlines and time left, accepts a ticket,
+records progress and replies; returns another with a reason. Screenshots go to
+test-output/screenshots/."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, Page, async_playwright, expect
+from web_rig import Rig, add_unit
+
+pytestmark = pytest.mark.browser
+SHOTS = Path(__file__).resolve().parents[3] / "test-output" / "screenshots"
+UNIT = "朝阳区城管委"
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as p:
+        b = await p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+        try:
+            yield b
+        finally:
+            await b.close()
+
+
+async def _dispatch(rig: Rig, caller: str, description: str, urgency: str = "normal") -> str:
+    t = await rig.store.tickets.create(
+        caller, status="open", operator="1001", category1="城市管理", category3="路灯",
+        address="朝阳区建国路1号", description=description, urgency=urgency,
+    )  # fmt: skip
+    await rig.server.life.dispatch(t.id, UNIT, actor="seat:1001")
+    return t.id
+
+
+async def _sign_in(page: Page, url: str) -> None:
+    await page.goto(url + "static/index.html")
+    await page.click("#tab-unit")
+    await page.fill("#login", "wang")
+    await page.fill("#password", "unitpw-1")
+    await page.click("#submit")
+    await page.wait_for_url("**/static/unit.html")
+
+
+async def test_unit_handles_its_inbox_in_the_browser(rig: Rig, browser: Browser) -> None:
+    await add_unit(rig, "cy-cgw", UNIT, "wang", "unitpw-1")
+    lamp = await _dispatch(rig, "13800138000", "路灯不亮", urgency="urgent")
+    other = await _dispatch(rig, "13900000000", "井盖缺失")
+    page = await browser.new_page()
+    await page.goto(rig.server.url + "static/index.html")
+    await page.click("#tab-unit")
+    await page.fill("#login", "wang")
+    await page.fill("#password", "wrong-pw")
+    await page.click("#submit")
+    await expect(page.locator("#msg")).to_have_text("账号或密码错误")
+    await _sign_in(page, rig.server.url)
+
+    await expect(page.locator("#title")).to_contain_text(UNIT)
+    rows = page.locator("#inbox tbody tr")
+    await expect(rows).to_have_count(2)
+    await expect(rows.first).to_have_attribute("data-ticket", lamp)  # urgent: the earliest deadline first
+    await expect(rows.first.locator("[data-field=left]")).to_contain_text("还剩 23小时")
+    await page.click(f"tr[data-ticket='{lamp}']")
+    await expect(page.locator("#d-caller")).to_have_text("138****8000")
+    await page.click("#accept")
+    await expect(page.locator("#d-status")).to_have_text("已接单")
+    await expect(page.locator("#accept")).to_be_disabled()
+    await page.fill("#note", "已联系路灯管理所")
+    await page.click("#add-note")
+    await expect(page.locator("#history li[data-event=note]")).to_contain_text("已联系路灯管理所")
+    await page.fill("#done", "已更换灯泡，夜间复查正常")
+    await page.select_option("#result", "solved")
+    await page.click("#reply")
+    await expect(page.locator("#d-status")).to_have_text("已反馈")
+    await expect(rows).to_have_count(1)  # the replied ticket leaves the inbox
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SHOTS / "unit-inbox.png"), full_page=True)
+
+    await page.click(f"tr[data-ticket='{other}']")
+    await page.click("#give-back")  # no reason: refused, nothing changes
+    await expect(page.locator("#msg")).to_have_text("缺少字段 reason")
+    await page.fill("#reason", "井盖属于水务部门")
+    await page.click("#give-back")
+    await expect(page.locator("#d-status")).to_have_text("已退单")
+    await expect(page.locator("#empty")).to_be_visible()
+
+    replied, returned = await rig.store.tickets.get(lamp), await rig.store.tickets.get(other)
+    assert (
+        replied is not None
+        and replied.status == "replied"
+        and replied.reply["done"] == "已更换灯泡，夜间复查正常"
+    )
+    assert returned is not None and returned.status == "returned"
+    history = await rig.store.tickets.history(other)
+    assert history[-1].event == "return" and history[-1].note == "井盖属于水务部门"
