@@ -103,6 +103,18 @@ $("csv-queues").onclick = () => download("queues");
 $("csv-operators").onclick = () => download("operators");
 $("signout").onclick = async () => { await api("POST", "/api/logout").catch(() => {}); toLogin(); };
 
+// --- 督办: tickets at units due soon or overdue, and the holiday calendar's coverage -----------
+async function loadOversight() {
+  const o = await api("GET", "/api/oversight").catch(() => null);
+  if (!o) return;
+  $("calendar-warning").replaceChildren(...o.warnings.map((w) => el("div", {}, "⚠ " + w)));
+  $("oversight-counts").textContent = `超期 ${o.overdue} 件 · 即将到期 ${o.due_soon} 件`;
+  $("oversight-units").tBodies[0].replaceChildren(...o.units.map((u) => el("tr", { "data-unit": u.unit },
+    el("td", {}, u.unit), el("td", { class: u.overdue ? "error" : "" }, String(u.overdue)),
+    el("td", {}, String(u.due_soon)))));
+}
+setInterval(loadOversight, 30000);
+
 // --- start ----------------------------------------------------------------------------------
 $("threshold").value = localStorage.getItem(TH_KEY) || "";
 live({
@@ -110,6 +122,7 @@ live({
     const entered = board ? board.queues.reduce((n, q) => n + q.entered, 0) : -1;
     board = m.board;
     if (board.queues.reduce((n, q) => n + q.entered, 0) !== entered) loadCharts();
+loadOversight();
     offset = board.now - Date.now() / 1000;
     if (!$("threshold").value) $("threshold").placeholder = board.alert_wait_seconds;
     render();
@@ -117,3 +130,4 @@ live({
   fatal: (m) => toLogin(m.error),
 });
 loadCharts();
+loadOversight();

@@ -96,3 +96,22 @@ async def test_unit_handles_its_inbox_in_the_browser(rig: Rig, browser: Browser)
     assert returned is not None and returned.status == "returned"
     history = await rig.store.tickets.history(other)
     assert history[-1].event == "return" and history[-1].note == "井盖属于水务部门"
+
+
+async def test_board_shows_overdue_units_and_the_calendar_warning(rig: Rig, browser: Browser) -> None:
+    await add_unit(rig, "cy-cgw", UNIT, "wang", "unitpw-1")
+    late = await _dispatch(rig, "13800138000", "路灯不亮")
+    await rig.store.tickets.update(late, {"due_at": 1.0}, actor="test")
+    await _dispatch(rig, "13900000000", "井盖缺失")
+    await rig.server.watch.sweep()
+    page = await browser.new_page()
+    await page.goto(rig.server.url + "static/index.html")
+    await page.click("#tab-sup")
+    await page.fill("#password", "boss")
+    await page.click("#submit")
+    await page.wait_for_url("**/static/board.html")
+    await expect(page.locator("#oversight-counts")).to_have_text("超期 1 件 · 即将到期 0 件")
+    await expect(page.locator(f"#oversight-units tr[data-unit='{UNIT}'] td").nth(1)).to_have_text("1")
+    await expect(page.locator("#calendar-warning")).to_contain_text("时限日历无法读取")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SHOTS / "board-oversight.png"), full_page=True)
