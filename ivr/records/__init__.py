@@ -21,6 +21,7 @@ from ivr.records.call import (
     urgency_for,
 )
 from ivr.records.events import TERMINAL, EventSink, QueueEvent, QueueEventKind, SeatEvent, SeatState
+from ivr.records.followup import FOLLOWUP_STATES, Followup
 from ivr.records.ticket import (
     AT_UNIT,
     EDITABLE,
@@ -38,6 +39,7 @@ __all__ = [
     "AT_UNIT",
     "EDITABLE",
     "EVENTS",
+    "FOLLOWUP_STATES",
     "JSON_FIELDS",
     "STATUSES",
     "TERMINAL",
@@ -47,6 +49,7 @@ __all__ = [
     "CallContext",
     "CallRecord",
     "EventSink",
+    "Followup",
     "Offer",
     "QueueEvent",
     "QueueEventKind",

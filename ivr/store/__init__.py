@@ -13,6 +13,7 @@ from pathlib import Path
 from ivr.store.base import (
     SESSION_IDLE_SECONDS,
     Also,
+    FollowupBook,
     OutboxItem,
     Outgoing,
     SessionBook,
@@ -31,6 +32,7 @@ from ivr.store.sqlite import SqliteStore
 __all__ = [
     "SESSION_IDLE_SECONDS",
     "Also",
+    "FollowupBook",
     "OutboxItem",
     "Outgoing",
     "SessionBook",

@@ -18,7 +18,17 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
-from ivr.records import CallRecord, QueueEvent, SeatEvent, Ticket, TicketChange, TicketQuery, Unit, UnitStaff
+from ivr.records import (
+    CallRecord,
+    Followup,
+    QueueEvent,
+    SeatEvent,
+    Ticket,
+    TicketChange,
+    TicketQuery,
+    Unit,
+    UnitStaff,
+)
 
 
 class StoreError(ValueError):
@@ -202,6 +212,34 @@ class UnitBook(Protocol):
     async def staff(self, login: str) -> UnitStaff | None: ...
 
 
+class FollowupBook(Protocol):
+    """Follow-up (回访) tasks; at most one open (not done) task per ticket."""
+
+    async def add(self, ticket_id: str, caller: str, due_at: float) -> Followup:
+        """A new task, due at `due_at`; the open task if the ticket has one already."""
+        ...
+
+    async def get(self, task_id: str) -> Followup | None: ...
+
+    async def for_ticket(self, ticket_id: str) -> list[Followup]:
+        """Oldest first."""
+        ...
+
+    async def in_state(self, state: str, *, due_before: float = 0.0, limit: int = 100) -> list[Followup]:
+        """Tasks in `state` (with `due_before`: due by then), the earliest due first."""
+        ...
+
+    async def claim(
+        self, task_id: str, from_state: str, to_state: str, operator: str = ""
+    ) -> Followup | None:
+        """Move a task from one state to another unless someone else moved it first (None)."""
+        ...
+
+    async def save(self, task: Followup) -> None:
+        """Write the task's state, due time, attempts, outcome, answer and operator."""
+        ...
+
+
 class Store(Protocol):
     """Open one with `ivr.store.open_store(path_or_url)`; close it with `await store.close()`."""
 
@@ -215,6 +253,9 @@ class Store(Protocol):
 
     @property
     def units(self) -> UnitBook: ...
+
+    @property
+    def followups(self) -> FollowupBook: ...
 
     @property
     def location(self) -> str:

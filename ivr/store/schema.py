@@ -129,6 +129,24 @@ MIGRATIONS: tuple[str, ...] = (
         password_hash TEXT NOT NULL
     );
     """,
+    # 6: follow-up (回访) tasks: the line's calls to citizens after a unit's reply
+    """
+    CREATE TABLE followups (
+        id TEXT PRIMARY KEY,
+        ticket_id TEXT NOT NULL REFERENCES tickets (id),
+        caller TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'due',
+        due_at REAL NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_outcome TEXT NOT NULL DEFAULT '',
+        answer TEXT NOT NULL DEFAULT '{}',
+        operator TEXT NOT NULL DEFAULT '',
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE INDEX followups_state ON followups (state, due_at);
+    CREATE INDEX followups_ticket ON followups (ticket_id);
+    """,
 )
 
 

@@ -15,6 +15,7 @@ import aiosqlite
 
 from ivr.records import CallRecord, QueueEvent, QueueEventKind, SeatEvent, SeatState
 from ivr.store.base import OutboxItem, Outgoing
+from ivr.store.followups import SqliteFollowupBook
 from ivr.store.schema import migrate
 from ivr.store.sessions import SqliteSessionBook
 from ivr.store.tickets import SqliteTicketBook
@@ -50,6 +51,7 @@ class SqliteStore:
         self.tickets = SqliteTicketBook(conn, self._writer, now, outbox_rows, self._outbox_changed)
         self.sessions = SqliteSessionBook(conn, self._writer)
         self.units = SqliteUnitBook(conn, self._writer)
+        self.followups = SqliteFollowupBook(conn, self._writer, now)
         self.path = Path()
         self.outbox_listeners: list[Callable[[], None]] = []  # the bus wakes its sender here
 
