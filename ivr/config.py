@@ -155,6 +155,38 @@ class DeadlineSettings:
     calendar_ahead_days: int = checked(60, POSITIVE)  # warn when the holidays do not cover these
 
 
+def _ranges(values: tuple[str, ...]) -> bool:
+    from ivr.flow.calendar import TimeRange  # the calendar's own parser, so both agree
+
+    try:
+        return bool(values) and all(TimeRange.parse(v) for v in values)
+    except ValueError:
+        return False
+
+
+_TRUNK = Rule(
+    'a "host:port" such as "10.0.0.1:5060", or "" for no calls',
+    lambda v: not v or (v.count(":") == 1 and v.split(":")[1].isdigit() and bool(v.split(":")[0])),
+)
+
+
+@dataclass(frozen=True)
+class FollowupSettings:
+    """Follow-up calls (回访) the line places after a unit's reply (agents/followups)."""
+
+    enabled: bool = True
+    trunk: str = checked("", _TRUNK)  # host:port citizens are dialled through; "": no calls
+    hours: tuple[str, ...] = checked(
+        ("09:00-20:00",), Rule('a list such as ["09:00-12:00", "14:00-20:00"]', _ranges)
+    )
+    delay_minutes: float = checked(0.0, SECONDS)  # after the reply, before the first call
+    retry_minutes: float = checked(60.0, POSITIVE_SECONDS)  # after no answer or busy
+    max_attempts: int = checked(3, POSITIVE)  # then the operators' worklist
+    answer_seconds: float = checked(45.0, POSITIVE_SECONDS)  # ring this long
+    every_seconds: float = checked(30.0, POSITIVE_SECONDS)  # how often due tasks are looked for
+    flow: str = checked("followup", NAME)
+
+
 @dataclass(frozen=True)
 class QueueSettings:
     name: str
@@ -241,6 +273,7 @@ class Settings:
     timezone: str = "Asia/Shanghai"  # the centre's clock: ticket numbers, day folders, today's charts
     cluster: ClusterSettings = field(default_factory=ClusterSettings)
     deadlines: DeadlineSettings = field(default_factory=DeadlineSettings)
+    followup: FollowupSettings = field(default_factory=FollowupSettings)
 
     def resolve(self, path: str | Path) -> Path:
         """Paths in config are relative to the config file's folder."""
@@ -260,6 +293,7 @@ SECTIONS = (
     "seats",
     "cluster",
     "deadlines",
+    "followup",
 )
 TOP_KEYS = ("log_level", "timezone")
 FLOWS_KEYS = ("dir", "audio", "default", "numbers")
@@ -353,6 +387,7 @@ def _parse(raw: dict[str, Any], source: Path, problems: Problems) -> Settings:
         seats=_seats(raw.get("seats", []), queues, problems),
         cluster=problems.section(ClusterSettings, raw.get("cluster", {}), "[cluster]"),
         deadlines=problems.section(DeadlineSettings, raw.get("deadlines", {}), "[deadlines]"),
+        followup=problems.section(FollowupSettings, raw.get("followup", {}), "[followup]"),
         **{k: v.upper() if k == "log_level" else v for k, v in top.items() if v is not MISSING},
     )
 

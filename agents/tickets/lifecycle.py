@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from ivr.bus import Topics, envelope
@@ -47,6 +47,9 @@ class TicketLife:
         self.topics = topics
         self.due = due
         self.now = now
+        # called after every step with the ticket and the event (the follow-up desk waits for
+        # "reply"); a listener's failure is logged, never undoes the step
+        self.listeners: list[Callable[[Ticket, str], Awaitable[None]]] = []
 
     # --- the centre's side ---------------------------------------------------------------
     async def dispatch(self, ticket_id: str, unit_name: str, *, actor: str, note: str = "") -> Ticket:
@@ -157,11 +160,17 @@ class TicketLife:
             return self.messages(t, event, note, actor, notify)
 
         try:
-            return await self.store.tickets.update(
+            done = await self.store.tickets.update(
                 ticket.id, fields, actor=actor, also=announce, event=event, note=note
             )
         except StoreError as exc:
             raise LifeError(400, str(exc)) from exc
+        for listener in self.listeners:
+            try:
+                await listener(done, event)
+            except Exception:
+                log.exception("after %s of ticket %s", event, ticket.id)
+        return done
 
     def messages(self, t: Ticket, event: str, note: str, actor: str, notify: Unit | None) -> list[Outgoing]:
         """The ticket as it now is (retained), the event, and the unit's inbox feed on dispatch

@@ -22,6 +22,7 @@ from starlette.staticfiles import StaticFiles
 from agents.acd import Acd
 from agents.console import Console
 from agents.eventlog import EventLog
+from agents.followups import FollowupDesk
 from agents.tickets.deadlines import Deadlines, DeadlineWatch
 from agents.tickets.lifecycle import TicketLife
 from agents.web.board import LiveBoard
@@ -72,6 +73,13 @@ class ConsoleServer:
         self.deadlines, calendar_problem = Deadlines.from_settings(settings)
         self._calendar_problem = calendar_problem
         self.life = life or TicketLife(store, bus.topics, due=self.deadlines)
+        f = settings.followup
+        self.followups = FollowupDesk(
+            self.life,
+            delay_seconds=f.delay_minutes * 60.0,
+            retry_seconds=f.retry_minutes * 60.0,
+            max_attempts=f.max_attempts,
+        )
         soon = settings.deadlines.due_soon_hours * 3600.0
         self.watch = DeadlineWatch(self.life, soon, every=watch_every)
         alert = settings.web.alert_wait_seconds if alert_wait_seconds is None else alert_wait_seconds

@@ -21,7 +21,7 @@ from ivr.records.call import (
     urgency_for,
 )
 from ivr.records.events import TERMINAL, EventSink, QueueEvent, QueueEventKind, SeatEvent, SeatState
-from ivr.records.followup import FOLLOWUP_STATES, Followup
+from ivr.records.followup import FOLLOWUP_STATES, Followup, OutboundResult
 from ivr.records.ticket import (
     AT_UNIT,
     EDITABLE,
@@ -51,6 +51,7 @@ __all__ = [
     "EventSink",
     "Followup",
     "Offer",
+    "OutboundResult",
     "QueueEvent",
     "QueueEventKind",
     "QueueOutcome",

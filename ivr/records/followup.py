@@ -25,3 +25,12 @@ class Followup:
     operator: str = ""  # the seat that took it from the worklist
     created_at: float = 0.0
     updated_at: float = 0.0
+
+
+@dataclass(frozen=True)
+class OutboundResult:
+    """How a call the line placed went: "answered" (the flow ran; its variables), "no_answer",
+    "busy" or "failed"."""
+
+    outcome: str
+    variables: Mapping[str, Any] = field(default_factory=dict)
