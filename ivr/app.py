@@ -222,6 +222,7 @@ class Hotline:
             f.trunk,
             answer_timeout=f.answer_seconds,
         )
+        self.web.followup_pages.dialer = line.connect  # operators' follow-ups from the console
         hours = tuple(TimeRange.parse(h) for h in f.hours)
         return FollowupCaller(self.web.followups, line, hours=hours, flow=f.flow, every=f.every_seconds)
 

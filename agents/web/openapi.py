@@ -235,6 +235,41 @@ def _after_call() -> dict[str, dict[str, Any]]:
                 errors=(400, 401, 403, 404, 409),
             )
         },
+        "/api/followups": {
+            "get": _op(
+                "Follow-up tasks: the operators' worklist (state=worklist), or due, calling, done",
+                query=("state",),
+                errors=(400, 401, 403),
+            )
+        },
+        "/api/followups/{task_id}/take": {
+            "post": _op(
+                "Take a task off the worklist (seat)", params=("task_id",), errors=(401, 403, 404, 409)
+            )
+        },
+        "/api/followups/{task_id}/call": {
+            "post": _op(
+                "Place the call: the seat's phone rings, then the citizen's (seat, task taken)",
+                params=("task_id",),
+                errors=(401, 403, 404, 409, 503),
+            )
+        },
+        "/api/followups/{task_id}/answer": {
+            "post": _op(
+                "Record the citizen's answer; unsolved or 不满意 reopens the ticket (重办), else it closes",
+                body={
+                    "type": "object",
+                    "properties": {
+                        "solved": {"type": "boolean"},
+                        "satisfaction": {"enum": ["满意", "基本满意", "不满意"]},
+                        "words": _STR,
+                    },
+                    "required": ["solved", "satisfaction"],
+                },
+                params=("task_id",),
+                errors=(400, 401, 403, 404, 409),
+            )
+        },
         "/api/units/{unit_id}": {"get": _op("The unit: id, name, kind, district", params=unit_p)},
         "/api/units/{unit_id}/inbox": {
             "get": _op(

@@ -28,6 +28,7 @@ from agents.tickets.lifecycle import TicketLife
 from agents.web.board import LiveBoard
 from agents.web.desk import Desk
 from agents.web.dispatch import DispatchDesk
+from agents.web.followups import FollowupPages
 from agents.web.knowledge import KnowledgeBase
 from agents.web.live import LiveHub
 from agents.web.openapi import spec
@@ -80,6 +81,9 @@ class ConsoleServer:
             retry_seconds=f.retry_minutes * 60.0,
             max_attempts=f.max_attempts,
         )
+        self.followup_pages = FollowupPages(
+            self.sessions, self.followups, lambda sid: acd.seats[sid].settings.uri
+        )
         soon = settings.deadlines.due_soon_hours * 3600.0
         self.watch = DeadlineWatch(self.life, soon, every=watch_every)
         alert = settings.web.alert_wait_seconds if alert_wait_seconds is None else alert_wait_seconds
@@ -120,6 +124,7 @@ class ConsoleServer:
             *supervision.routes(),
             *UnitDesk(self.sessions, self.life).routes(),
             *DispatchDesk(self.sessions, self.life).routes(),
+            *self.followup_pages.routes(),
             WebSocketRoute("/api/live", self.hub.websocket),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ]

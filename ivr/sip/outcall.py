@@ -15,6 +15,7 @@ from ivr.flow.interpreter import Interpreter
 from ivr.flow.model import FlowSet
 from ivr.flow.services import FlowServices
 from ivr.privacy import mask
+from ivr.race import first
 from ivr.records import OutboundResult
 from ivr.sip.call import Call, Engine
 from ivr.sip.leg import Leg
@@ -39,6 +40,7 @@ class OutboundFlows:
         self._services = services
         self._trunk = trunk  # host:port the citizen is reached through
         self._answer_timeout = answer_timeout
+        self._bridges: set[asyncio.Future[None]] = set()  # operator follow-ups under way
 
     async def call(
         self, number: str, flow: str, variables: Mapping[str, str], call_id: str
@@ -66,3 +68,38 @@ class OutboundFlows:
             if not out.ended.is_set():
                 with contextlib.suppress(Exception):
                     await self._engine.hangup(out.id)
+
+    async def connect(self, seat_uri: str, number: str, call_id: str) -> OutboundResult:
+        """An operator's follow-up from the console: ring the seat's phone first, then dial the
+        citizen and bridge the two; returns once bridged (or not reached). The bridge ends when
+        either side hangs up."""
+        seat: Call | None = None
+        citizen: Call | None = None
+        try:
+            seat = await self._engine.dial(seat_uri, {"X-Hotline-Followup": call_id})
+            if not await seat.wait_answer(30):
+                return OutboundResult("failed")
+            citizen = await self._engine.dial(f"sip:{number}@{self._trunk}", {"X-Hotline-Followup": call_id})
+            if not await citizen.wait_answer(self._answer_timeout):
+                await self._drop(seat)
+                return OutboundResult("busy" if citizen.status in (486, 600, 603) else "no_answer")
+            await asyncio.wait_for(asyncio.gather(seat.media_ready.wait(), citizen.media_ready.wait()), 5)
+            await self._engine.bridge(citizen.id, seat.id)
+        except Exception as exc:  # CallGone, a timeout, a dial refused: not reached
+            log.warning("%s: operator follow-up to %s failed: %s", call_id, mask(number), exc)
+            await self._drop(seat, citizen)
+            return OutboundResult("failed")
+        task = asyncio.ensure_future(self._hold_until_one_leaves(seat, citizen))
+        self._bridges.add(task)
+        task.add_done_callback(self._bridges.discard)
+        return OutboundResult("answered")
+
+    async def _hold_until_one_leaves(self, a: Call, b: Call) -> None:
+        await first(a.ended.wait(), b.ended.wait())
+        await self._drop(a, b)
+
+    async def _drop(self, *calls: Call | None) -> None:
+        for call in calls:
+            if call is not None and not call.ended.is_set():
+                with contextlib.suppress(Exception):
+                    await self._engine.hangup(call.id)
