@@ -166,6 +166,11 @@ class TicketBook(Protocol):
 
     async def history(self, ticket_id: str) -> list[TicketChange]: ...
 
+    async def events(self, since: float, until: float) -> list[TicketChange]:
+        """History entries that name an event (dispatch, reply, followup...) in [since, until),
+        in the order they were written (for the figures)."""
+        ...
+
     async def search(self, query: TicketQuery) -> list[Ticket]:
         """Tickets matching every criterion of `query`, newest first, drafts left out."""
         ...

@@ -147,6 +147,13 @@ class PgTicketBook:
         sql = f"SELECT {HISTORY_COLUMNS} FROM ticket_history WHERE ticket_id = $1 ORDER BY id"
         return [change_from_row(r) for r in await self._pool.fetch(sql, ticket_id)]
 
+    async def events(self, since: float, until: float) -> list[TicketChange]:
+        sql = (
+            f"SELECT {HISTORY_COLUMNS} FROM ticket_history"
+            f" WHERE event != '' AND at >= $1 AND at < $2 ORDER BY id"
+        )
+        return [change_from_row(r) for r in await self._pool.fetch(sql, since, until)]
+
     async def search(self, query: TicketQuery) -> list[Ticket]:
         where, args = search_where(query, lambda n: f"${n}")
         return [ticket_from_row(r) for r in await self._pool.fetch(_SELECT + where, *args)]

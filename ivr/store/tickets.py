@@ -169,6 +169,15 @@ class SqliteTicketBook:
             rows = await cur.fetchall()
         return [change_from_row(r) for r in rows]
 
+    async def events(self, since: float, until: float) -> list[TicketChange]:
+        sql = (
+            f"SELECT {HISTORY_COLUMNS} FROM ticket_history"
+            f" WHERE event != '' AND at >= ? AND at < ? ORDER BY id"
+        )
+        async with self._conn.execute(sql, (since, until)) as cur:
+            rows = await cur.fetchall()
+        return [change_from_row(r) for r in rows]
+
     async def search(self, query: TicketQuery) -> list[Ticket]:
         where, args = search_where(query, lambda n: f"?{n}")
         async with self._conn.execute(_SELECT + where, args) as cur:

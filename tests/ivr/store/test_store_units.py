@@ -94,3 +94,20 @@ async def test_search_by_number_caller_date_category_status_and_operator(backend
         assert len(await ids(limit=1)) == 1
     finally:
         await store.close()
+
+
+async def test_events_between_dates_in_write_order(backend: Backend) -> None:
+    clock = [100.0]
+    store = await backend.open(now=lambda: clock[0])
+    try:
+        t = await store.tickets.create("1", status="open")
+        await store.tickets.update(t.id, {"status": "dispatched"}, actor="seat:1", event="dispatch")
+        clock[0] = 200.0
+        await store.tickets.update(t.id, {"description": "x"}, actor="seat:1")  # no event: left out
+        await store.tickets.update(t.id, {"status": "replied"}, actor="unit:a", event="reply", note="好")
+        clock[0] = 300.0
+        await store.tickets.update(t.id, {"status": "closed"}, actor="followup", event="close")
+        assert [e.event for e in await store.tickets.events(0.0, 1000.0)] == ["dispatch", "reply", "close"]
+        assert [e.event for e in await store.tickets.events(150.0, 300.0)] == ["reply"]
+    finally:
+        await store.close()
