@@ -176,6 +176,14 @@ def spec() -> dict[str, Any]:
                 "Per-operator report: calls, AHT, wrap-up, not-ready", query=report_q, errors=(400, 401, 403)
             )
         },
+        "/api/reports/units": {
+            "get": _op(
+                "After-call figures per unit (group=unit|category|district): received, on-time, returned,"
+                " reopened, resolution and satisfaction rates; JSON or CSV",
+                query=(*report_q, "group"),
+                errors=(400, 401, 403),
+            )
+        },
         "/api/openapi.json": {"get": _op("This document", public=True, errors=())},
         **_after_call(),
     }

@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from agents.tickets.figures import COLUMNS as FIGURE_COLUMNS
 from agents.web.api import ApiError, endpoint, token_of
 from agents.web.board import LiveBoard
 from agents.web.reports import OPERATOR_COLUMNS, QUEUE_COLUMNS, ReportError, Reports, to_csv
@@ -38,6 +39,7 @@ class Supervision:
             Route("/api/oversight", endpoint(self.oversight)),
             Route("/api/reports/queues", endpoint(self.queue_report)),
             Route("/api/reports/operators", endpoint(self.operator_report)),
+            Route("/api/reports/units", endpoint(self.unit_report)),
         ]
 
     async def _check(self, request: Request) -> None:
@@ -61,6 +63,11 @@ class Supervision:
     async def operator_report(self, request: Request) -> Response:
         return await self._report(request, "operators")
 
+    async def unit_report(self, request: Request) -> Response:
+        """Per unit (or `group=category|district`): received, on time, returned, reopened,
+        resolved, satisfied."""
+        return await self._report(request, "units")
+
     async def _report(self, request: Request, kind: str) -> Response:
         await self._check(request)
         today = date.fromtimestamp(time.time()).isoformat()
@@ -73,6 +80,9 @@ class Supervision:
             columns: tuple[str, ...]
             if kind == "queues":
                 rows, columns = await self._reports.queues(start, end), QUEUE_COLUMNS
+            elif kind == "units":
+                group = request.query_params.get("group", "unit")
+                rows, columns = await self._reports.units(start, end, group), FIGURE_COLUMNS
             else:
                 rows, columns = await self._reports.operators(start, end), OPERATOR_COLUMNS
         except ReportError as exc:

@@ -66,3 +66,24 @@ async def test_operator_takes_calls_and_records_the_answer(rig: Rig) -> None:
     assert (await rig.http.get("/api/followups", headers=u)).status_code == 403
     inbox = (await rig.http.get("/api/units/cy-cgw/inbox", headers=u)).json()["tickets"]
     assert [t["id"] for t in inbox] == [tid] and inbox[0]["status"] == "reopened"  # 重办
+
+
+async def test_unit_figures_as_json_and_csv(rig: Rig) -> None:
+    tid, task_id = await _on_worklist(rig)
+    h1, sup = await rig.login("1001"), await rig.supervisor()
+    await rig.http.post(f"/api/followups/{task_id}/take", headers=h1)
+    await rig.http.post(
+        f"/api/followups/{task_id}/answer", json={"solved": True, "satisfaction": "满意"}, headers=h1
+    )
+    assert (await rig.http.get("/api/reports/units", headers=h1)).status_code == 403
+    (row,) = (await rig.http.get("/api/reports/units", headers=sup)).json()["rows"]
+    assert (row["name"], row["received"], row["replied"], row["followups"]) == (UNIT, 1, 1, 1)
+    assert (row["on_time_rate"], row["resolution_rate"], row["satisfaction_rate"]) == (1.0, 1.0, 1.0)
+    csv = await rig.http.get("/api/reports/units?group=category&format=csv", headers=sup)
+    lines = csv.text.lstrip("\ufeff").splitlines()
+    assert lines[0].startswith("name,received,replied,on_time_rate") and lines[1].startswith(
+        "（未填）,1,1,1.0"
+    )
+    assert (await rig.http.get("/api/reports/units?group=street", headers=sup)).status_code == 400
+    ticket = await rig.store.tickets.get(tid)
+    assert ticket is not None and ticket.status == "closed"
