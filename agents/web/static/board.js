@@ -69,16 +69,21 @@ const COLS = {
   queues: [["queue", "队列"], ["entered", "进线"], ["answered", "接通"], ["abandoned", "放弃"],
     ["service_level", "服务水平", pct], ["asa", "ASA", secs], ["abandon_rate", "放弃率", pct], ["aht", "AHT", secs]],
   operators: [["seat_id", "座席"], ["name", "姓名"], ["calls", "接听"], ["aht", "AHT", secs],
-    ["wrapup_seconds", "话后处理", fmtDuration], ["not_ready_seconds", "示忙", fmtDuration]],
+    ["wrapup_seconds", "话后处理", fmtDuration], ["not_ready_seconds", "示忙", fmtDuration],
+    ["surveys", "评价数"], ["satisfaction_rate", "满意率", pct]],
+  units: [["name", "名称"], ["received", "受理"], ["replied", "反馈"], ["on_time_rate", "按时率", pct],
+    ["returned_rate", "退单率", pct], ["reopened_rate", "重办率", pct], ["followups", "回访"],
+    ["resolution_rate", "解决率", pct], ["satisfaction_rate", "满意率", pct]],
 };
 function range() { return `from=${$("from").value}&to=${$("to").value}`; }
+function group() { return `&group=${$("unit-group").value}`; }
 
 $("preview").onclick = async () => {
   $("report-error").textContent = "";
   try {
     const parts = [];
-    for (const kind of ["queues", "operators"]) {
-      const r = await api("GET", `/api/reports/${kind}?${range()}`);
+    for (const kind of ["queues", "operators", "units"]) {
+      const r = await api("GET", `/api/reports/${kind}?${range()}${kind === "units" ? group() : ""}`);
       parts.push(el("table", { "data-report": kind },
         el("thead", {}, el("tr", {}, ...COLS[kind].map(([, h]) => el("th", {}, h)))),
         el("tbody", {}, ...r.rows.map((row) => el("tr", {}, ...COLS[kind].map(([k, , f]) =>
@@ -90,7 +95,7 @@ $("preview").onclick = async () => {
 
 async function download(kind) {
   $("report-error").textContent = "";
-  const res = await fetch(`/api/reports/${kind}?${range()}&format=csv`,
+  const res = await fetch(`/api/reports/${kind}?${range()}${kind === "units" ? group() : ""}&format=csv`,
     { headers: { authorization: "Bearer " + me.token } });
   if (!res.ok) { $("report-error").textContent = (await res.json()).error; return; }
   const a = el("a", { href: URL.createObjectURL(await res.blob()),
@@ -101,6 +106,7 @@ async function download(kind) {
 }
 $("csv-queues").onclick = () => download("queues");
 $("csv-operators").onclick = () => download("operators");
+$("csv-units").onclick = () => download("units");
 $("signout").onclick = async () => { await api("POST", "/api/logout").catch(() => {}); toLogin(); };
 
 // --- 督办: tickets at units due soon or overdue, and the holiday calendar's coverage -----------

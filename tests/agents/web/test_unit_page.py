@@ -113,5 +113,10 @@ async def test_board_shows_overdue_units_and_the_calendar_warning(rig: Rig, brow
     await expect(page.locator("#oversight-counts")).to_have_text("超期 1 件 · 即将到期 0 件")
     await expect(page.locator(f"#oversight-units tr[data-unit='{UNIT}'] td").nth(1)).to_have_text("1")
     await expect(page.locator("#calendar-warning")).to_contain_text("时限日历无法读取")
+    await page.click("#preview")  # the after-call figures next to the queue and operator reports
+    units = page.locator("table[data-report=units] tbody tr")
+    await expect(units).to_have_count(1)
+    await expect(units.first.locator("td").nth(0)).to_have_text(UNIT)
+    await expect(units.first.locator("td").nth(1)).to_have_text("2")
     SHOTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=str(SHOTS / "board-oversight.png"), full_page=True)
