@@ -188,6 +188,21 @@ class FollowupSettings:
 
 
 @dataclass(frozen=True)
+class WebhookSettings:
+    """Every step of a ticket's life POSTed to a city's dispatch platform (agents/tickets/webhook)."""
+
+    url: str = checked(
+        "",
+        Rule(
+            'an http:// or https:// URL, or "" for none',
+            lambda v: not v or v.startswith(("http://", "https://")),
+        ),
+    )
+    secret: str = ""  # HMAC-SHA256 key for X-Hotline-Signature; required with a url
+    timeout: float = checked(10.0, POSITIVE_SECONDS)
+
+
+@dataclass(frozen=True)
 class QueueSettings:
     name: str
     strategy: str = checked("longest_idle", one_of(*STRATEGIES))
@@ -274,6 +289,7 @@ class Settings:
     cluster: ClusterSettings = field(default_factory=ClusterSettings)
     deadlines: DeadlineSettings = field(default_factory=DeadlineSettings)
     followup: FollowupSettings = field(default_factory=FollowupSettings)
+    webhook: WebhookSettings = field(default_factory=WebhookSettings)
 
     def resolve(self, path: str | Path) -> Path:
         """Paths in config are relative to the config file's folder."""
@@ -294,6 +310,7 @@ SECTIONS = (
     "cluster",
     "deadlines",
     "followup",
+    "webhook",
 )
 TOP_KEYS = ("log_level", "timezone")
 FLOWS_KEYS = ("dir", "audio", "default", "numbers")
@@ -388,8 +405,19 @@ def _parse(raw: dict[str, Any], source: Path, problems: Problems) -> Settings:
         cluster=problems.section(ClusterSettings, raw.get("cluster", {}), "[cluster]"),
         deadlines=problems.section(DeadlineSettings, raw.get("deadlines", {}), "[deadlines]"),
         followup=problems.section(FollowupSettings, raw.get("followup", {}), "[followup]"),
+        webhook=_webhook(raw.get("webhook", {}), problems),
         **{k: v.upper() if k == "log_level" else v for k, v in top.items() if v is not MISSING},
     )
+
+
+def _webhook(raw: Any, problems: Problems) -> WebhookSettings:
+    hook = problems.section(WebhookSettings, raw, "[webhook]")
+    if hook.url and not hook.secret:
+        problems.add(
+            "[webhook]",
+            'secret: expected a shared secret when url is set (receivers check signatures), got ""',
+        )
+    return hook
 
 
 def _all_named(numbers: dict[str, str]) -> bool:

@@ -25,6 +25,7 @@ from agents.eventlog import EventLog
 from agents.followups import FollowupDesk
 from agents.tickets.deadlines import Deadlines, DeadlineWatch
 from agents.tickets.lifecycle import TicketLife
+from agents.tickets.webhook import Webhook
 from agents.web.board import LiveBoard
 from agents.web.desk import Desk
 from agents.web.dispatch import DispatchDesk
@@ -84,6 +85,8 @@ class ConsoleServer:
         self.followup_pages = FollowupPages(
             self.sessions, self.followups, lambda sid: acd.seats[sid].settings.uri
         )
+        hook = settings.webhook
+        self.webhook = Webhook(store, hook.url, hook.secret, timeout=hook.timeout) if hook.url else None
         soon = settings.deadlines.due_soon_hours * 3600.0
         self.watch = DeadlineWatch(self.life, soon, every=watch_every)
         alert = settings.web.alert_wait_seconds if alert_wait_seconds is None else alert_wait_seconds
@@ -147,6 +150,8 @@ class ConsoleServer:
     async def start(self) -> None:
         await self.board.load()
         self.watch.start()
+        if self.webhook is not None:
+            self.webhook.start()
         web = self.settings.web
         # bind the socket ourselves: port 0 then has a real number before uvicorn runs
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -171,6 +176,8 @@ class ConsoleServer:
 
     async def stop(self) -> None:
         await self.watch.stop()
+        if self.webhook is not None:
+            await self.webhook.stop()
         await self.hub.stop()
         if self._server is not None and self._task is not None:
             self._server.should_exit = True

@@ -171,6 +171,17 @@ class TicketBook(Protocol):
         in the order they were written (for the figures)."""
         ...
 
+    async def events_after(self, last_id: int, limit: int = 100) -> list[tuple[int, TicketChange]]:
+        """History entries that name an event, with their row ids, after `last_id` in id order
+        (what an outgoing webhook delivers), at most `limit`."""
+        ...
+
+    async def cursor(self, name: str) -> int:
+        """The last history id delivered to `name` (a webhook URL); 0 at first."""
+        ...
+
+    async def set_cursor(self, name: str, last_id: int) -> None: ...
+
     async def search(self, query: TicketQuery) -> list[Ticket]:
         """Tickets matching every criterion of `query`, newest first, drafts left out."""
         ...

@@ -152,6 +152,14 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX followups_state ON followups (state, due_at);
     CREATE INDEX followups_ticket ON followups (ticket_id);
     """,
+    # 7: how far each outgoing webhook has delivered the ticket events (history row ids)
+    """
+    CREATE TABLE webhook_cursors (
+        url TEXT PRIMARY KEY,
+        last_id BIGINT NOT NULL DEFAULT 0,
+        updated_at DOUBLE PRECISION NOT NULL DEFAULT 0
+    );
+    """,
 )
 
 

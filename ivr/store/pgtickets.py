@@ -154,6 +154,26 @@ class PgTicketBook:
         )
         return [change_from_row(r) for r in await self._pool.fetch(sql, since, until)]
 
+    async def events_after(self, last_id: int, limit: int = 100) -> list[tuple[int, TicketChange]]:
+        sql = (
+            f"SELECT id, {HISTORY_COLUMNS} FROM ticket_history"
+            " WHERE event != '' AND id > $1 ORDER BY id LIMIT $2"
+        )
+        return [
+            (int(r[0]), change_from_row(tuple(r)[1:])) for r in await self._pool.fetch(sql, last_id, limit)
+        ]
+
+    async def cursor(self, name: str) -> int:
+        got = await self._pool.fetchval("SELECT last_id FROM webhook_cursors WHERE url = $1", name)
+        return int(got or 0)
+
+    async def set_cursor(self, name: str, last_id: int) -> None:
+        sql = (
+            "INSERT INTO webhook_cursors (url, last_id, updated_at) VALUES ($1, $2, $3)"
+            " ON CONFLICT (url) DO UPDATE SET last_id = excluded.last_id, updated_at = excluded.updated_at"
+        )
+        await self._writer.write([(sql, (name, last_id, self._now()))])
+
     async def search(self, query: TicketQuery) -> list[Ticket]:
         where, args = search_where(query, lambda n: f"${n}")
         return [ticket_from_row(r) for r in await self._pool.fetch(_SELECT + where, *args)]

@@ -178,6 +178,27 @@ class SqliteTicketBook:
             rows = await cur.fetchall()
         return [change_from_row(r) for r in rows]
 
+    async def events_after(self, last_id: int, limit: int = 100) -> list[tuple[int, TicketChange]]:
+        sql = (
+            f"SELECT id, {HISTORY_COLUMNS} FROM ticket_history"
+            " WHERE event != '' AND id > ? ORDER BY id LIMIT ?"
+        )
+        async with self._conn.execute(sql, (last_id, limit)) as cur:
+            rows = await cur.fetchall()
+        return [(int(r[0]), change_from_row(r[1:])) for r in rows]
+
+    async def cursor(self, name: str) -> int:
+        async with self._conn.execute("SELECT last_id FROM webhook_cursors WHERE url = ?", (name,)) as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    async def set_cursor(self, name: str, last_id: int) -> None:
+        sql = (
+            "INSERT INTO webhook_cursors (url, last_id, updated_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (url) DO UPDATE SET last_id = excluded.last_id, updated_at = excluded.updated_at"
+        )
+        await self._writer.write([(sql, (name, last_id, self._now()))])
+
     async def search(self, query: TicketQuery) -> list[Ticket]:
         where, args = search_where(query, lambda n: f"?{n}")
         async with self._conn.execute(_SELECT + where, args) as cur:
