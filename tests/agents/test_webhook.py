@@ -33,7 +33,7 @@ class Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-        X
+            def do_POST(self) -> None:  # the name http.server calls
                 body = self.rfile.read(int(self.headers["content-length"]))
                 mine = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
                 if not hmac.compare_digest(mine, self.headers.get("x-hotline-signature", "")):
