@@ -1,4 +1,5 @@
-"""`ivr unit`: the units tickets are dispatched to, and their staff sign-ins, in the store.
+"""`ivr unit`: the units tickets are dispatched to, and their staff sign-ins, in the store;
+`ivr taxonomy FILE`: a centre's taxonomy CSV checked against them.
 
 ivr unit add cy-cgw 朝阳区城管委 --kind 委办局 --district 朝阳区
 IVR_UNIT_PASSWORD=… ivr unit staff wang --unit cy-cgw --name 王科员   # else asked for on the tty
@@ -14,6 +15,7 @@ import asyncio
 import getpass
 import os
 import sys
+from pathlib import Path
 
 from ivr import config as config_mod
 from ivr.passwords import hash_password
@@ -63,6 +65,39 @@ def cmd_unit(args: argparse.Namespace) -> int:
         return 2
 
 
+async def _unit_names(where: str) -> list[str]:
+    from ivr.store import open_store
+
+    store = await open_store(where)
+    try:
+        return [u.name for u in await store.units.units()]
+    finally:
+        await store.close()
+
+
+def cmd_taxonomy(args: argparse.Namespace) -> int:
+    """Check a centre's taxonomy CSV: every problem with its line; units against the store's."""
+    from ivr.understanding.taxonomy import check
+
+    known: list[str] | None = None
+    if not args.no_units:
+        try:
+            settings = config_mod.load(args.config, files=False)
+            known = asyncio.run(_unit_names(settings.store.url or str(settings.resolve(settings.store.path))))
+        except (config_mod.ConfigError, StoreError) as exc:
+            print(f"ivr: cannot read the units: {exc}", file=sys.stderr)
+            return 2
+    try:
+        items, problems = check(Path(args.file), known)
+    except OSError as exc:
+        print(f"ivr: {args.file}: {exc}", file=sys.stderr)
+        return 2
+    for problem in problems:
+        print(problem)
+    print(f"{args.file}: {len(items)} categories, {len(problems)} problem(s)")
+    return 1 if problems else 0
+
+
 def add_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     u = sub.add_parser("unit", help="units tickets are dispatched to, and their staff sign-ins")
     u.add_argument("--config", default="config.toml")
@@ -80,3 +115,8 @@ def add_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     s.add_argument("--name", default="", help="the staff member's name")
     cmds.add_parser("list", help="the units")
     u.set_defaults(func=cmd_unit)
+    t = sub.add_parser("taxonomy", help="check a centre's three-level taxonomy CSV (line numbers, units)")
+    t.add_argument("file", help="CSV with category1,category2,category3,unit")
+    t.add_argument("--config", default="config.toml", help="whose store holds the units")
+    t.add_argument("--no-units", action="store_true", help="do not check units against the store")
+    t.set_defaults(func=cmd_taxonomy)
