@@ -278,6 +278,44 @@ def _after_call() -> dict[str, dict[str, Any]]:
                 errors=(400, 401, 403, 404, 409),
             )
         },
+        "/api/knowledge/articles": {
+            "get": _op(
+                "Every knowledge article's latest version, retired ones marked (supervisor)",
+                errors=(401, 403),
+            ),
+            "post": _op(
+                "Add an article (supervisor)",
+                body={
+                    "type": "object",
+                    "properties": {
+                        "title": _STR,
+                        "answer": _STR,
+                        "keywords": {"type": "array", "items": _STR},
+                    },
+                    "required": ["title", "answer"],
+                },
+                errors=(400, 401, 403, 409, 413),
+            ),
+        },
+        "/api/knowledge/articles/{article}": {
+            "patch": _op(
+                "Change an article's title, answer or keywords: a new version (supervisor)",
+                params=("article",),
+                errors=(400, 401, 403, 404, 409, 413),
+            )
+        },
+        "/api/knowledge/articles/{article}/retire": {
+            "post": _op(
+                "Retire an article: operators no longer find it (supervisor)",
+                params=("article",),
+                errors=(401, 403, 404, 409),
+            )
+        },
+        "/api/knowledge/articles/{article}/history": {
+            "get": _op(
+                "Every version of an article (supervisor)", params=("article",), errors=(401, 403, 404)
+            )
+        },
         "/api/units/{unit_id}": {"get": _op("The unit: id, name, kind, district", params=unit_p)},
         "/api/units/{unit_id}/inbox": {
             "get": _op(

@@ -26,6 +26,7 @@ from agents.followups import FollowupDesk
 from agents.tickets.deadlines import Deadlines, DeadlineWatch
 from agents.tickets.lifecycle import TicketLife
 from agents.tickets.webhook import Webhook
+from agents.web.articles import Articles
 from agents.web.board import LiveBoard
 from agents.web.desk import Desk
 from agents.web.dispatch import DispatchDesk
@@ -102,6 +103,7 @@ class ConsoleServer:
             self.board.queue_of,
             self.life,
         )
+        self.articles = Articles(self.sessions, store.knowledge, self.desk.knowledge)
         levels = {n: q.service_level_seconds for n, q in settings.queues.items()}
         reports = Reports(store, levels, {s.id: s.name for s in settings.seats})
         self.hub = LiveHub(acd, store, self.desk, self.board, self.sessions)
@@ -128,6 +130,7 @@ class ConsoleServer:
             *UnitDesk(self.sessions, self.life).routes(),
             *DispatchDesk(self.sessions, self.life).routes(),
             *self.followup_pages.routes(),
+            *self.articles.routes(),
             WebSocketRoute("/api/live", self.hub.websocket),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ]
@@ -149,6 +152,7 @@ class ConsoleServer:
 
     async def start(self) -> None:
         await self.board.load()
+        await self.articles.reload()
         self.watch.start()
         if self.webhook is not None:
             self.webhook.start()

@@ -22,6 +22,7 @@ from ivr.records.call import (
 )
 from ivr.records.events import TERMINAL, EventSink, QueueEvent, QueueEventKind, SeatEvent, SeatState
 from ivr.records.followup import FOLLOWUP_STATES, Followup, OutboundResult
+from ivr.records.knowledge import KnowledgeVersion
 from ivr.records.ticket import (
     AT_UNIT,
     EDITABLE,
@@ -50,6 +51,7 @@ __all__ = [
     "CallRecord",
     "EventSink",
     "Followup",
+    "KnowledgeVersion",
     "Offer",
     "OutboundResult",
     "QueueEvent",

@@ -21,6 +21,7 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 from ivr.records import (
     CallRecord,
     Followup,
+    KnowledgeVersion,
     QueueEvent,
     SeatEvent,
     Ticket,
@@ -256,6 +257,18 @@ class FollowupBook(Protocol):
         ...
 
 
+class KnowledgeBook(Protocol):
+    """The knowledge base's articles, every version kept (append-only)."""
+
+    async def versions(self) -> list[KnowledgeVersion]:
+        """Every version, by article then version."""
+        ...
+
+    async def add(self, versions: list[KnowledgeVersion]) -> None:
+        """Append versions in one transaction; StoreError if an (article, version) is taken."""
+        ...
+
+
 class Store(Protocol):
     """Open one with `ivr.store.open_store(path_or_url)`; close it with `await store.close()`."""
 
@@ -272,6 +285,9 @@ class Store(Protocol):
 
     @property
     def followups(self) -> FollowupBook: ...
+
+    @property
+    def knowledge(self) -> KnowledgeBook: ...
 
     @property
     def location(self) -> str:

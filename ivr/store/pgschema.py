@@ -160,6 +160,21 @@ MIGRATIONS: tuple[str, ...] = (
         updated_at DOUBLE PRECISION NOT NULL DEFAULT 0
     );
     """,
+    # 8: the knowledge base as supervisors edit it, every version kept
+    """
+    CREATE TABLE knowledge_versions (
+        id BIGSERIAL PRIMARY KEY,
+        article INTEGER NOT NULL,
+        version INTEGER NOT NULL,
+        title TEXT NOT NULL,
+        keywords TEXT NOT NULL DEFAULT '[]',
+        answer TEXT NOT NULL,
+        retired INTEGER NOT NULL DEFAULT 0,
+        actor TEXT NOT NULL,
+        at DOUBLE PRECISION NOT NULL,
+        UNIQUE (article, version)
+    );
+    """,
 )
 
 

@@ -155,6 +155,21 @@ MIGRATIONS: tuple[str, ...] = (
         updated_at REAL NOT NULL DEFAULT 0
     );
     """,
+    # 8: the knowledge base as supervisors edit it, every version kept
+    """
+    CREATE TABLE knowledge_versions (
+        id INTEGER PRIMARY KEY,
+        article INTEGER NOT NULL,
+        version INTEGER NOT NULL,
+        title TEXT NOT NULL,
+        keywords TEXT NOT NULL DEFAULT '[]',
+        answer TEXT NOT NULL,
+        retired INTEGER NOT NULL DEFAULT 0,
+        actor TEXT NOT NULL,
+        at REAL NOT NULL,
+        UNIQUE (article, version)
+    );
+    """,
 )
 
 

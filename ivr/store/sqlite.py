@@ -16,6 +16,7 @@ import aiosqlite
 from ivr.records import CallRecord, QueueEvent, QueueEventKind, SeatEvent, SeatState
 from ivr.store.base import OutboxItem, Outgoing
 from ivr.store.followups import SqliteFollowupBook
+from ivr.store.knowledge import SqliteKnowledgeBook
 from ivr.store.schema import migrate
 from ivr.store.sessions import SqliteSessionBook
 from ivr.store.tickets import SqliteTicketBook
@@ -52,6 +53,7 @@ class SqliteStore:
         self.sessions = SqliteSessionBook(conn, self._writer)
         self.units = SqliteUnitBook(conn, self._writer)
         self.followups = SqliteFollowupBook(conn, self._writer, now)
+        self.knowledge = SqliteKnowledgeBook(conn, self._writer)
         self.path = Path()
         self.outbox_listeners: list[Callable[[], None]] = []  # the bus wakes its sender here
 

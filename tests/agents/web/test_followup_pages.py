@@ -87,3 +87,32 @@ async def test_unit_figures_as_json_and_csv(rig: Rig) -> None:
     assert (await rig.http.get("/api/reports/units?group=street", headers=sup)).status_code == 400
     ticket = await rig.store.tickets.get(tid)
     assert ticket is not None and ticket.status == "closed"
+
+
+async def test_supervisors_edit_the_knowledge_base_with_history(rig: Rig) -> None:
+    h, sup = await rig.login("1001"), await rig.supervisor()
+    shipped = (await rig.http.get("/api/knowledge/articles", headers=sup)).json()
+    assert len(shipped) > 5 and all(a["actor"] == "seed" for a in shipped)
+    assert (await rig.http.get("/api/knowledge/articles", headers=h)).status_code == 403
+    body = {
+        "title": "共享单车乱停放",
+        "keywords": ["共享单车", "乱停"],
+        "answer": "可拨打运营企业客服，我们也会登记转城管部门。",
+    }
+    assert (await rig.http.post("/api/knowledge/articles", json=body, headers=h)).status_code == 403
+    added = (await rig.http.post("/api/knowledge/articles", json=body, headers=sup)).json()
+    found = (await rig.http.get("/api/knowledge?q=充电桩申请", headers=h)).json()
+    assert added["id"] in [a["id"] for a in found]  # operators find it at once
+    url = f"/api/knowledge/articles/{added['id']}"
+    changed = (await rig.http.patch(url, json={"answer": "请拨打运营企业客服电话。"}, headers=sup)).json()
+    assert changed["version"] == 2 and changed["title"] == "小区充电桩申请"
+    assert (await rig.http.post(url + "/retire", headers=sup)).json()["retired"] is True
+    assert (await rig.http.post(url + "/retire", headers=sup)).status_code == 409
+    after = (await rig.http.get("/api/knowledge?q=充电桩申请", headers=h)).json()
+    assert all(a["id"] != added["id"] for a in after)  # retired: operators no longer find it
+    history = (await rig.http.get(url + "/history", headers=sup)).json()
+    assert [(v["version"], v["retired"]) for v in history] == [(1, False), (2, False), (3, True)]
+    assert history[0]["answer"].startswith("可拨打")  # what was read out before the change
+    assert (
+        await rig.http.patch("/api/knowledge/articles/999", json={"title": "x"}, headers=sup)
+    ).status_code == 404

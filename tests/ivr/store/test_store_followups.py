@@ -39,3 +39,23 @@ async def test_due_lists_and_single_winner_claims(store: Store) -> None:
     assert [(x.id, x.attempts, x.last_outcome) for x in listed] == [(ids[1], 3, "no_answer")]
     taken = await store.followups.claim(ids[1], "worklist", "calling", operator="1001")
     assert taken is not None and taken.operator == "1001"
+
+
+async def test_knowledge_versions_are_appended_never_overwritten(store: Store) -> None:
+    from ivr.records import KnowledgeVersion
+    from ivr.store import StoreError
+
+    v1 = KnowledgeVersion(1, 1, "社保卡补办", ("社保卡",), "先挂失再补办", False, "seed", 1.0)
+    v2 = KnowledgeVersion(
+        1, 2, "社保卡补办", ("社保卡", "补办"), "先挂失，再到网点补办", False, "supervisor", 2.0
+    )
+    await store.knowledge.add([v1])
+    await store.knowledge.add([v2])
+    assert await store.knowledge.versions() == [v1, v2]
+    try:
+        await store.knowledge.add([v2])
+    except StoreError:
+        pass
+    else:
+        raise AssertionError("a version written twice must be refused")
+    assert len(await store.knowledge.versions()) == 2
