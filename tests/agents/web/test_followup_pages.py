@@ -95,9 +95,9 @@ async def test_supervisors_edit_the_knowledge_base_with_history(rig: Rig) -> Non
     assert len(shipped) > 5 and all(a["actor"] == "seed" for a in shipped)
     assert (await rig.http.get("/api/knowledge/articles", headers=h)).status_code == 403
     body = {
-        "title": "共享单车乱停放",
-        "keywords": ["共享单车", "乱停"],
-        "answer": "可拨打运营企业客服，我们也会登记转城管部门。",
+        "title": "小区充电桩申请",
+        "keywords": ["充电桩申请"],
+        "answer": "可拨打运营企业客服，由物业出具同意安装证明。",
     }
     assert (await rig.http.post("/api/knowledge/articles", json=body, headers=h)).status_code == 403
     added = (await rig.http.post("/api/knowledge/articles", json=body, headers=sup)).json()
