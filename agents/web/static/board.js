@@ -121,6 +121,41 @@ async function loadOversight() {
 }
 setInterval(loadOversight, 30000);
 
+// --- 知识库维护: add, change, retire; every version is kept by the server -------------------
+function kbSay(text, ok) { $("kb-msg").textContent = text; $("kb-msg").className = ok ? "ok" : "error"; }
+function kbEdit(a) {
+  $("kb-id").value = a ? a.id : "";
+  $("kb-title").value = a ? a.title : "";
+  $("kb-keywords").value = a ? a.keywords.join("，") : "";
+  $("kb-answer").value = a ? a.answer : "";
+}
+async function loadArticles() {
+  const list = await api("GET", "/api/knowledge/articles").catch(() => null);
+  if (!list) return;
+  $("kb-list").tBodies[0].replaceChildren(...list.map((a) => el("tr", { "data-article": a.id },
+    el("td", {}, String(a.id)), el("td", {}, a.title), el("td", {}, "v" + a.version),
+    el("td", {}, a.retired ? "已停用" : "使用中"),
+    el("td", {}, a.retired ? "" : el("button", { type: "button", class: "edit", onclick: () => kbEdit(a) }, "修改"),
+      a.retired ? "" : el("button", { type: "button", class: "retire", onclick: () => kbRetire(a) }, "停用")))));
+}
+async function kbRetire(a) {
+  try { await api("POST", `/api/knowledge/articles/${a.id}/retire`); kbSay(`已停用：${a.title}`, true); }
+  catch (e) { kbSay(e.message); }
+  loadArticles();
+}
+$("kb-new").onclick = () => kbEdit(null);
+$("kb-save").onclick = async () => {
+  const body = { title: $("kb-title").value.trim(), answer: $("kb-answer").value.trim(),
+    keywords: $("kb-keywords").value.split(/[,，\s]+/).filter(Boolean) };
+  const id = $("kb-id").value;
+  try {
+    const saved = await api(id ? "PATCH" : "POST", id ? `/api/knowledge/articles/${id}` : "/api/knowledge/articles", body);
+    kbEdit(saved);
+    kbSay(`已保存（v${saved.version}）`, true);
+  } catch (e) { kbSay(e.message); }
+  loadArticles();
+};
+
 // --- start ----------------------------------------------------------------------------------
 $("threshold").value = localStorage.getItem(TH_KEY) || "";
 live({
@@ -129,6 +164,7 @@ live({
     board = m.board;
     if (board.queues.reduce((n, q) => n + q.entered, 0) !== entered) loadCharts();
 loadOversight();
+loadArticles();
     offset = board.now - Date.now() / 1000;
     if (!$("threshold").value) $("threshold").placeholder = board.alert_wait_seconds;
     render();
@@ -137,3 +173,4 @@ loadOversight();
 });
 loadCharts();
 loadOversight();
+loadArticles();

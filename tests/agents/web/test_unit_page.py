@@ -120,3 +120,29 @@ async def test_board_shows_overdue_units_and_the_calendar_warning(rig: Rig, brow
     await expect(units.first.locator("td").nth(1)).to_have_text("2")
     SHOTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=str(SHOTS / "board-oversight.png"), full_page=True)
+
+
+async def test_supervisor_edits_the_knowledge_base_in_the_browser(rig: Rig, browser: Browser) -> None:
+    page = await browser.new_page()
+    await page.goto(rig.server.url + "static/index.html")
+    await page.click("#tab-sup")
+    await page.fill("#password", "boss")
+    await page.click("#submit")
+    await page.wait_for_url("**/static/board.html")
+    await page.fill("#kb-title", "小区充电桩申请")
+    await page.fill("#kb-keywords", "充电桩申请，私桩")
+    await page.fill("#kb-answer", "由物业出具同意安装证明后向供电公司申请。")
+    await page.click("#kb-save")
+    await expect(page.locator("#kb-msg")).to_have_text("已保存（v1）")
+    row = page.locator("#kb-list tr", has_text="小区充电桩申请")
+    await expect(row).to_contain_text("v1")
+    await page.fill("#kb-answer", "由物业出具同意安装证明后，向供电公司提交用电申请。")
+    await page.click("#kb-save")
+    await expect(page.locator("#kb-msg")).to_have_text("已保存（v2）")
+    await row.locator("button.retire").click()
+    await expect(row).to_contain_text("已停用")
+    articles = {v.article: v for v in await rig.store.knowledge.versions() if v.title == "小区充电桩申请"}
+    (article,) = articles
+    history = [v for v in await rig.store.knowledge.versions() if v.article == article]
+    assert [(v.version, v.retired) for v in history] == [(1, False), (2, False), (3, True)]
+    assert history[0].keywords == ("充电桩申请", "私桩") and history[1].answer.endswith("用电申请。")
