@@ -6,6 +6,7 @@ test-output/screenshots/."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -146,3 +147,42 @@ async def test_supervisor_edits_the_knowledge_base_in_the_browser(rig: Rig, brow
     history = [v for v in await rig.store.knowledge.versions() if v.article == article]
     assert [(v.version, v.retired) for v in history] == [(1, False), (2, False), (3, True)]
     assert history[0].keywords == ("充电桩申请", "私桩") and history[1].answer.endswith("用电申请。")
+
+
+async def test_operator_finds_own_tickets_and_works_the_follow_up_list(rig: Rig, browser: Browser) -> None:
+    await add_unit(rig, "cy-cgw", UNIT, "wang", "unitpw-1")
+    tid = await _dispatch(rig, "13800138000", "路灯不亮")
+    unit = await rig.store.units.unit("cy-cgw")
+    assert unit is not None
+    await rig.server.life.reply(unit, tid, "已更换灯泡", "solved", actor="unit:cy-cgw")
+    (task,) = await rig.store.followups.for_ticket(tid)
+    await rig.store.followups.save(replace(task, state="worklist", attempts=3, last_outcome="no_answer"))
+    page = await browser.new_page()
+    await page.goto(rig.server.url + "static/index.html")
+    await page.fill("#seat_id", "1001")
+    await page.fill("#password", "pw1001")
+    await page.click("#submit")
+    await page.wait_for_url("**/static/seat.html")
+    await page.goto(rig.server.url + "static/tickets.html")
+    await page.fill("#q-caller", "13800138000")
+    await page.click("#search")
+    await page.click(f"#results tr[data-ticket='{tid}']")
+    await expect(page.locator("#history li[data-event=reply]")).to_contain_text("已更换灯泡")
+    await page.click(f"#worklist tr[data-task='{task.id}'] button.take")
+    await expect(page.locator("#a-id")).to_have_text(tid)
+    await page.click("#a-call")  # no SIP in this console: the page says so
+    await expect(page.locator("#a-call-msg")).to_contain_text("外呼线路未启用")
+    await page.select_option("#a-solved", "false")
+    await page.select_option("#a-satisfaction", "不满意")
+    await page.fill("#a-words", "灯还是不亮")
+    await page.click("#a-save")
+    await expect(page.locator("#msg")).to_have_text("回访完成，工单已转承办单位重办")
+    ticket = await rig.store.tickets.get(tid)
+    assert ticket is not None and ticket.status == "reopened"
+    await page.click("#search")
+    await page.click(f"#results tr[data-ticket='{tid}']")
+    await expect(page.locator("#history li[data-event=followup]")).to_contain_text(
+        "未解决，不满意：灯还是不亮"
+    )
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SHOTS / "operator-tickets.png"), full_page=True)
