@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from agents.tickets.lifecycle import TicketLife
-from ivr.config import DeadlineSettings, Settings
+from ivr.aftercall import DeadlineSettings
+from ivr.config import Settings
 from ivr.flow.calendar import Calendar
 from ivr.flow.checker import load_calendar
 from ivr.records import AT_UNIT, Ticket, TicketQuery
