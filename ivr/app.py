@@ -16,6 +16,7 @@ from typing import Literal
 from agents.acd import Acd
 from agents.console import Console
 from agents.eventlog import EventLog
+from agents.followups import FollowupCaller
 from agents.shared import AnyAcd, SharedAcd
 from agents.tickets import ScreenPopper, TicketDesk
 from agents.web.server import ConsoleServer
@@ -25,6 +26,7 @@ from ivr.bus import Bus
 from ivr.config import Settings
 from ivr.control import CallerHangup
 from ivr.flow import FlowLibrary, FlowServices, Interpreter, Rejected
+from ivr.flow.calendar import TimeRange
 from ivr.flow.services import surveys
 from ivr.housekeeping import Housekeeping
 from ivr.privacy import make_private
@@ -33,6 +35,7 @@ from ivr.sip.call import Call
 from ivr.sip.engine import EngineConfig, SipEngine, registrar_host
 from ivr.sip.events import Registration
 from ivr.sip.leg import Leg, Recognizer, Voice
+from ivr.sip.outcall import OutboundFlows
 from ivr.sip.seatline import SipSeatLine
 from ivr.store import open_store
 from ivr.understanding import HotSpot, HotSpots
@@ -234,9 +237,39 @@ class Hotline:
             await self.engine.start()
         except RuntimeError as exc:
             raise RuntimeError(f"SIP on {s.sip.bind}:{self.engine.config.port}: {exc}") from exc
+        self.followup_caller = self._followup_caller()
+        if self.followup_caller is not None:
+            self.followup_caller.start()
         gc.freeze()  # start-up objects never die: keep them out of collections (fewer loop stalls)
 
+    def _followup_caller(self) -> FollowupCaller | None:
+        """The line's follow-up calls (回访), when [followup] names a trunk to call through."""
+        f = self.settings.followup
+        if not f.enabled or not f.trunk:
+            log.info("follow-up calls off ([followup] trunk not set): tasks go to the worklist by hand")
+            return None
+
+        def make_leg(call: Call) -> Leg:
+            return Leg(
+                self.engine, call, voice=self.voice, recognizer=self.recognizer, audio_dir=self.audio_dir
+            )
+
+        line = OutboundFlows(
+            self.engine,
+            make_leg,
+            lambda: self.flows.snapshot,
+            self.services,
+            f.trunk,
+            answer_timeout=f.answer_seconds,
+        )
+        self.web.followup_pages.dialer = line.connect  # operators' follow-ups from the console
+        hours = tuple(TimeRange.parse(h) for h in f.hours)
+        return FollowupCaller(self.web.followups, line, hours=hours, flow=f.flow, every=f.every_seconds)
+
     async def stop(self) -> None:
+        caller: FollowupCaller | None = getattr(self, "followup_caller", None)
+        if caller is not None:
+            await caller.stop()
         if self._reg_retry is not None:
             self._reg_retry.cancel()
         await self.engine.stop()  # hangs up every call first

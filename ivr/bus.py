@@ -64,6 +64,14 @@ class Topics:
     def seat_ticket_error(self, seat_id: str, ticket_id: str) -> str:
         return f"{self.seat_ticket(seat_id, ticket_id)}/error"
 
+    def ticket_event(self, ticket_id: str = "+") -> str:
+        """What happened to a ticket after dispatch (accept, return, reply, reopen...)."""
+        return f"{self.base}/ticket/{ticket_id}/event"
+
+    def unit_inbox(self, unit_id: str = "+") -> str:
+        """A unit's feed: tickets that reach its inbox (dispatch, reopen) and deadline alerts."""
+        return f"{self.base}/unit/{unit_id}/ticket"
+
     def hot_spot(self, place: str, category: str) -> str:
         """Several calls about one problem at one place (retained per place and category)."""
         safe = "".join("_" if ch in "+#/" else ch for ch in f"{place}|{category}")

@@ -16,6 +16,7 @@ from ivr.cluster.cli import add_commands as add_cluster_commands
 from ivr.flow.cli import add_commands
 from ivr.privacy import mask_logs, private_files
 from ivr.store import StoreError
+from ivr.store.cli import add_command as add_unit_command
 from ivr.understanding.cli import add_command as add_understand
 
 log = logging.getLogger("ivr")
@@ -180,6 +181,7 @@ def cmd_seat(args: argparse.Namespace) -> int:
             user=args.user,
             events=Path(args.events) if args.events else None,
             registrar=args.register,
+            script=args.script,
         )
 
     answered = asyncio.run(main())
@@ -261,6 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--duration", type=float, default=0, help="exit after this many seconds (0: until ^C)")
     st.add_argument("--events", default="", help="append a JSON line per incoming/answered/ended call")
     st.add_argument("--register", default="", help="register at this registrar, e.g. sip:127.0.0.1:5060")
+    st.add_argument("--script", default="", help="after answering: 'wait 8; dtmf 1; wait 5' (as for call)")
     st.set_defaults(func=cmd_seat)
 
     dm = sub.add_parser(
@@ -287,6 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_commands(sub)
     add_cluster_commands(sub)
     add_understand(sub)
+    add_unit_command(sub)
     return p
 
 

@@ -16,6 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from ivr.aftercall import DeadlineSettings as DeadlineSettings  # the [deadlines] section
+from ivr.aftercall import FollowupSettings as FollowupSettings
+from ivr.aftercall import WebhookSettings as WebhookSettings
+from ivr.aftercall import webhook_settings
 from ivr.configcheck import (
     COUNT,
     HOST_OR_EMPTY,
@@ -248,6 +252,9 @@ class Settings:
     timezone: str = "Asia/Shanghai"  # the centre's clock: ticket numbers, day folders, today's charts
     cluster: ClusterSettings = field(default_factory=ClusterSettings)
     understanding: UnderstandingSettings = field(default_factory=UnderstandingSettings)
+    deadlines: DeadlineSettings = field(default_factory=DeadlineSettings)
+    followup: FollowupSettings = field(default_factory=FollowupSettings)
+    webhook: WebhookSettings = field(default_factory=WebhookSettings)
 
     def resolve(self, path: str | Path) -> Path:
         """Paths in config are relative to the config file's folder."""
@@ -267,6 +274,9 @@ SECTIONS = (
     "seats",
     "cluster",
     "understanding",
+    "deadlines",
+    "followup",
+    "webhook",
 )
 TOP_KEYS = ("log_level", "timezone")
 FLOWS_KEYS = ("dir", "audio", "default", "numbers")
@@ -362,6 +372,9 @@ def _parse(raw: dict[str, Any], source: Path, problems: Problems) -> Settings:
         understanding=problems.section(
             UnderstandingSettings, raw.get("understanding", {}), "[understanding]"
         ),
+        deadlines=problems.section(DeadlineSettings, raw.get("deadlines", {}), "[deadlines]"),
+        followup=problems.section(FollowupSettings, raw.get("followup", {}), "[followup]"),
+        webhook=webhook_settings(raw.get("webhook", {}), problems),
         **{k: v.upper() if k == "log_level" else v for k, v in top.items() if v is not MISSING},
     )
 

@@ -99,6 +99,13 @@ SECONDS = at_least(0, "a number of seconds")
 POSITIVE_SECONDS = above(0, "a number of seconds")
 COUNT = at_least(0, "an integer")
 POSITIVE = at_least(1, "an integer")
+HOURS = above(0, "a number of hours")
+_LIMIT = re.compile(r"^\d+(\.\d+)?h$|^\d+d$")
+TIME_LIMITS = Rule(
+    'a table of category paths ("城市管理" or "城市管理/市政设施") to limits'
+    ' such as "48h" or "3d" (working days)',
+    lambda v: all(k.strip() and _LIMIT.match(x) and float(x[:-1]) > 0 for k, x in v.items()),
+)
 IPV4 = Rule('an IPv4 address such as "127.0.0.1"', _is_ipv4)
 IPV4_LIST = Rule('a list of IPv4 addresses such as ["127.0.0.1"]', lambda v: all(_is_ipv4(a) for a in v))
 IPV4_OR_HOST = Rule(

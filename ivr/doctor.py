@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
 import os
 import secrets
 import shutil
@@ -305,7 +306,30 @@ def _flows(settings: Settings) -> Check:
     return Check("flows", True, f"{', '.join(sorted(library.snapshot.flows))} load clean ({numbers})")
 
 
-def run_doctor(settings: Settings, out: Callable[[str], None] = print) -> int:
+def _calendar(settings: Settings, today: datetime.date | None = None) -> Check:
+    """Units' deadlines count working days on this calendar: it must know the coming holidays."""
+    from ivr.flow.checker import load_calendar
+
+    d = settings.deadlines
+    path = settings.resolve(d.calendar)
+    calendar, problem = load_calendar(path)
+    fix = f"add the State Council's holiday and 调休 schedule to {path} ([deadlines] calendar)"
+    if calendar is None:
+        return Check(
+            "deadline calendar", False, f"{problem}: deadlines count Monday to Friday", fix, required=False
+        )
+    day = today or datetime.date.today()
+    gap = calendar.uncovered(day, d.calendar_ahead_days)
+    if gap is not None:
+        ahead = d.calendar_ahead_days
+        detail = f"{path.name} lists no holidays for {gap.year}: the next {ahead} days are not covered"
+        return Check("deadline calendar", False, detail, fix, required=False)
+    return Check("deadline calendar", True, f"{path.name} covers the next {d.calendar_ahead_days} days")
+
+
+def run_doctor(
+    settings: Settings, out: Callable[[str], None] = print, today: datetime.date | None = None
+) -> int:
     checks = [
         _pjsua2(),
         _espeak(settings),
@@ -314,6 +338,7 @@ def run_doctor(settings: Settings, out: Callable[[str], None] = print) -> int:
         *_broker(settings),
         _database(settings),
         _registration(settings),
+        _calendar(settings, today),
     ]
     for c in checks:
         mark = "ok  " if c.ok else ("FAIL" if c.required else "warn")

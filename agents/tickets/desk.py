@@ -18,6 +18,10 @@ SPOKEN_STATUS = {
     "draft": "已受理，正在登记",
     "open": "已受理，正在处理中",
     "dispatched": "已派单至{unit}，正在办理",
+    "accepted": "{unit}已接单，正在办理",
+    "returned": "正在重新派单",
+    "replied": "{unit}已答复，我们将进行回访",
+    "reopened": "已交{unit}重新办理",
     "closed": "已办结",
 }
 _TICKET_FIELDS = ("category", "address", "description", "urgency")

@@ -17,17 +17,22 @@ from agents.acd import SeatAction
 from agents.console import FIELD_LIMITS, Console
 from agents.seat import REASONS, SeatError
 from agents.shared import AnyAcd
+from agents.tickets.lifecycle import LifeError, TicketLife
 from agents.web.api import ApiError, endpoint, read_json, text_field, token_of
+from agents.web.dispatch import history_view
 from agents.web.knowledge import KnowledgeBase
-from agents.web.sessions import SUPERVISOR, Session, Sessions
+from agents.web.sessions import SUPERVISOR, UNIT, Session, Sessions
 from agents.web.taxonomy import Taxonomy
 from ivr.bus import Topics
-from ivr.records import STATUSES, URGENCIES, SeatState, Ticket
+from ivr.records import URGENCIES, SeatState, Ticket
 from ivr.store import Store
 
 ACTIONS = ("login", "logout", "ready", "not_ready", "end_wrapup")
 ON_CALL = (SeatState.RINGING, SeatState.TALKING, SeatState.WRAP_UP)
 DISPATCH_NEEDS = {"category1": "一级分类", "description": "诉求内容", "unit": "承办单位"}
+# the statuses an operator sets; the rest of a ticket's life is the units' and the dispatch desk's
+OPERATOR_STATUSES = ("draft", "open", "dispatched", "closed")
+FILING = ("draft", "open")  # while the operator still holds the ticket
 
 
 def check_fields(fields: Any, current: Ticket) -> dict[str, str]:
@@ -42,8 +47,10 @@ def check_fields(fields: Any, current: Ticket) -> dict[str, str]:
             raise ApiError(400, f"字段 {name} 应为字符串")
         if len(value) > FIELD_LIMITS[name]:
             raise ApiError(413, f"字段 {name} 超过 {FIELD_LIMITS[name]} 字")
-    if "status" in fields and fields["status"] not in STATUSES:
-        raise ApiError(400, f"status 应为 {', '.join(STATUSES)} 之一")
+    if "status" in fields and fields["status"] not in OPERATOR_STATUSES:
+        raise ApiError(400, f"status 应为 {', '.join(OPERATOR_STATUSES)} 之一")
+    if fields.get("status", current.status) != current.status and current.status not in FILING:
+        raise ApiError(409, "工单已派出，状态由承办单位和派单台处理")
     if "urgency" in fields and fields["urgency"] not in URGENCIES:
         raise ApiError(400, f"urgency 应为 {', '.join(URGENCIES)} 之一")
     if fields.get("status") == "dispatched":
@@ -65,7 +72,9 @@ class Desk:
         taxonomy: Taxonomy,
         knowledge: KnowledgeBase,
         queue_of: Callable[[str], str],
+        life: TicketLife,
     ) -> None:
+        self.life = life
         self.acd = acd
         self.store = store
         self.topics = topics
@@ -120,7 +129,7 @@ class Desk:
         ticket = await self.store.tickets.get(ticket_id)
         if ticket is None:
             raise ApiError(404, f"没有工单 {ticket_id}")
-        if session.role != SUPERVISOR and ticket.operator != session.seat_id:
+        if session.role == UNIT or (session.role != SUPERVISOR and ticket.operator != session.seat_id):
             raise ApiError(403, "无权访问其他座席的工单")
         return ticket
 
@@ -150,6 +159,9 @@ class Desk:
         password = text_field(data, "password", limit=200)
         if data.get("role") == SUPERVISOR:
             session = await self.sessions.login_supervisor(password)
+        elif data.get("role") == UNIT:
+            session, name = await self.sessions.login_unit(text_field(data, "login", limit=50), password)
+            return JSONResponse({"token": session.token, **session.as_dict(), "name": name})
         else:
             seat_id = text_field(data, "seat_id", limit=50)
             session = await self.sessions.login_seat(seat_id, password, takeover=data.get("takeover") is True)
@@ -211,21 +223,26 @@ class Desk:
             raise ApiError(403, "班长只能查看工单")
         ticket = await self._ticket_for(session, request.path_params["ticket_id"])
         data = await read_json(request)
-        fields = check_fields(data.get("fields"), ticket)
-        updated = await self.console.update_ticket(ticket.id, dict(fields), f"seat:{session.seat_id}")
+        fields = dict(check_fields(data.get("fields"), ticket))
+        actor = f"seat:{session.seat_id}"
+        dispatch = fields.get("status") == "dispatched" and ticket.status != "dispatched"
+        if dispatch:
+            del fields["status"]  # the dispatch itself is the ticket's life's step (deadline, unit feed)
+        updated: Ticket | None = ticket
+        if fields:
+            updated = await self.console.update_ticket(ticket.id, fields, actor)
         if updated is None:
             raise ApiError(400, "工单更新被拒绝")
+        if dispatch:
+            try:
+                updated = await self.life.dispatch(ticket.id, updated.unit, actor=actor)
+            except LifeError as exc:
+                raise ApiError(exc.status, exc.message) from exc
         return JSONResponse(updated.as_dict())
 
     async def ticket_history(self, request: Request) -> Response:
         ticket = await self._ticket_for(await self._session(request), request.path_params["ticket_id"])
-        changes = await self.store.tickets.history(ticket.id)
-        return JSONResponse(
-            [
-                {"at": c.at, "actor": c.actor, "changes": {k: list(v) for k, v in c.changes.items()}}
-                for c in changes
-            ]
-        )
+        return JSONResponse(history_view(await self.store.tickets.history(ticket.id)))
 
     async def get_taxonomy(self, request: Request) -> Response:
         await self._session(request)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ivr.records import STATUSES
+
 _ERR = {"description": 'refused: {"error": message, "status": code}; nothing changed'}
 _STR = {"type": "string"}
 
@@ -17,8 +19,22 @@ TICKET = {
             "operator"
         ).split()
     }
-    | {"created_at": {"type": "number"}, "updated_at": {"type": "number"}, "context": {"type": "object"}},
+    | {
+        "created_at": {"type": "number"},
+        "updated_at": {"type": "number"},
+        "context": {"type": "object"},
+        "status": {"enum": list(STATUSES)},
+        "due_at": {"type": "number", "description": "the unit's deadline, epoch seconds; 0: none"},
+        "reply": {"type": "object", "description": "the unit's reply: done, result, at, by"},
+        "seconds_left": {"type": ["number", "null"], "description": "to the deadline (lists only)"},
+        "overdue": {"type": "boolean"},
+    },
 }
+TICKETS = {
+    "type": "object",
+    "properties": {"tickets": {"type": "array", "items": TICKET}, "now": {"type": "number"}},
+}
+SEARCH_Q = ("number", "caller", "category", "status", "unit", "operator", "from", "to", "limit")
 SEAT = {
     "type": "object",
     "properties": {
@@ -78,7 +94,8 @@ def spec() -> dict[str, Any]:
         "properties": {
             "seat_id": _STR,
             "password": _STR,
-            "role": {"enum": ["seat", "supervisor"]},
+            "role": {"enum": ["seat", "supervisor", "unit"]},
+            "login": {"type": "string", "description": "a unit staff member's login (role=unit)"},
             "takeover": {"type": "boolean", "description": "close the seat's other open console"},
         },
         "required": ["password"],
@@ -95,8 +112,9 @@ def spec() -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {
         "/api/login": {
             "post": _op(
-                "Log in as a seat (seat_id + password) or as supervisor (role=supervisor); returns a token, "
-                "and for a seat `mqtt`: its console's broker account until the session ends (or null)",
+                "Log in as a seat (seat_id + password), as supervisor (role=supervisor) or as unit staff"
+                " (role=unit, login + password); returns a token, and for a seat `mqtt`: its console's"
+                " broker account until the session ends (or null)",
                 body=login,
                 errors=(400, 401, 409, 413),
                 public=True,
@@ -178,7 +196,16 @@ def spec() -> dict[str, Any]:
                 "Per-operator report: calls, AHT, wrap-up, not-ready", query=report_q, errors=(400, 401, 403)
             )
         },
+        "/api/reports/units": {
+            "get": _op(
+                "After-call figures per unit (group=unit|category|district): received, on-time, returned,"
+                " reopened, resolution and satisfaction rates; JSON or CSV",
+                query=(*report_q, "group"),
+                errors=(400, 401, 403),
+            )
+        },
         "/api/openapi.json": {"get": _op("This document", public=True, errors=())},
+        **_after_call(),
     }
     return {
         "openapi": "3.1.0",
@@ -186,4 +213,166 @@ def spec() -> dict[str, Any]:
         "components": {"securitySchemes": {"token": {"type": "http", "scheme": "bearer"}}},
         "security": [{"token": []}],
         "paths": paths,
+    }
+
+
+def _after_call() -> dict[str, dict[str, Any]]:
+    """The ticket's life after filing: search, the dispatch desk, the unit's side."""
+    unit_p, one = ("unit_id",), ("unit_id", "ticket_id")
+    acting = (400, 401, 403, 404, 409, 413)
+
+    def text(*names: str) -> dict[str, Any]:
+        return {"type": "object", "properties": {n: _STR for n in names}, "required": list(names)}
+
+    reply = {
+        "type": "object",
+        "properties": {"done": _STR, "result": {"enum": ["solved", "explained", "unsolvable"]}},
+        "required": ["done", "result"],
+    }
+    return {
+        "/api/tickets": {
+            "get": _op(
+                "Search tickets (newest first; a seat finds its own only, a supervisor all)",
+                ok=TICKETS,
+                query=SEARCH_Q,
+                errors=(400, 401, 403),
+            )
+        },
+        "/api/tickets/{ticket_id}/dispatch": {
+            "post": _op(
+                "Dispatch desk: send a returned ticket to a unit again (supervisor)",
+                body={"type": "object", "properties": {"unit": _STR, "note": _STR}, "required": ["unit"]},
+                ok=TICKET,
+                params=("ticket_id",),
+                errors=(400, 401, 403, 404, 409, 422),
+            )
+        },
+        "/api/oversight": {
+            "get": _op(
+                "督办: tickets at units due soon or overdue (counts, per unit, the first 50) and"
+                " calendar warnings (supervisor)",
+                errors=(401, 403),
+            )
+        },
+        "/api/tickets/{ticket_id}/close": {
+            "post": _op(
+                "Dispatch desk: close a returned ticket with a reason (supervisor)",
+                body=text("note"),
+                ok=TICKET,
+                params=("ticket_id",),
+                errors=(400, 401, 403, 404, 409),
+            )
+        },
+        "/api/followups": {
+            "get": _op(
+                "Follow-up tasks: the operators' worklist (state=worklist), or due, calling, done",
+                query=("state",),
+                errors=(400, 401, 403),
+            )
+        },
+        "/api/followups/{task_id}/take": {
+            "post": _op(
+                "Take a task off the worklist (seat)", params=("task_id",), errors=(401, 403, 404, 409)
+            )
+        },
+        "/api/followups/{task_id}/call": {
+            "post": _op(
+                "Place the call: the seat's phone rings, then the citizen's (seat, task taken)",
+                params=("task_id",),
+                errors=(401, 403, 404, 409, 503),
+            )
+        },
+        "/api/followups/{task_id}/answer": {
+            "post": _op(
+                "Record the citizen's answer; unsolved or 不满意 reopens the ticket (重办), else it closes",
+                body={
+                    "type": "object",
+                    "properties": {
+                        "solved": {"type": "boolean"},
+                        "satisfaction": {"enum": ["满意", "基本满意", "不满意"]},
+                        "words": _STR,
+                    },
+                    "required": ["solved", "satisfaction"],
+                },
+                params=("task_id",),
+                errors=(400, 401, 403, 404, 409),
+            )
+        },
+        "/api/knowledge/articles": {
+            "get": _op(
+                "Every knowledge article's latest version, retired ones marked (supervisor)",
+                errors=(401, 403),
+            ),
+            "post": _op(
+                "Add an article (supervisor)",
+                body={
+                    "type": "object",
+                    "properties": {
+                        "title": _STR,
+                        "answer": _STR,
+                        "keywords": {"type": "array", "items": _STR},
+                    },
+                    "required": ["title", "answer"],
+                },
+                errors=(400, 401, 403, 409, 413),
+            ),
+        },
+        "/api/knowledge/articles/{article}": {
+            "patch": _op(
+                "Change an article's title, answer or keywords: a new version (supervisor)",
+                params=("article",),
+                errors=(400, 401, 403, 404, 409, 413),
+            )
+        },
+        "/api/knowledge/articles/{article}/retire": {
+            "post": _op(
+                "Retire an article: operators no longer find it (supervisor)",
+                params=("article",),
+                errors=(401, 403, 404, 409),
+            )
+        },
+        "/api/knowledge/articles/{article}/history": {
+            "get": _op(
+                "Every version of an article (supervisor)", params=("article",), errors=(401, 403, 404)
+            )
+        },
+        "/api/units/{unit_id}": {"get": _op("The unit: id, name, kind, district", params=unit_p)},
+        "/api/units/{unit_id}/inbox": {
+            "get": _op(
+                "Tickets the unit must handle, earliest deadline first (caller masked)",
+                ok=TICKETS,
+                params=unit_p,
+                errors=(401, 403, 404),
+            )
+        },
+        "/api/units/{unit_id}/tickets": {
+            "get": _op("Search the unit's tickets", ok=TICKETS, params=unit_p, query=SEARCH_Q)
+        },
+        "/api/units/{unit_id}/tickets/{ticket_id}": {
+            "get": _op("A ticket of the unit with its history", params=one, errors=(401, 403, 404))
+        },
+        "/api/units/{unit_id}/tickets/{ticket_id}/accept": {
+            "post": _op("Accept the ticket (接单)", ok=TICKET, params=one, errors=acting)
+        },
+        "/api/units/{unit_id}/tickets/{ticket_id}/return": {
+            "post": _op(
+                "Return it to the dispatch desk with a reason (退单)",
+                body=text("reason"),
+                ok=TICKET,
+                params=one,
+                errors=acting,
+            )
+        },
+        "/api/units/{unit_id}/tickets/{ticket_id}/notes": {
+            "post": _op("Add a progress note", body=text("text"), ok=TICKET, params=one, errors=acting)
+        },
+        "/api/units/{unit_id}/tickets/{ticket_id}/reply": {
+            "post": _op(
+                "Reply: what was done and the result (办结反馈); a follow-up becomes due",
+                body=reply,
+                ok=TICKET,
+                params=one,
+                errors=acting,
+            )
+        },
     }

@@ -12,7 +12,8 @@ from datetime import date, timedelta
 from typing import Any
 
 from agents.stats import queue_figures
-from ivr.records import QueueEvent, QueueEventKind, SeatEvent, SeatState
+from agents.tickets.figures import GROUPS, unit_figures
+from ivr.records import QueueEvent, QueueEventKind, SeatEvent, SeatState, TicketQuery
 from ivr.store import Store
 
 K = QueueEventKind
@@ -40,6 +41,8 @@ OPERATOR_COLUMNS = (
     "aht",
     "not_ready_seconds",
     "logged_in_seconds",
+    "surveys",
+    "satisfaction_rate",
 )
 
 
@@ -163,6 +166,22 @@ class Reports:
         return queue_rows(qe, se, self._levels, min(t1, time.time()))
 
     async def operators(self, start: str, end: str) -> list[dict[str, Any]]:
+        """Per seat, with the post-call survey (满意度) of the tickets it took in the range."""
         t0, t1 = date_range(start, end)
         qe, se = await self._events(t0, t1)
-        return operator_rows(qe, se, self._names)
+        rows = operator_rows(qe, se, self._names)
+        for row in rows:
+            query = TicketQuery(operator=row["seat_id"], since=t0, until=t1, limit=500)
+            answers = [str(t.survey.get("satisfaction", "")) for t in await self._store.tickets.search(query)]
+            answered = [a for a in answers if a]
+            row["surveys"] = len(answered)
+            good = sum(1 for a in answered if a in ("满意", "基本满意"))
+            row["satisfaction_rate"] = round(good / len(answered), 4) if answered else None
+        return rows
+
+    async def units(self, start: str, end: str, group: str = "unit") -> list[dict[str, Any]]:
+        """The after-call figures per unit, category or district (agents.tickets.figures)."""
+        t0, t1 = date_range(start, end)
+        if group not in GROUPS:
+            raise ReportError(f"group 应为 {', '.join(GROUPS)} 之一")
+        return await unit_figures(self._store, t0, t1, group)

@@ -8,7 +8,9 @@ import contextlib
 import logging
 import socket
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
@@ -19,9 +21,16 @@ from starlette.staticfiles import StaticFiles
 
 from agents.console import Console
 from agents.eventlog import EventLog
+from agents.followups import FollowupDesk
 from agents.shared import AnyAcd
+from agents.tickets.deadlines import Deadlines, DeadlineWatch
+from agents.tickets.lifecycle import TicketLife
+from agents.tickets.webhook import Webhook
+from agents.web.articles import Articles
 from agents.web.board import LiveBoard
 from agents.web.desk import Desk
+from agents.web.dispatch import DispatchDesk
+from agents.web.followups import FollowupPages
 from agents.web.hotspots import HotSpotDesk
 from agents.web.knowledge import KnowledgeBase
 from agents.web.live import LiveHub
@@ -30,6 +39,7 @@ from agents.web.reports import Reports
 from agents.web.sessions import Sessions
 from agents.web.supervision import Supervision
 from agents.web.taxonomy import Taxonomy
+from agents.web.units import UnitDesk
 from ivr.accounts import AccountError, SeatAccounts
 from ivr.bus import Bus
 from ivr.config import Settings
@@ -63,13 +73,34 @@ class ConsoleServer:
         alert_wait_seconds: float | None = None,
         hotspots: HotSpots | None = None,
         accounts: SeatAccounts | None = None,
+        life: TicketLife | None = None,
+        watch_every: float = 60.0,
     ) -> None:
         """`accounts`: issue each seat's console a broker account at sign-in (None: no MQTT
         accounts; the login answer's `mqtt` is null)."""
         self.settings = settings
         web = settings.web
-        self.sessions = Sessions(settings.seats, web.supervisor_password, store.sessions, accounts=accounts)
         self._sweeper: asyncio.Task[None] | None = None
+        self.sessions = Sessions(
+            settings.seats, web.supervisor_password, store.sessions, accounts=accounts, units=store.units
+        )
+        self.deadlines, calendar_problem = Deadlines.from_settings(settings)
+        self._calendar_problem = calendar_problem
+        self.life = life or TicketLife(store, bus.topics, due=self.deadlines)
+        f = settings.followup
+        self.followups = FollowupDesk(
+            self.life,
+            delay_seconds=f.delay_minutes * 60.0,
+            retry_seconds=f.retry_minutes * 60.0,
+            max_attempts=f.max_attempts,
+        )
+        self.followup_pages = FollowupPages(
+            self.sessions, self.followups, lambda sid: acd.seats[sid].settings.uri
+        )
+        hook = settings.webhook
+        self.webhook = Webhook(store, hook.url, hook.secret, timeout=hook.timeout) if hook.url else None
+        soon = settings.deadlines.due_soon_hours * 3600.0
+        self.watch = DeadlineWatch(self.life, soon, every=watch_every)
         alert = settings.web.alert_wait_seconds if alert_wait_seconds is None else alert_wait_seconds
         self.board = LiveBoard(acd, store, alert, hotspots)
         self.desk = Desk(
@@ -81,13 +112,16 @@ class ConsoleServer:
             taxonomy or Taxonomy.load(),
             knowledge or KnowledgeBase.load(),
             self.board.queue_of,
+            self.life,
         )
+        self.articles = Articles(self.sessions, store.knowledge, self.desk.knowledge)
         levels = {n: q.service_level_seconds for n, q in settings.queues.items()}
         reports = Reports(store, levels, {s.id: s.name for s in settings.seats})
         self.hub = LiveHub(acd, store, self.desk, self.board, self.sessions)
         self.hub.attach()
         self.hotspots = HotSpotDesk(self.sessions, store, console, hotspots)
-        self.app = Starlette(routes=self._routes(Supervision(self.sessions, self.board, reports)))
+        supervision = Supervision(self.sessions, self.board, reports, self.oversight)
+        self.app = Starlette(routes=self._routes(supervision))
         self.url = f"http://{web.bind}:{web.port}/"
         self._server: uvicorn.Server | None = None
         self._task: asyncio.Task[None] | None = None
@@ -106,12 +140,35 @@ class ConsoleServer:
             *self.desk.routes(),
             *supervision.routes(),
             *self.hotspots.routes(),
+            *UnitDesk(self.sessions, self.life).routes(),
+            *DispatchDesk(self.sessions, self.life).routes(),
+            *self.followup_pages.routes(),
+            *self.articles.routes(),
             WebSocketRoute("/api/live", self.hub.websocket),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ]
 
+    def oversight(self) -> dict[str, Any]:
+        """督办 for the board: the watch's latest look and what is wrong with the calendar."""
+        today = date.fromtimestamp(self.life.now())
+        warnings = (
+            [f"时限日历无法读取，工作日暂按周一至周五计算：{self._calendar_problem}"]
+            if self._calendar_problem
+            else []
+        )
+        gap = self.deadlines.calendar_warning(today, self.settings.deadlines.calendar_ahead_days)
+        return {
+            **self.watch.summary,
+            "warnings": [*warnings, *([gap] if gap else [])],
+            "now": self.life.now(),
+        }
+
     async def start(self) -> None:
         await self.board.load()
+        await self.articles.reload()
+        self.watch.start()
+        if self.webhook is not None:
+            self.webhook.start()
         web = self.settings.web
         # bind the socket ourselves: port 0 then has a real number before uvicorn runs
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -151,6 +208,9 @@ class ConsoleServer:
             self._sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
+        await self.watch.stop()
+        if self.webhook is not None:
+            await self.webhook.stop()
         await self.hub.stop()
         if self._server is not None and self._task is not None:
             self._server.should_exit = True

@@ -1,14 +1,18 @@
-"""The supervisor's endpoints: live board, today's charts, date-range reports (JSON or CSV)."""
+"""The supervisor's endpoints: live board, today's charts, date-range reports (JSON or CSV), and
+督办: tickets at units due soon or overdue, with the calendar's coverage warning."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import date
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from agents.tickets.figures import COLUMNS as FIGURE_COLUMNS
 from agents.web.api import ApiError, endpoint, token_of
 from agents.web.board import LiveBoard
 from agents.web.reports import OPERATOR_COLUMNS, QUEUE_COLUMNS, ReportError, Reports, to_csv
@@ -16,17 +20,26 @@ from agents.web.sessions import Sessions
 
 
 class Supervision:
-    def __init__(self, sessions: Sessions, board: LiveBoard, reports: Reports) -> None:
+    def __init__(
+        self,
+        sessions: Sessions,
+        board: LiveBoard,
+        reports: Reports,
+        oversight: Callable[[], dict[str, Any]] = dict,
+    ) -> None:
         self._sessions = sessions
         self._board = board
         self._reports = reports
+        self._oversight = oversight  # the deadline watch's latest look and calendar warnings
 
     def routes(self) -> list[Route]:
         return [
             Route("/api/board", endpoint(self.board)),
             Route("/api/charts", endpoint(self.charts)),
+            Route("/api/oversight", endpoint(self.oversight)),
             Route("/api/reports/queues", endpoint(self.queue_report)),
             Route("/api/reports/operators", endpoint(self.operator_report)),
+            Route("/api/reports/units", endpoint(self.unit_report)),
         ]
 
     async def _check(self, request: Request) -> None:
@@ -40,11 +53,20 @@ class Supervision:
         await self._check(request)
         return JSONResponse(self._board.charts())
 
+    async def oversight(self, request: Request) -> Response:
+        await self._check(request)
+        return JSONResponse(self._oversight())
+
     async def queue_report(self, request: Request) -> Response:
         return await self._report(request, "queues")
 
     async def operator_report(self, request: Request) -> Response:
         return await self._report(request, "operators")
+
+    async def unit_report(self, request: Request) -> Response:
+        """Per unit (or `group=category|district`): received, on time, returned, reopened,
+        resolved, satisfied."""
+        return await self._report(request, "units")
 
     async def _report(self, request: Request, kind: str) -> Response:
         await self._check(request)
@@ -58,6 +80,9 @@ class Supervision:
             columns: tuple[str, ...]
             if kind == "queues":
                 rows, columns = await self._reports.queues(start, end), QUEUE_COLUMNS
+            elif kind == "units":
+                group = request.query_params.get("group", "unit")
+                rows, columns = await self._reports.units(start, end, group), FIGURE_COLUMNS
             else:
                 rows, columns = await self._reports.operators(start, end), OPERATOR_COLUMNS
         except ReportError as exc:

@@ -126,6 +126,28 @@ class Calendar:
             return self.weekly.get(0, ())
         return self.weekly.get(day.weekday(), ())
 
+    def uncovered(self, today: dt.date, days: int) -> dt.date | None:
+        """The first of `days` days from `today` that lies in a year with no holidays listed
+        (its official schedule not yet entered), or None when all are covered."""
+        years = {d.year for d in self.holidays}
+        for year in range(today.year, (today + dt.timedelta(days=days)).year + 1):
+            if year not in years:
+                return max(today, dt.date(year, 1, 1))
+        return None
+
+    def after_workdays(self, start: dt.datetime, n: int) -> dt.datetime:
+        """The midnight that ends the `n`-th working day after the day of `start` (that day
+        itself does not count, as in "5 working days" from a dispatch), in the calendar's zone.
+        Days beyond the holiday list count as ordinary weekdays and weekends."""
+        day = self.local(start).date()
+        for _ in range(n):
+            day += dt.timedelta(days=1)
+            for _ in range(60):  # the longest run of rest days is far shorter (Spring Festival: 9)
+                if self.is_workday(dt.datetime.combine(day, dt.time(12), self.tz)):
+                    break
+                day += dt.timedelta(days=1)
+        return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), self.tz)
+
     def is_open(self, now: dt.datetime) -> bool:
         local = self.local(now)
         if any(r.contains(local.time()) for r in self.hours_on(local)):

@@ -21,18 +21,39 @@ from ivr.records.call import (
     urgency_for,
 )
 from ivr.records.events import TERMINAL, EventSink, QueueEvent, QueueEventKind, SeatEvent, SeatState
-from ivr.records.ticket import EDITABLE, JSON_FIELDS, STATUSES, Ticket, TicketChange
+from ivr.records.followup import FOLLOWUP_STATES, Followup, OutboundResult
+from ivr.records.knowledge import KnowledgeVersion
+from ivr.records.ticket import (
+    AT_UNIT,
+    EDITABLE,
+    EVENTS,
+    JSON_FIELDS,
+    STATUSES,
+    TRANSITIONS,
+    Ticket,
+    TicketChange,
+    TicketQuery,
+)
+from ivr.records.unit import UNIT_KINDS, Unit, UnitStaff
 
 __all__ = [
+    "AT_UNIT",
     "EDITABLE",
+    "EVENTS",
+    "FOLLOWUP_STATES",
     "JSON_FIELDS",
     "STATUSES",
     "TERMINAL",
+    "TRANSITIONS",
+    "UNIT_KINDS",
     "URGENCIES",
     "CallContext",
     "CallRecord",
     "EventSink",
+    "Followup",
+    "KnowledgeVersion",
     "Offer",
+    "OutboundResult",
     "QueueEvent",
     "QueueEventKind",
     "QueueOutcome",
@@ -43,7 +64,10 @@ __all__ = [
     "SeatState",
     "Ticket",
     "TicketChange",
+    "TicketQuery",
     "Understanding",
+    "Unit",
+    "UnitStaff",
     "Urgency",
     "category_path",
     "urgency_for",

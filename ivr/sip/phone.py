@@ -180,12 +180,15 @@ async def run_seat(
     user: str = "seat",
     events: Path | None = None,
     registrar: str = "",
+    script: str = "",
 ) -> int:
-    """An operator's phone: answer each call after `answer_after` s, play `say`, hang up after
-    `talk_seconds` (0: wait for the far end). Returns the number of calls answered. With a
-    registrar it registers first and says "ready" only once registered (or gives up after 10 s
-    with a message and returns 0)."""
+    """An operator's phone (or a citizen's, for the line's follow-up calls): answer each call
+    after `answer_after` s, play `say`, run `script` (wait, dtmf, play, hangup steps as for
+    `ivr call`), hang up after `talk_seconds` (0: wait for the far end). Returns the number of
+    calls answered. With a registrar it registers first and says "ready" only once registered
+    (or gives up after 10 s with a message and returns 0)."""
     stop = stop or asyncio.Event()
+    steps = parse_script(script) if script else []
     answered = 0
     journal = open(events, "a", encoding="utf-8") if events is not None else None  # noqa: ASYNC230 - once, at start
 
@@ -219,6 +222,8 @@ async def run_seat(
                 await _start_recording(engine, call, record_dir / f"seat-{user}-{answered}-{call.caller}.wav")
             if say is not None and not call.ended.is_set():
                 await _play(engine, call, say)
+            if steps and not call.ended.is_set():
+                await _run_script(engine, call, steps, CallReport(call.id), time.monotonic() + 300)
         if talk_seconds > 0:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(call.ended.wait(), talk_seconds)

@@ -13,6 +13,8 @@ from pathlib import Path
 from ivr.store.base import (
     SESSION_IDLE_SECONDS,
     Also,
+    FollowupBook,
+    KnowledgeBook,
     OutboxItem,
     Outgoing,
     SessionBook,
@@ -21,6 +23,7 @@ from ivr.store.base import (
     StoreError,
     TicketBook,
     TicketTally,
+    UnitBook,
     check_store_url,
     is_store_url,
     redact_store_url,
@@ -30,6 +33,8 @@ from ivr.store.sqlite import SqliteStore
 __all__ = [
     "SESSION_IDLE_SECONDS",
     "Also",
+    "FollowupBook",
+    "KnowledgeBook",
     "OutboxItem",
     "Outgoing",
     "SessionBook",
@@ -39,6 +44,7 @@ __all__ = [
     "StoreError",
     "TicketBook",
     "TicketTally",
+    "UnitBook",
     "check_store_url",
     "is_store_url",
     "open_store",

@@ -18,7 +18,18 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
-from ivr.records import CallRecord, QueueEvent, SeatEvent, Ticket, TicketChange
+from ivr.records import (
+    CallRecord,
+    Followup,
+    KnowledgeVersion,
+    QueueEvent,
+    SeatEvent,
+    Ticket,
+    TicketChange,
+    TicketQuery,
+    Unit,
+    UnitStaff,
+)
 
 
 class StoreError(ValueError):
@@ -101,9 +112,10 @@ class SessionRecord:
 
     token_hash: str
     role: str
-    seat_id: str  # "" for supervisors
+    seat_id: str  # "" for supervisors and units
     created_at: float
     last_seen: float
+    unit_id: str = ""  # the unit of a unit staff session
 
 
 # the messages a ticket change announces, made from the ticket as it will be committed
@@ -128,10 +140,19 @@ class TicketBook(Protocol):
         ...
 
     async def update(
-        self, ticket_id: str, changes: Mapping[str, Any], *, actor: str, also: Also | None = None
+        self,
+        ticket_id: str,
+        changes: Mapping[str, Any],
+        *,
+        actor: str,
+        also: Also | None = None,
+        event: str = "",
+        note: str = "",
     ) -> Ticket:
-        """Apply field changes and log them; a no-op change writes nothing (and `also` is not
-        called). Raises StoreError for unknown tickets, fields, statuses or urgencies."""
+        """Apply field changes and log them with `event` and `note`; a no-op change that names
+        no event writes nothing (and `also` is not called), one that names an event (a progress
+        note) writes its history entry. Raises StoreError for unknown tickets, fields, statuses,
+        urgencies or events. Status transitions are not checked here (agents.tickets is)."""
         ...
 
     async def set_survey(self, ticket_id: str, answers: Mapping[str, Any], *, actor: str = "ivr") -> Ticket:
@@ -149,6 +170,26 @@ class TicketBook(Protocol):
         ...
 
     async def history(self, ticket_id: str) -> list[TicketChange]: ...
+
+    async def events(self, since: float, until: float) -> list[TicketChange]:
+        """History entries that name an event (dispatch, reply, followup...) in [since, until),
+        in the order they were written (for the figures)."""
+        ...
+
+    async def events_after(self, last_id: int, limit: int = 100) -> list[tuple[int, TicketChange]]:
+        """History entries that name an event, with their row ids, after `last_id` in id order
+        (what an outgoing webhook delivers), at most `limit`."""
+        ...
+
+    async def cursor(self, name: str) -> int:
+        """The last history id delivered to `name` (a webhook URL); 0 at first."""
+        ...
+
+    async def set_cursor(self, name: str, last_id: int) -> None: ...
+
+    async def search(self, query: TicketQuery) -> list[Ticket]:
+        """Tickets matching every criterion of `query`, newest first, drafts left out."""
+        ...
 
     async def tally(self, survey_question: str = "satisfaction") -> TicketTally: ...
 
@@ -174,6 +215,64 @@ class SessionBook(Protocol):
         ...
 
 
+class UnitBook(Protocol):
+    """Units tickets are dispatched to and the staff who sign in for them."""
+
+    async def put_unit(self, unit: Unit) -> None:
+        """Add or change a unit (by id); StoreError for an unknown kind or a name taken."""
+        ...
+
+    async def put_staff(self, staff: UnitStaff) -> None:
+        """Add or change a sign-in (by login); StoreError for an unknown unit or no hash."""
+        ...
+
+    async def units(self) -> list[Unit]: ...
+
+    async def unit(self, unit_id: str) -> Unit | None: ...
+
+    async def staff(self, login: str) -> UnitStaff | None: ...
+
+
+class FollowupBook(Protocol):
+    """Follow-up (回访) tasks; at most one open (not done) task per ticket."""
+
+    async def add(self, ticket_id: str, caller: str, due_at: float) -> Followup:
+        """A new task, due at `due_at`; the open task if the ticket has one already."""
+        ...
+
+    async def get(self, task_id: str) -> Followup | None: ...
+
+    async def for_ticket(self, ticket_id: str) -> list[Followup]:
+        """Oldest first."""
+        ...
+
+    async def in_state(self, state: str, *, due_before: float = 0.0, limit: int = 100) -> list[Followup]:
+        """Tasks in `state` (with `due_before`: due by then), the earliest due first."""
+        ...
+
+    async def claim(
+        self, task_id: str, from_state: str, to_state: str, operator: str = ""
+    ) -> Followup | None:
+        """Move a task from one state to another unless someone else moved it first (None)."""
+        ...
+
+    async def save(self, task: Followup) -> None:
+        """Write the task's state, due time, attempts, outcome, answer and operator."""
+        ...
+
+
+class KnowledgeBook(Protocol):
+    """The knowledge base's articles, every version kept (append-only)."""
+
+    async def versions(self) -> list[KnowledgeVersion]:
+        """Every version, by article then version."""
+        ...
+
+    async def add(self, versions: list[KnowledgeVersion]) -> None:
+        """Append versions in one transaction; StoreError if an (article, version) is taken."""
+        ...
+
+
 class Store(Protocol):
     """Open one with `ivr.store.open_store(path_or_url)`; close it with `await store.close()`."""
 
@@ -184,6 +283,15 @@ class Store(Protocol):
 
     @property
     def sessions(self) -> SessionBook: ...
+
+    @property
+    def units(self) -> UnitBook: ...
+
+    @property
+    def followups(self) -> FollowupBook: ...
+
+    @property
+    def knowledge(self) -> KnowledgeBook: ...
 
     @property
     def location(self) -> str:

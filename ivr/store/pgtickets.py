@@ -12,17 +12,20 @@ from typing import Any
 
 import asyncpg
 
-from ivr.records import Ticket, TicketChange
+from ivr.records import Ticket, TicketChange, TicketQuery
 from ivr.store.base import Also, Outgoing, StoreError, TicketTally
 from ivr.store.rows import (
+    HISTORY_COLUMNS,
     TICKET_COLUMNS,
     change_from_row,
     changed_ticket,
     changes_json,
+    check_event,
     check_fields,
     column_value,
     format_ticket_id,
     new_ticket,
+    search_where,
     ticket_from_row,
     ticket_params,
 )
@@ -31,7 +34,7 @@ from ivr.store.writer import BatchWriter, Statement
 _INSERT = "INSERT INTO tickets ({}) VALUES ({})".format(
     ", ".join(TICKET_COLUMNS), ", ".join(f"${i + 1}" for i in range(len(TICKET_COLUMNS)))
 )
-_HISTORY = "INSERT INTO ticket_history (ticket_id, at, actor, changes) VALUES ($1, $2, $3, $4)"
+_HISTORY = f"INSERT INTO ticket_history ({HISTORY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
 _SELECT = f"SELECT {', '.join(TICKET_COLUMNS)} FROM tickets"
 _NEXT = (
     "INSERT INTO ticket_days (day, seq) VALUES ($1, 1)"
@@ -79,7 +82,7 @@ class PgTicketBook:
         await self._writer.write(
             [
                 (_INSERT, ticket_params(ticket)),
-                (_HISTORY, (ticket.id, now, actor, changes_json(created))),
+                (_HISTORY, (ticket.id, now, actor, changes_json(created), "", "")),
                 *self._outbox_rows(extra, now),
             ]
         )
@@ -88,9 +91,17 @@ class PgTicketBook:
         return ticket
 
     async def update(
-        self, ticket_id: str, changes: Mapping[str, Any], *, actor: str, also: Also | None = None
+        self,
+        ticket_id: str,
+        changes: Mapping[str, Any],
+        *,
+        actor: str,
+        also: Also | None = None,
+        event: str = "",
+        note: str = "",
     ) -> Ticket:
         check_fields(changes)
+        check_event(event)
         extra: Sequence[Outgoing] = ()
         async with self._pool.acquire() as conn, conn.transaction():
             row = await conn.fetchrow(f"{_SELECT} WHERE id = $1 FOR UPDATE", ticket_id)
@@ -98,8 +109,8 @@ class PgTicketBook:
                 raise StoreError(f"no ticket {ticket_id!r}")
             old = ticket_from_row(row)
             now = self._now()
-            new, diff = changed_ticket(old, changes, now)
-            if not diff:
+            new, diff = changed_ticket(old, changes, now, touched=bool(event))
+            if not diff and not event:
                 return old
             cols = [*diff, "updated_at"]
             sets = ", ".join(f"{c} = ${i + 1}" for i, c in enumerate(cols))
@@ -107,7 +118,7 @@ class PgTicketBook:
             await conn.execute(
                 f"UPDATE tickets SET {sets} WHERE id = ${len(cols) + 1}", *params, now, ticket_id
             )
-            await conn.execute(_HISTORY, ticket_id, now, actor, changes_json(diff))
+            await conn.execute(_HISTORY, ticket_id, now, actor, changes_json(diff), event, note)
             extra = also(new) if also is not None else ()
             for sql, args in self._outbox_rows(extra, now):
                 await conn.execute(sql, *args)
@@ -137,8 +148,39 @@ class PgTicketBook:
         return [ticket_from_row(r) for r in reversed(await self._pool.fetch(sql, at, limit))]
 
     async def history(self, ticket_id: str) -> list[TicketChange]:
-        sql = "SELECT ticket_id, at, actor, changes FROM ticket_history WHERE ticket_id = $1 ORDER BY id"
+        sql = f"SELECT {HISTORY_COLUMNS} FROM ticket_history WHERE ticket_id = $1 ORDER BY id"
         return [change_from_row(r) for r in await self._pool.fetch(sql, ticket_id)]
+
+    async def events(self, since: float, until: float) -> list[TicketChange]:
+        sql = (
+            f"SELECT {HISTORY_COLUMNS} FROM ticket_history"
+            f" WHERE event != '' AND at >= $1 AND at < $2 ORDER BY id"
+        )
+        return [change_from_row(r) for r in await self._pool.fetch(sql, since, until)]
+
+    async def events_after(self, last_id: int, limit: int = 100) -> list[tuple[int, TicketChange]]:
+        sql = (
+            f"SELECT id, {HISTORY_COLUMNS} FROM ticket_history"
+            " WHERE event != '' AND id > $1 ORDER BY id LIMIT $2"
+        )
+        return [
+            (int(r[0]), change_from_row(tuple(r)[1:])) for r in await self._pool.fetch(sql, last_id, limit)
+        ]
+
+    async def cursor(self, name: str) -> int:
+        got = await self._pool.fetchval("SELECT last_id FROM webhook_cursors WHERE url = $1", name)
+        return int(got or 0)
+
+    async def set_cursor(self, name: str, last_id: int) -> None:
+        sql = (
+            "INSERT INTO webhook_cursors (url, last_id, updated_at) VALUES ($1, $2, $3)"
+            " ON CONFLICT (url) DO UPDATE SET last_id = excluded.last_id, updated_at = excluded.updated_at"
+        )
+        await self._writer.write([(sql, (name, last_id, self._now()))])
+
+    async def search(self, query: TicketQuery) -> list[Ticket]:
+        where, args = search_where(query, lambda n: f"${n}")
+        return [ticket_from_row(r) for r in await self._pool.fetch(_SELECT + where, *args)]
 
     async def tally(self, survey_question: str = "satisfaction") -> TicketTally:
         total = await self._pool.fetchval("SELECT COUNT(*) FROM tickets")

@@ -23,9 +23,12 @@ import asyncpg
 
 from ivr.records import CallRecord, QueueEvent, QueueEventKind, SeatEvent, SeatState
 from ivr.store.base import OutboxItem, Outgoing, StoreError, check_store_url, redact_store_url
+from ivr.store.followups import PgFollowupBook
+from ivr.store.knowledge import PgKnowledgeBook
 from ivr.store.pgschema import migrate
 from ivr.store.pgtickets import PgTicketBook
 from ivr.store.sessions import PgSessionBook
+from ivr.store.units import PgUnitBook
 from ivr.store.writer import BatchWriter, Statement
 
 log = logging.getLogger(__name__)
@@ -88,6 +91,9 @@ class PgStore:
         self._now = now
         self.tickets = PgTicketBook(pool, self._writer, now, outbox_rows, self._outbox_changed)
         self.sessions = PgSessionBook(pool, self._writer)
+        self.units = PgUnitBook(pool, self._writer)
+        self.followups = PgFollowupBook(pool, self._writer, now)
+        self.knowledge = PgKnowledgeBook(pool, self._writer)
         self.outbox_listeners: list[Callable[[], None]] = []  # the bus wakes its sender here
         self._closing = False
         self._sending = False  # this node holds the sender lock

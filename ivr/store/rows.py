@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from ivr.records import EDITABLE, JSON_FIELDS, STATUSES, URGENCIES, Ticket, TicketChange
+from ivr.records import EDITABLE, EVENTS, JSON_FIELDS, STATUSES, URGENCIES, Ticket, TicketChange, TicketQuery
 from ivr.store.base import StoreError
 
 TICKET_COLUMNS = tuple(Ticket.__dataclass_fields__)
+HISTORY_COLUMNS = "ticket_id, at, actor, changes, event, note"
+SEARCH_LIMIT = 500  # one page of search results at most
 Changes = Mapping[str, tuple[Any, Any]]
 
 
@@ -50,10 +52,13 @@ def new_ticket(
     return ticket, created
 
 
-def changed_ticket(old: Ticket, changes: Mapping[str, Any], now: float) -> tuple[Ticket, Changes]:
-    """The ticket after `changes` and what really changed (empty: nothing to write)."""
+def changed_ticket(
+    old: Ticket, changes: Mapping[str, Any], now: float, *, touched: bool = False
+) -> tuple[Ticket, Changes]:
+    """The ticket after `changes` and what really changed (empty: nothing to write unless the
+    change is an event, `touched`, which moves `updated_at` all the same)."""
     diff = {k: (getattr(old, k), v) for k, v in changes.items() if getattr(old, k) != v}
-    if not diff:
+    if not diff and not touched:
         return old, diff
     return replace(old, updated_at=now, **{k: v for k, (_, v) in diff.items()}), diff
 
@@ -62,8 +67,41 @@ def changes_json(changes: Changes) -> str:
     return json.dumps(changes, ensure_ascii=False)
 
 
+def check_event(event: str) -> None:
+    if event and event not in EVENTS:
+        raise StoreError(f"ticket event must be one of {EVENTS}")
+
+
 def change_from_row(row: Any) -> TicketChange:
-    return TicketChange(row[0], row[1], row[2], {k: (v[0], v[1]) for k, v in json.loads(row[3]).items()})
+    changes = {k: (v[0], v[1]) for k, v in json.loads(row[3]).items()}
+    return TicketChange(row[0], row[1], row[2], changes, row[4], row[5])
+
+
+def search_where(q: TicketQuery, mark: Callable[[int], str]) -> tuple[str, list[Any]]:
+    """The WHERE ... ORDER BY ... LIMIT of a search with its parameters; `mark(n)` is the n-th
+    placeholder of the database (`?` or `$n`). Drafts of abandoned calls are never found."""
+    terms: list[str] = ["status != 'draft'"]
+    args: list[Any] = []
+
+    def add(sql: str, value: Any) -> None:
+        args.append(value)
+        terms.append(sql.replace("%", mark(len(args))))
+
+    if q.number:
+        add(f"substr(id, 1, {len(q.number)}) = %", q.number)  # a number's start: no wildcards
+    for name in ("caller", "operator", "unit", "status"):
+        if getattr(q, name):
+            add(f"{name} = %", getattr(q, name))
+    if q.category:
+        args.append(q.category)
+        m = mark(len(args))
+        terms.append(f"(category1 = {m} OR category2 = {m} OR category3 = {m})")
+    if q.since:
+        add("created_at >= %", q.since)
+    if q.until:
+        add("created_at < %", q.until)
+    args.append(max(1, min(q.limit, SEARCH_LIMIT)))
+    return f" WHERE {' AND '.join(terms)} ORDER BY created_at DESC LIMIT {mark(len(args))}", args
 
 
 def ticket_day_sequence(ticket_id: str) -> tuple[str, int] | None:

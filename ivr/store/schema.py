@@ -107,6 +107,71 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     # 5: (PostgreSQL's shared-queue tables; one node keeps its queue in memory)
     "",
+    # 6: the ticket's life after dispatch: deadline, the unit's reply, events with their notes
+    # in the history, units and their staff (password hashes only), unit sessions
+    """
+    ALTER TABLE tickets ADD COLUMN due_at REAL NOT NULL DEFAULT 0;
+    ALTER TABLE tickets ADD COLUMN reply TEXT NOT NULL DEFAULT '{}';
+    ALTER TABLE ticket_history ADD COLUMN event TEXT NOT NULL DEFAULT '';
+    ALTER TABLE ticket_history ADD COLUMN note TEXT NOT NULL DEFAULT '';
+    ALTER TABLE console_sessions ADD COLUMN unit_id TEXT NOT NULL DEFAULT '';
+    CREATE INDEX tickets_unit ON tickets (unit, status);
+    CREATE INDEX tickets_operator ON tickets (operator, created_at);
+    CREATE INDEX tickets_created ON tickets (created_at);
+    CREATE TABLE units (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL,
+        district TEXT NOT NULL DEFAULT ''
+    );
+    CREATE TABLE unit_staff (
+        login TEXT PRIMARY KEY,
+        unit_id TEXT NOT NULL REFERENCES units (id),
+        name TEXT NOT NULL DEFAULT '',
+        password_hash TEXT NOT NULL
+    );
+    """,
+    # 7: follow-up (回访) tasks: the line's calls to citizens after a unit's reply
+    """
+    CREATE TABLE followups (
+        id TEXT PRIMARY KEY,
+        ticket_id TEXT NOT NULL REFERENCES tickets (id),
+        caller TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'due',
+        due_at REAL NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_outcome TEXT NOT NULL DEFAULT '',
+        answer TEXT NOT NULL DEFAULT '{}',
+        operator TEXT NOT NULL DEFAULT '',
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE INDEX followups_state ON followups (state, due_at);
+    CREATE INDEX followups_ticket ON followups (ticket_id);
+    """,
+    # 8: how far each outgoing webhook has delivered the ticket events (history row ids)
+    """
+    CREATE TABLE webhook_cursors (
+        url TEXT PRIMARY KEY,
+        last_id BIGINT NOT NULL DEFAULT 0,
+        updated_at REAL NOT NULL DEFAULT 0
+    );
+    """,
+    # 9: the knowledge base as supervisors edit it, every version kept
+    """
+    CREATE TABLE knowledge_versions (
+        id INTEGER PRIMARY KEY,
+        article INTEGER NOT NULL,
+        version INTEGER NOT NULL,
+        title TEXT NOT NULL,
+        keywords TEXT NOT NULL DEFAULT '[]',
+        answer TEXT NOT NULL,
+        retired INTEGER NOT NULL DEFAULT 0,
+        actor TEXT NOT NULL,
+        at REAL NOT NULL,
+        UNIQUE (article, version)
+    );
+    """,
 )
 
 

@@ -15,19 +15,19 @@ from ivr.store.writer import BatchWriter, Statement
 if TYPE_CHECKING:
     import asyncpg
 
-_COLUMNS = "token_hash, role, seat_id, created_at, last_seen"
+_COLUMNS = "token_hash, role, seat_id, created_at, last_seen, unit_id"
 
 
 def _record(row: Any) -> SessionRecord:
-    return SessionRecord(row[0], row[1], row[2], float(row[3]), float(row[4]))
+    return SessionRecord(row[0], row[1], row[2], float(row[3]), float(row[4]), row[5])
 
 
 def _put(record: SessionRecord, mark: str) -> list[Statement]:
     """A seat's earlier sessions end when it signs in again (supervisors may have several)."""
-    p = [f"${i}" if mark == "$" else "?" for i in range(1, 6)]
+    p = [f"${i}" if mark == "$" else "?" for i in range(1, 7)]
     insert = (
         f"INSERT INTO console_sessions ({_COLUMNS}) VALUES ({', '.join(p)})",
-        (record.token_hash, record.role, record.seat_id, record.created_at, record.last_seen),
+        (record.token_hash, record.role, record.seat_id, record.created_at, record.last_seen, record.unit_id),
     )
     if not record.seat_id:
         return [insert]

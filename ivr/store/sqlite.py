@@ -15,9 +15,12 @@ import aiosqlite
 
 from ivr.records import CallRecord, QueueEvent, QueueEventKind, SeatEvent, SeatState
 from ivr.store.base import OutboxItem, Outgoing
+from ivr.store.followups import SqliteFollowupBook
+from ivr.store.knowledge import SqliteKnowledgeBook
 from ivr.store.schema import migrate
 from ivr.store.sessions import SqliteSessionBook
 from ivr.store.tickets import SqliteTicketBook
+from ivr.store.units import SqliteUnitBook
 from ivr.store.writer import BatchWriter, Statement
 
 _OUTBOX = "INSERT INTO outbox (topic, payload, qos, retain, created_at) VALUES (?, ?, ?, ?, ?)"
@@ -48,6 +51,9 @@ class SqliteStore:
         self._now = now
         self.tickets = SqliteTicketBook(conn, self._writer, now, outbox_rows, self._outbox_changed)
         self.sessions = SqliteSessionBook(conn, self._writer)
+        self.units = SqliteUnitBook(conn, self._writer)
+        self.followups = SqliteFollowupBook(conn, self._writer, now)
+        self.knowledge = SqliteKnowledgeBook(conn, self._writer)
         self.path = Path()
         self.outbox_listeners: list[Callable[[], None]] = []  # the bus wakes its sender here
 

@@ -9,18 +9,21 @@ from typing import Any
 
 import aiosqlite
 
-from ivr.records import Ticket, TicketChange
+from ivr.records import Ticket, TicketChange, TicketQuery
 from ivr.store.base import Also, Outgoing, StoreError, TicketTally
 from ivr.store.rows import (
+    HISTORY_COLUMNS,
     TICKET_COLUMNS,
     Changes,
     change_from_row,
     changed_ticket,
     changes_json,
+    check_event,
     check_fields,
     column_value,
     format_ticket_id,
     new_ticket,
+    search_where,
     ticket_day_sequence,
     ticket_from_row,
     ticket_params,
@@ -28,13 +31,15 @@ from ivr.store.rows import (
 from ivr.store.writer import BatchWriter, Statement
 
 _INSERT = f"INSERT INTO tickets ({', '.join(TICKET_COLUMNS)}) VALUES ({', '.join('?' * len(TICKET_COLUMNS))})"
-_HISTORY = "INSERT INTO ticket_history (ticket_id, at, actor, changes) VALUES (?, ?, ?, ?)"
+_HISTORY = f"INSERT INTO ticket_history ({HISTORY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"
 _SELECT = f"SELECT {', '.join(TICKET_COLUMNS)} FROM tickets"
 OutboxRows = Callable[[Sequence[Outgoing], float], list[Statement]]
 
 
-def _history(ticket_id: str, at: float, actor: str, changes: Changes) -> Statement:
-    return (_HISTORY, (ticket_id, at, actor, changes_json(changes)))
+def _history(
+    ticket_id: str, at: float, actor: str, changes: Changes, event: str = "", note: str = ""
+) -> Statement:
+    return (_HISTORY, (ticket_id, at, actor, changes_json(changes), event, note))
 
 
 class SqliteTicketBook:
@@ -98,9 +103,17 @@ class SqliteTicketBook:
         return ticket
 
     async def update(
-        self, ticket_id: str, changes: Mapping[str, Any], *, actor: str, also: Also | None = None
+        self,
+        ticket_id: str,
+        changes: Mapping[str, Any],
+        *,
+        actor: str,
+        also: Also | None = None,
+        event: str = "",
+        note: str = "",
     ) -> Ticket:
         check_fields(changes)
+        check_event(event)
         lock, users = self._locks.get(ticket_id, (asyncio.Lock(), 0))
         self._locks[ticket_id] = (lock, users + 1)
         try:
@@ -109,8 +122,8 @@ class SqliteTicketBook:
                 if old is None:
                     raise StoreError(f"no ticket {ticket_id!r}")
                 now = self._now()
-                new, diff = changed_ticket(old, changes, now)
-                if not diff:
+                new, diff = changed_ticket(old, changes, now, touched=bool(event))
+                if not diff and not event:
                     return old
                 cols = [*diff, "updated_at"]
                 params = [column_value(k, v) for k, (_, v) in diff.items()]
@@ -119,7 +132,7 @@ class SqliteTicketBook:
                 await self._writer.write(
                     [
                         (sql, (*params, now, ticket_id)),
-                        _history(ticket_id, now, actor, diff),
+                        _history(ticket_id, now, actor, diff, event, note),
                         *self._outbox_rows(extra, now),
                     ]
                 )
@@ -157,10 +170,46 @@ class SqliteTicketBook:
         return [ticket_from_row(r) for r in reversed(list(rows))]
 
     async def history(self, ticket_id: str) -> list[TicketChange]:
-        sql = "SELECT ticket_id, at, actor, changes FROM ticket_history WHERE ticket_id = ? ORDER BY id"
+        sql = f"SELECT {HISTORY_COLUMNS} FROM ticket_history WHERE ticket_id = ? ORDER BY id"
         async with self._conn.execute(sql, (ticket_id,)) as cur:
             rows = await cur.fetchall()
         return [change_from_row(r) for r in rows]
+
+    async def events(self, since: float, until: float) -> list[TicketChange]:
+        sql = (
+            f"SELECT {HISTORY_COLUMNS} FROM ticket_history"
+            f" WHERE event != '' AND at >= ? AND at < ? ORDER BY id"
+        )
+        async with self._conn.execute(sql, (since, until)) as cur:
+            rows = await cur.fetchall()
+        return [change_from_row(r) for r in rows]
+
+    async def events_after(self, last_id: int, limit: int = 100) -> list[tuple[int, TicketChange]]:
+        sql = (
+            f"SELECT id, {HISTORY_COLUMNS} FROM ticket_history"
+            " WHERE event != '' AND id > ? ORDER BY id LIMIT ?"
+        )
+        async with self._conn.execute(sql, (last_id, limit)) as cur:
+            rows = await cur.fetchall()
+        return [(int(r[0]), change_from_row(r[1:])) for r in rows]
+
+    async def cursor(self, name: str) -> int:
+        async with self._conn.execute("SELECT last_id FROM webhook_cursors WHERE url = ?", (name,)) as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    async def set_cursor(self, name: str, last_id: int) -> None:
+        sql = (
+            "INSERT INTO webhook_cursors (url, last_id, updated_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (url) DO UPDATE SET last_id = excluded.last_id, updated_at = excluded.updated_at"
+        )
+        await self._writer.write([(sql, (name, last_id, self._now()))])
+
+    async def search(self, query: TicketQuery) -> list[Ticket]:
+        where, args = search_where(query, lambda n: f"?{n}")
+        async with self._conn.execute(_SELECT + where, args) as cur:
+            rows = await cur.fetchall()
+        return [ticket_from_row(r) for r in rows]
 
     async def tally(self, survey_question: str = "satisfaction") -> TicketTally:
         async with self._conn.execute("SELECT COUNT(*) FROM tickets") as cur:

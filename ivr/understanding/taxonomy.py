@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,24 +54,69 @@ def fill_unit(template: str, address: str) -> str:
     return template.replace(DISTRICT + "分局", "").replace(DISTRICT, "市")
 
 
-def _score(query: str, item: Category) -> float:
+def _score(query: str, chars: frozenset[str], item: Category, text: str) -> float:
     """Whole-query hits on the deepest level count most; otherwise the share of query
-    characters found, so '路灯坏' still finds 路灯 and typos cost a little, not everything."""
+    characters found, so '路灯坏' still finds 路灯 and typos cost a little, not everything.
+    `chars` and `text` (the levels joined) are computed once, not per keystroke and item."""
     c1, c2, c3 = item.levels
     score = 0.0
-    for weight, text in ((8.0, c3), (5.0, c2), (3.0, c1)):
-        if query in text:
-            score += weight + (2.0 if text == query else 0.0)
-    chars = set(query)
-    text = "".join(item.levels)
+    if query in text:  # a query found nowhere whole cannot hit a single level either
+        for weight, level in ((8.0, c3), (5.0, c2), (3.0, c1)):
+            if query in level:
+                score += weight + (2.0 if level == query else 0.0)
     found = sum(1 for ch in chars if ch in text) / len(chars)
     return score + (found * 4.0 if found >= 0.75 else 0.0)
+
+
+def _unit_pattern(template: str) -> re.Pattern[str]:
+    """A unit as the file writes it, as a pattern over real unit names ({区}: a district, the
+    city-level body, or nothing, as `fill_unit` fills it)."""
+    parts = [re.escape(p) for p in template.split(DISTRICT)]
+    return re.compile("^" + r"(?:\S{1,5}?[区县]|市)?".join(parts) + "$")
+
+
+def check(path: Path, known_units: Collection[str] | None = None) -> tuple[list[Category], list[str]]:
+    """Read a centre's taxonomy CSV and every problem in it, as `FILE:LINE: what`: a missing
+    column, an empty level, a row whose three levels repeat an earlier row, and (given the
+    units the store knows) a unit no known unit matches. Rows with problems are left out."""
+    items: list[Category] = []
+    problems: list[str] = []
+    seen: dict[tuple[str, str, str], int] = {}
+    with path.open(encoding="utf-8-sig", newline="") as f:
+        reader = csv.DictReader(f)
+        missing = {"category1", "category2", "category3", "unit"} - set(reader.fieldnames or ())
+        if missing:
+            return [], [f"{path}:1: missing column(s) {', '.join(sorted(missing))}"]
+        patterns: dict[str, re.Pattern[str]] = {}
+        for n, row in enumerate(reader, start=2):
+            levels = tuple((row.get(f"category{i}") or "").strip() for i in (1, 2, 3))
+            unit = (row.get("unit") or "").strip()
+            empty = [f"category{i + 1}" for i, level in enumerate(levels) if not level]
+            if empty:
+                problems.append(f"{path}:{n}: empty {', '.join(empty)}")
+                continue
+            key = (levels[0], levels[1], levels[2])
+            if key in seen:
+                problems.append(f"{path}:{n}: {'/'.join(key)} repeats line {seen[key]}")
+                continue
+            seen[key] = n
+            if not unit:
+                problems.append(f"{path}:{n}: no unit for {'/'.join(key)}")
+                continue
+            if known_units is not None:
+                pattern = patterns.setdefault(unit, _unit_pattern(unit))
+                if not any(pattern.match(name) for name in known_units):
+                    problems.append(f"{path}:{n}: unknown unit {unit!r} (not among the store's units)")
+                    continue
+            items.append(Category(key, unit))
+    return items, problems
 
 
 class Taxonomy:
     def __init__(self, items: Iterable[Category]) -> None:
         self.items = list(items)
         self._by_path = {i.levels: i for i in self.items}
+        self._texts = ["".join(i.levels) for i in self.items]
 
     @classmethod
     def load(cls, path: Path = DEFAULT_CSV) -> Taxonomy:
@@ -101,10 +146,16 @@ class Taxonomy:
         if not terms:
             return []
         scored: list[tuple[float, int, Category]] = []
-        for i, item in enumerate(self.items):
-            parts = [_score(t, item) for t in terms]
-            if all(p > 0 for p in parts):
-                scored.append((sum(parts), -i, item))
+        prepared = [(t, frozenset(t)) for t in terms]
+        for i, (item, text) in enumerate(zip(self.items, self._texts, strict=True)):
+            total = 0.0
+            for term, chars in prepared:
+                part = _score(term, chars, item, text)
+                if part <= 0:
+                    break
+                total += part
+            else:
+                scored.append((total, -i, item))
         scored.sort(key=lambda s: (s[0], s[1]), reverse=True)
         return [item for _, _, item in scored[:limit]]
 

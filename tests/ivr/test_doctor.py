@@ -1,10 +1,12 @@
 """`ivr doctor`: the speech model (a Vosk folder that loads, and whether it is Chinese) and an
 external broker (it tries an anonymous connection and says whether the broker refused it,
-against a real mosquitto that does (ours) and one that does not)."""
+against a real mosquitto that does (ours) and one that does not), and the deadline calendar
+against the shipped holiday file."""
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import subprocess
 import time
 from collections.abc import Iterator
@@ -14,9 +16,11 @@ import pytest
 
 from ivr import config
 from ivr.broker import LocalBroker
-from ivr.config import parse
-from ivr.doctor import Check, _broker, _model
+from ivr.config import load, parse
+from ivr.doctor import Check, _broker, _calendar, _model, run_doctor
 from ivr.ports import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def korean_model() -> Path:
@@ -94,3 +98,21 @@ def test_doctor_fails_a_broker_that_accepts_anonymous_clients(tmp_path: Path, op
     assert not anonymous.ok and anonymous.required and "without an account" in anonymous.detail
     assert "allow_anonymous false" in anonymous.fix
     assert not found["mqtt account"].ok  # and the line has no account of its own configured
+
+
+def test_shipped_calendar_covers_2026_but_not_the_60_days_after_30_november() -> None:
+    settings = load(ROOT / "config.toml", files=False)
+    ok = _calendar(settings, dt.date(2026, 6, 1))
+    assert ok.ok and "covers the next 60 days" in ok.detail
+    late = _calendar(settings, dt.date(2026, 11, 30))
+    assert not late.ok and not late.required
+    assert "no holidays for 2027" in late.detail and "12345.yaml" in late.fix
+
+
+def test_missing_calendar_is_a_warning_and_doctor_prints_it(tmp_path: Path) -> None:
+    settings = parse({"deadlines": {"calendar": "nowhere.yaml"}}, tmp_path / "c.toml")
+    check = _calendar(settings, dt.date(2026, 11, 30))
+    assert not check.ok and "not found" in check.detail and "Monday to Friday" in check.detail
+    lines: list[str] = []
+    run_doctor(settings, lines.append, today=dt.date(2026, 11, 30))
+    assert any(line.startswith("[warn] deadline calendar:") for line in lines)

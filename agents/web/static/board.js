@@ -96,16 +96,21 @@ const COLS = {
   queues: [["queue", "队列"], ["entered", "进线"], ["answered", "接通"], ["abandoned", "放弃"],
     ["service_level", "服务水平", pct], ["asa", "ASA", secs], ["abandon_rate", "放弃率", pct], ["aht", "AHT", secs]],
   operators: [["seat_id", "座席"], ["name", "姓名"], ["calls", "接听"], ["aht", "AHT", secs],
-    ["wrapup_seconds", "话后处理", fmtDuration], ["not_ready_seconds", "示忙", fmtDuration]],
+    ["wrapup_seconds", "话后处理", fmtDuration], ["not_ready_seconds", "示忙", fmtDuration],
+    ["surveys", "评价数"], ["satisfaction_rate", "满意率", pct]],
+  units: [["name", "名称"], ["received", "受理"], ["replied", "反馈"], ["on_time_rate", "按时率", pct],
+    ["returned_rate", "退单率", pct], ["reopened_rate", "重办率", pct], ["followups", "回访"],
+    ["resolution_rate", "解决率", pct], ["satisfaction_rate", "满意率", pct]],
 };
 function range() { return `from=${$("from").value}&to=${$("to").value}`; }
+function group() { return `&group=${$("unit-group").value}`; }
 
 $("preview").onclick = async () => {
   $("report-error").textContent = "";
   try {
     const parts = [];
-    for (const kind of ["queues", "operators"]) {
-      const r = await api("GET", `/api/reports/${kind}?${range()}`);
+    for (const kind of ["queues", "operators", "units"]) {
+      const r = await api("GET", `/api/reports/${kind}?${range()}${kind === "units" ? group() : ""}`);
       parts.push(el("table", { "data-report": kind },
         el("thead", {}, el("tr", {}, ...COLS[kind].map(([, h]) => el("th", {}, h)))),
         el("tbody", {}, ...r.rows.map((row) => el("tr", {}, ...COLS[kind].map(([k, , f]) =>
@@ -117,7 +122,7 @@ $("preview").onclick = async () => {
 
 async function download(kind) {
   $("report-error").textContent = "";
-  const res = await fetch(`/api/reports/${kind}?${range()}&format=csv`,
+  const res = await fetch(`/api/reports/${kind}?${range()}${kind === "units" ? group() : ""}&format=csv`,
     { headers: { authorization: "Bearer " + me.token } });
   if (!res.ok) { $("report-error").textContent = (await res.json()).error; return; }
   const a = el("a", { href: URL.createObjectURL(await res.blob()),
@@ -128,7 +133,55 @@ async function download(kind) {
 }
 $("csv-queues").onclick = () => download("queues");
 $("csv-operators").onclick = () => download("operators");
+$("csv-units").onclick = () => download("units");
 $("signout").onclick = async () => { await api("POST", "/api/logout").catch(() => {}); toLogin(); };
+
+// --- 督办: tickets at units due soon or overdue, and the holiday calendar's coverage -----------
+async function loadOversight() {
+  const o = await api("GET", "/api/oversight").catch(() => null);
+  if (!o) return;
+  $("calendar-warning").replaceChildren(...o.warnings.map((w) => el("div", {}, "⚠ " + w)));
+  $("oversight-counts").textContent = `超期 ${o.overdue} 件 · 即将到期 ${o.due_soon} 件`;
+  $("oversight-units").tBodies[0].replaceChildren(...o.units.map((u) => el("tr", { "data-unit": u.unit },
+    el("td", {}, u.unit), el("td", { class: u.overdue ? "error" : "" }, String(u.overdue)),
+    el("td", {}, String(u.due_soon)))));
+}
+setInterval(loadOversight, 30000);
+
+// --- 知识库维护: add, change, retire; every version is kept by the server -------------------
+function kbSay(text, ok) { $("kb-msg").textContent = text; $("kb-msg").className = ok ? "ok" : "error"; }
+function kbEdit(a) {
+  $("kb-id").value = a ? a.id : "";
+  $("kb-title").value = a ? a.title : "";
+  $("kb-keywords").value = a ? a.keywords.join("，") : "";
+  $("kb-answer").value = a ? a.answer : "";
+}
+async function loadArticles() {
+  const list = await api("GET", "/api/knowledge/articles").catch(() => null);
+  if (!list) return;
+  $("kb-list").tBodies[0].replaceChildren(...list.map((a) => el("tr", { "data-article": a.id },
+    el("td", {}, String(a.id)), el("td", {}, a.title), el("td", {}, "v" + a.version),
+    el("td", {}, a.retired ? "已停用" : "使用中"),
+    el("td", {}, a.retired ? "" : el("button", { type: "button", class: "edit", onclick: () => kbEdit(a) }, "修改"),
+      a.retired ? "" : el("button", { type: "button", class: "retire", onclick: () => kbRetire(a) }, "停用")))));
+}
+async function kbRetire(a) {
+  try { await api("POST", `/api/knowledge/articles/${a.id}/retire`); kbSay(`已停用：${a.title}`, true); }
+  catch (e) { kbSay(e.message); }
+  loadArticles();
+}
+$("kb-new").onclick = () => kbEdit(null);
+$("kb-save").onclick = async () => {
+  const body = { title: $("kb-title").value.trim(), answer: $("kb-answer").value.trim(),
+    keywords: $("kb-keywords").value.split(/[,，\s]+/).filter(Boolean) };
+  const id = $("kb-id").value;
+  try {
+    const saved = await api(id ? "PATCH" : "POST", id ? `/api/knowledge/articles/${id}` : "/api/knowledge/articles", body);
+    kbEdit(saved);
+    kbSay(`已保存（v${saved.version}）`, true);
+  } catch (e) { kbSay(e.message); }
+  loadArticles();
+};
 
 // --- start ----------------------------------------------------------------------------------
 $("threshold").value = localStorage.getItem(TH_KEY) || "";
@@ -137,6 +190,8 @@ live({
     const entered = board ? board.queues.reduce((n, q) => n + q.entered, 0) : -1;
     board = m.board;
     if (board.queues.reduce((n, q) => n + q.entered, 0) !== entered) loadCharts();
+loadOversight();
+loadArticles();
     offset = board.now - Date.now() / 1000;
     if (!$("threshold").value) $("threshold").placeholder = board.alert_wait_seconds;
     render();
@@ -145,3 +200,5 @@ live({
   fatal: (m) => toLogin(m.error),
 });
 loadCharts();
+loadOversight();
+loadArticles();

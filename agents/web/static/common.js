@@ -75,7 +75,26 @@ const STATE_NAMES = { logged_out: "未签入", ready: "就绪", not_ready: "示�
   talking: "通话中", wrap_up: "话后处理" };
 const REASON_NAMES = { break: "小休", training: "培训", meeting: "会议", lunch: "用餐", no_answer: "未接听",
   login: "签入" };
-const STATUS_NAMES = { draft: "草稿", open: "已受理", dispatched: "已派单", closed: "已办结" };
+const STATUS_NAMES = { draft: "草稿", open: "已受理", dispatched: "已派单", accepted: "已接单",
+  returned: "已退单", replied: "已反馈", reopened: "重办", closed: "已办结" };
+const EVENT_NAMES = { dispatch: "派单", redispatch: "重新派单", accept: "接单", return: "退单", note: "办理进展",
+  reply: "办结反馈", reopen: "重办", close: "结案", followup: "回访", remind: "督办提醒" };
+const RESULT_NAMES = { solved: "已解决", explained: "已解释说明", unsolvable: "无法解决" };
+
+// "还剩 2天3小时" / "已超时 5小时": a deadline as a unit reads it
+function timeLeft(seconds) {
+  if (seconds === null || seconds === undefined) return "—";
+  const s = Math.abs(seconds), d = Math.floor(s / 86400), h = Math.floor((s % 86400) / 3600),
+    m = Math.floor((s % 3600) / 60);
+  const text = d ? `${d}天${h}小时` : h ? `${h}小时${m}分` : `${m}分`;
+  return seconds < 0 ? `已超时 ${text}` : `还剩 ${text}`;
+}
+
+function fmtTime(epoch) {
+  if (!epoch) return "—";
+  const d = new Date(epoch * 1000), p = (n) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}`;
+}
 const URGENCY_NAMES = { normal: "一般", urgent: "紧急", critical: "特急" };
 
 function el(tag, attrs, ...children) {

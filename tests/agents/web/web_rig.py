@@ -122,3 +122,20 @@ class Rig:
                 return
             await asyncio.sleep(0.02)
         raise AssertionError("condition not met in time")
+
+
+async def add_unit(rig: Rig, unit_id: str, name: str, login: str, password: str) -> None:
+    """A unit with one staff sign-in (a cheap hash: tests need not pay for PBKDF2's rounds)."""
+    from ivr.passwords import hash_password
+    from ivr.records import Unit, UnitStaff
+
+    await rig.store.units.put_unit(Unit(unit_id, name, "委办局", "朝阳区"))
+    await rig.store.units.put_staff(
+        UnitStaff(login, unit_id, f"{name}值班员", hash_password(password, iterations=1000))
+    )
+
+
+async def unit_login(rig: Rig, login: str, password: str) -> dict[str, str]:
+    r = await rig.http.post("/api/login", json={"role": "unit", "login": login, "password": password})
+    assert r.status_code == 200, r.text
+    return {"authorization": f"Bearer {r.json()['token']}"}

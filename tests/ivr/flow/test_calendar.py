@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 
 from ivr.flow.calendar import Calendar, TimeRange, from_data, parse_days
+from ivr.flow.checker import load_calendar
 
 from .conftest import at
 
@@ -87,3 +89,49 @@ def test_day_specs() -> None:
     assert parse_days("sat-mon") == frozenset({5, 6, 0})
     assert parse_days([1, 7]) == frozenset({0, 6})
     assert parse_days("Tuesday") == frozenset({1})
+
+
+def test_working_days_skip_weekends_and_holidays_and_count_make_up_days() -> None:
+    c = cal(
+        holidays={"2026-10-01..2026-10-07": "国庆节"},
+        workdays={"2026-09-20": "国庆节调休", "2026-10-10": "国庆节调休"},
+    )
+    # dispatched on Friday the 18th: Saturday rests, the make-up Sunday and Mon 21 .. Thu 24 count
+    assert c.after_workdays(at("2026-09-18 09:00"), 5) == at("2026-09-25 00:00")
+    # a week later, an ordinary weekend: Mon 28, Tue 29, Wed 30, then the holiday till the 7th,
+    # Thu 8 and Fri 9
+    assert c.after_workdays(at("2026-09-25 09:00"), 5) == at("2026-10-10 00:00")
+    # dispatched on Saturday the 19th: Sunday the 20th is a make-up working day and counts
+    assert c.after_workdays(at("2026-09-19 09:00"), 1) == at("2026-09-21 00:00")
+    # across National Day: Tue 29, Wed 30, then the holiday (1-7 Oct) and Thursday the 8th
+    assert c.after_workdays(at("2026-09-28 15:00"), 3) == at("2026-10-09 00:00")
+    # the make-up Saturday after it counts: Thu 8, Fri 9, Sat 10
+    assert c.after_workdays(at("2026-10-07 15:00"), 3) == at("2026-10-11 00:00")
+
+
+def test_shipped_holiday_file_covers_2026_and_warns_for_2027() -> None:
+    c, problem = load_calendar(Path(__file__).resolve().parents[3] / "flows" / "calendar" / "12345.yaml")
+    assert problem is None and c is not None
+    for day in (
+        "2026-01-01",
+        "2026-02-15",
+        "2026-02-23",
+        "2026-04-06",
+        "2026-05-05",
+        "2026-06-19",
+        "2026-09-25",
+    ):
+        assert c.is_holiday(at(f"{day} 10:00")), day
+    assert c.holiday_name(at("2026-10-07 10:00")) == "国庆节" and not c.is_holiday(at("2026-10-08 10:00"))
+    for day in c.workdays:  # a make-up working day is always a Saturday or Sunday
+        assert day.weekday() >= 5, day
+    assert {d.isoformat() for d in c.workdays if d.year == 2026} == {
+        "2026-01-04",
+        "2026-02-14",
+        "2026-02-28",
+        "2026-05-09",
+        "2026-09-20",
+        "2026-10-10",
+    }
+    assert c.uncovered(at("2026-06-01 10:00").date(), 60) is None
+    assert c.uncovered(at("2026-11-30 10:00").date(), 60) == at("2027-01-01 00:00").date()

@@ -276,6 +276,7 @@ def seat_phone(
     events: Path | None = None,
     max_calls: int = 1,
     duration: float = 120,
+    script: str = "",
 ) -> subprocess.Popen[str]:
     """An `ivr seat` softphone in its own process (an operator's phone, or any far end that answers)."""
     cmd = [
@@ -296,6 +297,8 @@ def seat_phone(
         "--duration",
         str(duration),
     ]
+    if script:
+        cmd += ["--script", script]
     for flag, value in (("--record-dir", record_dir), ("--say", say), ("--events", events)):
         if value is not None:
             cmd += [flag, str(value)]

@@ -1,0 +1,78 @@
+// The operator's own tickets (search, each with its history: dispatch, unit notes, reply,
+// follow-up answer) and the follow-up worklist: take a task, call from the page, record the answer.
+"use strict";
+
+const me = session();
+if (!me || (me.role !== "seat" && me.role !== "supervisor")) toLogin();
+const $ = (id) => document.getElementById(id);
+let task = null;
+
+for (const [k, v] of Object.entries(STATUS_NAMES)) $("q-status").append(el("option", { value: k }, v));
+function say(text, ok) { $("msg").textContent = text; $("msg").className = ok ? "ok" : "error"; }
+
+$("search").onclick = async () => {
+  $("search-error").textContent = "";
+  const q = new URLSearchParams();
+  for (const k of ["number", "caller", "category", "status", "from", "to"]) {
+    const v = $("q-" + k).value.trim();
+    if (v) q.set(k, v);
+  }
+  try {
+    const r = await api("GET", "/api/tickets?" + q.toString());
+    $("results").tBodies[0].replaceChildren(...r.tickets.map((t) => el("tr", { "data-ticket": t.id, onclick: () => history(t.id) },
+      el("td", {}, t.id), el("td", {}, t.caller), el("td", {}, [t.category1, t.category2, t.category3].filter(Boolean).join("/")),
+      el("td", {}, t.unit), el("td", {}, STATUS_NAMES[t.status] || t.status))));
+  } catch (e) { $("search-error").textContent = e.message; }
+};
+
+async function history(id) {
+  const h = await api("GET", `/api/tickets/${encodeURIComponent(id)}/history`).catch((e) => { say(e.message); return null; });
+  if (!h) return;
+  $("h-title").style.display = "";
+  $("h-id").textContent = id;
+  $("history").replaceChildren(...h.filter((x) => x.event).map((x) => el("li", { "data-event": x.event },
+    `${fmtTime(x.at)} ${EVENT_NAMES[x.event] || x.event}` + (x.note ? `：${x.note}` : ""))));
+}
+
+async function loadWorklist() {
+  const r = await api("GET", "/api/followups?state=worklist").catch(() => null);
+  if (!r) return;
+  $("worklist").tBodies[0].replaceChildren(...r.tasks.map((t) => el("tr", { "data-task": t.id },
+    el("td", {}, t.ticket_id), el("td", {}, t.caller), el("td", {}, t.ticket ? t.ticket.reply.done || "" : ""),
+    el("td", {}, String(t.attempts)),
+    el("td", {}, me.role === "seat" ? el("button", { type: "button", class: "take", onclick: () => take(t) }, "领取") : ""))));
+}
+
+async function take(t) {
+  try {
+    task = await api("POST", `/api/followups/${encodeURIComponent(t.id)}/take`);
+    $("answer").style.display = "";
+    $("a-id").textContent = task.ticket_id;
+    say("已领取，请拨打市民电话", true);
+  } catch (e) { say(e.message); }
+  loadWorklist();
+}
+
+$("a-call").onclick = async () => {
+  if (!task) return;
+  $("a-call-msg").textContent = "正在呼叫…";
+  try {
+    const r = await api("POST", `/api/followups/${encodeURIComponent(task.id)}/call`);
+    $("a-call-msg").textContent = r.outcome === "answered" ? "已接通" : "未接通";
+  } catch (e) { $("a-call-msg").textContent = e.message; }
+};
+
+$("a-save").onclick = async () => {
+  if (!task) return;
+  try {
+    const r = await api("POST", `/api/followups/${encodeURIComponent(task.id)}/answer`, {
+      solved: $("a-solved").value === "true", satisfaction: $("a-satisfaction").value, words: $("a-words").value });
+    say(r.status === "closed" ? "回访完成，工单已办结" : "回访完成，工单已转承办单位重办", true);
+    $("answer").style.display = "none";
+    task = null;
+  } catch (e) { say(e.message); }
+  loadWorklist();
+};
+
+loadWorklist();
+setInterval(loadWorklist, 30000);
