@@ -100,8 +100,7 @@ max_attempts = 20
     phones = [operator_phone]
     try:
         with serve(cfg, duration=200) as server:
-            assert server.proc.stdout is not None
-            url = server.proc.stdout.readline().strip().split(" ", 1)[1]
+            url = server.console
             op = Api(url).login({"seat_id": "1001", "password": "s3cret"})
             op("POST", "/api/seats/1001/state", {"action": "login"})
 
