@@ -62,7 +62,7 @@ class QualityPages:
             Route("/api/qa/appeals", endpoint(self.appeals)),
             Route("/api/qa/figures", endpoint(self.figures)),
             Route(one, endpoint(self.call)),
-            Route(one + "/recordings/{n:int}", endpoint(self.recording)),
+            Route(one + "/recordings/{n}", endpoint(self.recording)),
             Route(one + "/review", endpoint(self.review), methods=["POST"]),
             Route(one + "/appeal", endpoint(self.appeal), methods=["POST"]),
             Route(one + "/appeal/decision", endpoint(self.decide), methods=["POST"]),
@@ -195,7 +195,7 @@ class QualityPages:
         sample = await self._sample_for(session, request.path_params["call_id"])
         ticket = await self._desk.store.tickets.get(sample.ticket_id) if sample.ticket_id else None
         paths = list(ticket.context.get("recordings", [])) if ticket is not None else []
-        n = int(request.path_params["n"])
+        n = int(request.path_params["n"]) if request.path_params["n"].isdigit() else -1
         if not 0 <= n < len(paths):
             raise ApiError(404, "该通话没有这段录音")
         path = await asyncio.to_thread(self._local_file, str(paths[n]))
