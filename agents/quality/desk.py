@@ -5,12 +5,15 @@ a reason; a decision is taken once. Who may do what is the console's to check (a
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from ivr.records import APPEAL_DECISIONS, Appeal, Checklist, Review, Sample, ScoreError
 from ivr.store import Store
+
+log = logging.getLogger(__name__)
 
 
 class QualityError(Exception):
@@ -62,7 +65,9 @@ class QualityDesk:
         sample = await self.sample(call_id)
         if await self.store.reviews.appeal(call_id) is not None:
             raise QualityError(409, "该通话的评分已被申诉，请在申诉处理中改判或维持")
-        return await self.store.reviews.add_review(self._scored(sample, marks, fatal, comment, by, False))
+        review = await self.store.reviews.add_review(self._scored(sample, marks, fatal, comment, by, False))
+        log.info("quality: call %s of seat %s scored %.1f by %s", call_id, sample.seat_id, review.score, by)
+        return review
 
     async def appeal(self, call_id: str, seat_id: str, reason: str) -> Appeal:
         """The operator's one appeal against their call's score."""
@@ -77,6 +82,7 @@ class QualityDesk:
         appeal = Appeal(call_id, seat_id, reviews[-1].id, reason.strip(), self.now())
         if not await self.store.reviews.add_appeal(appeal):
             raise QualityError(409, "每条质检结果只能申诉一次，该通话已申诉")
+        log.info("quality: seat %s appealed the score of call %s", seat_id, call_id)
         return appeal
 
     async def decide(
@@ -108,4 +114,5 @@ class QualityDesk:
         decided = await self.store.reviews.decide(call_id, decision, by, note.strip(), review)
         if decided is None:
             raise QualityError(409, "该申诉已处理")
+        log.info("quality: appeal on call %s %s by %s", call_id, decision, by)
         return decided, (await self.store.reviews.reviews(call_id))[-1]

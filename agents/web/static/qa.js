@@ -201,6 +201,28 @@ $("sample-now").onclick = async () => {
   if (r) { say(`新抽检 ${r.added} 通`, true); await loadQueue(); }
 };
 
+// Keys while listening: Alt+P play/pause, Alt+Left/Right 5 s back/forward, Alt+Down/Up slower/faster,
+// Ctrl+S save the score. Alt keeps them off the number fields' own arrow keys.
+const SPEEDS = ["0.75", "1", "1.25", "1.5", "2"];
+document.addEventListener("keydown", (ev) => {
+  const a = $("audio");
+  if (ev.ctrlKey && ev.key === "s") {
+    ev.preventDefault();
+    if (reviewer && current && $("save").style.display !== "none") $("save").click();
+    return;
+  }
+  if (!ev.altKey || !a.src) return;
+  const step = { ArrowLeft: -5, ArrowRight: 5 }[ev.key];
+  if (ev.key === "p" || ev.key === "P") { a.paused ? a.play() : a.pause(); }
+  else if (step) { a.currentTime = Math.max(0, Math.min(a.duration || 0, a.currentTime + step)); }
+  else if (ev.key === "ArrowUp" || ev.key === "ArrowDown") {
+    const i = SPEEDS.indexOf(String(a.playbackRate)) + (ev.key === "ArrowUp" ? 1 : -1);
+    $("speed").value = SPEEDS[Math.max(0, Math.min(SPEEDS.length - 1, i))];
+    a.playbackRate = Number($("speed").value);
+  } else return;
+  ev.preventDefault();
+});
+
 if (reviewer) {
   for (const id of ["queue-panel", "appeals-panel", "figures-panel"]) $(id).style.display = "";
   $("scores-title").textContent = "质检成绩";

@@ -81,6 +81,12 @@ async def test_a_reviewer_plays_the_recording_and_scores_the_call(rig: Rig, brow
     await audio.evaluate("a => { a.pause(); a.currentTime = 2.0; }")
     assert abs(await audio.evaluate("a => a.currentTime") - 2.0) < 0.1
     assert await audio.evaluate("a => a.duration") == pytest.approx(3.0, abs=0.05)
+    await page.click("#r-call")  # keys act when no field has the focus
+    await page.keyboard.press("Alt+ArrowUp")
+    assert await audio.evaluate("a => a.playbackRate") == 2.0
+    await expect(page.locator("#speed")).to_have_value("2")
+    await page.keyboard.press("Alt+ArrowLeft")
+    assert await audio.evaluate("a => a.currentTime") < 0.1  # 5 s back from 2 s: the start
 
     marks = {
         "greeting": 5,
