@@ -2,7 +2,7 @@
 file the centre keeps, read with positions by `ivr.checklist`. `ivr.config` checks both at start;
 `agents.quality` uses them.
 
-The checklist's format (read by `ivr.checklist`, flows/qa_checklist.yaml):
+The checklist's format (read by `ivr.checklist`, flows/quality/checklist.yaml):
 
     name: 12345热线通话质检评分表
     version: "2026-11"

@@ -27,7 +27,7 @@ fatal:
 
 
 def test_the_shipped_checklist_reads() -> None:
-    checklist, problems = load_checklist(ROOT / "flows" / "qa_checklist.yaml")
+    checklist, problems = load_checklist(ROOT / "flows" / "quality" / "checklist.yaml")
     assert problems == [] and checklist is not None
     assert sum(i.weight for i in checklist.items) == 100
     assert {f.id for f in checklist.fatal} >= {"leak", "rude"}
@@ -84,7 +84,7 @@ def test_a_bad_checklist_stops_the_config_with_file_and_line(tmp_path: Path) -> 
 
 
 def test_scores_follow_weights_and_fatal_errors() -> None:
-    checklist, _ = load_checklist(ROOT / "flows" / "qa_checklist.yaml")
+    checklist, _ = load_checklist(ROOT / "flows" / "quality" / "checklist.yaml")
     assert checklist is not None
     full = {i.id: i.weight for i in checklist.items}
     assert checklist.score(full) == 100.0

@@ -19,9 +19,8 @@ ROOT = Path(__file__).resolve().parents[3]
 
 def with_checklist(rig: Rig) -> None:
     """Before `rig.start()`: the shipped checklist, and every answered call sampled."""
-    qa = replace(
-        rig.settings.qa, checklist=str(ROOT / "flows" / "qa_checklist.yaml"), share=1.0, settle_minutes=0
-    )
+    checklist = str(ROOT / "flows" / "quality" / "checklist.yaml")
+    qa = replace(rig.settings.qa, checklist=checklist, share=1.0, settle_minutes=0)
     rig.settings = replace(rig.settings, qa=qa)
 
 
