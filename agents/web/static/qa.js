@@ -97,14 +97,19 @@ async function download(path, name) {  // the bearer header goes with it, so fet
   setTimeout(() => URL.revokeObjectURL(a.href), 10000);
 }
 
-async function loadAudio(callId, count) {
+// A call transferred or conferenced may have several recordings: one button each.
+async function loadAudio(callId, count, n = 0) {
   const audio = $("audio");
+  audio.pause();
   audio.removeAttribute("src");
   if (audioUrl) URL.revokeObjectURL(audioUrl);
   audioUrl = null;
+  $("parts").replaceChildren(...(count > 1 ? [...Array(count).keys()].map((i) => el("button",
+    { type: "button", class: i === n ? "primary" : "", "data-part": String(i), onclick: () => loadAudio(callId, count, i) },
+    `录音${i + 1}`)) : []));
   if (!count) { $("audio-msg").textContent = "该通话没有录音"; return; }
   $("audio-msg").textContent = "录音加载中…";
-  const res = await fetch(`/api/qa/calls/${enc(callId)}/recordings/0`, { headers: { authorization: "Bearer " + me.token } });
+  const res = await fetch(`/api/qa/calls/${enc(callId)}/recordings/${n}`, { headers: { authorization: "Bearer " + me.token } });
   if (!res.ok) { $("audio-msg").textContent = (await res.json().catch(() => ({}))).error || "录音无法播放"; return; }
   audioUrl = URL.createObjectURL(await res.blob());
   audio.src = audioUrl;
