@@ -237,20 +237,14 @@ class QualityPages:
                 raise ApiError(403, "只能查看本人的质检结果")
             seat = session.seat_id
         found = await self._desk.store.reviews.scores(seat, since, until)
-        appeals = {a.call_id: a for a in await self._appeals_of(found)}
+        appeals = {
+            a.call_id: a for a in await self._desk.store.reviews.appeals_for([r.call_id for r in found])
+        }
         rows = [
             {**self._review_view(r), "appeal": appeals[r.call_id].as_dict() if r.call_id in appeals else None}
             for r in found
         ]
         return JSONResponse({"from": start, "to": end, "scores": rows})
-
-    async def _appeals_of(self, reviews: list[Review]) -> list[Any]:
-        out = []
-        for r in reviews:
-            appeal = await self._desk.store.reviews.appeal(r.call_id)
-            if appeal is not None:
-                out.append(appeal)
-        return out
 
     async def appeal(self, request: Request) -> Response:
         session = await self._sessions.get(token_of(request))

@@ -311,6 +311,10 @@ class ReviewBook(Protocol):
 
     async def appeals(self, pending: bool = True, limit: int = 200) -> list[Appeal]: ...
 
+    async def appeals_for(self, call_ids: Sequence[str]) -> list[Appeal]:
+        """The appeals of these calls (those that have one)."""
+        ...
+
     async def add_appeal(self, appeal: Appeal) -> bool:
         """False when the call was appealed before: an appeal is once only, on every node."""
         ...

@@ -176,6 +176,15 @@ class _Book:
         sql = f"SELECT {_APPEAL} FROM qa_appeals {where} ORDER BY at, call_id LIMIT ?"
         return [_appeal(r) for r in await self._rows(sql, limit)]
 
+    async def appeals_for(self, call_ids: Sequence[str]) -> list[Appeal]:
+        """The appeals of these calls (those that have one)."""
+        found: list[Appeal] = []
+        for i in range(0, len(call_ids), 500):  # within both databases' limits on parameters
+            chunk = list(call_ids[i : i + 500])
+            sql = f"SELECT {_APPEAL} FROM qa_appeals WHERE call_id IN ({', '.join('?' * len(chunk))})"
+            found.extend(_appeal(r) for r in await self._rows(sql, *chunk))
+        return found
+
     async def add_appeal(self, appeal: Appeal) -> bool:
         """Keep an operator's appeal; False when the call was appealed before (once only)."""
         sql = f"INSERT INTO qa_appeals ({_APPEAL}) VALUES (?, ?, ?, ?, ?, '', '', 0, '')"

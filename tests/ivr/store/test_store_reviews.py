@@ -69,6 +69,7 @@ async def test_one_appeal_per_call_and_one_decision(store: Store) -> None:
     results = await asyncio.gather(*(store.reviews.add_appeal(appeal) for _ in range(4)))
     assert sorted(results) == [False, False, False, True]
     assert [a.call_id for a in await store.reviews.appeals()] == ["c1"]
+    assert [a.reason for a in await store.reviews.appeals_for(["c0", "c1", "c2"])] == ["录音中已告知办理时限"]
     revised = _review("c1", "1001", 85.0, 1000.0)
     decided = await asyncio.gather(
         store.reviews.decide("c1", "revised", "supervisor", "确已告知", revised),
