@@ -48,6 +48,7 @@ from ivr.configcheck import (
     show,
     subset_of,
 )
+from ivr.quality import QaSettings as QaSettings  # the [qa] section
 from ivr.store.base import StoreError, check_store_url
 
 log = logging.getLogger(__name__)
@@ -196,6 +197,7 @@ class SeatSettings:
     queues: tuple[str, ...] = ()
     password: str = ""
     wrapup_seconds: float | None = checked(None, SECONDS)  # None: the queue's wrapup_seconds
+    team: str = ""  # the team (班组) the seat's quality figures are grouped under
 
 
 def _networks(entries: tuple[str, ...]) -> bool:
@@ -255,6 +257,7 @@ class Settings:
     deadlines: DeadlineSettings = field(default_factory=DeadlineSettings)
     followup: FollowupSettings = field(default_factory=FollowupSettings)
     webhook: WebhookSettings = field(default_factory=WebhookSettings)
+    qa: QaSettings = field(default_factory=QaSettings)
 
     def resolve(self, path: str | Path) -> Path:
         """Paths in config are relative to the config file's folder."""
@@ -277,6 +280,7 @@ SECTIONS = (
     "deadlines",
     "followup",
     "webhook",
+    "qa",
 )
 TOP_KEYS = ("log_level", "timezone")
 FLOWS_KEYS = ("dir", "audio", "default", "numbers")
@@ -375,6 +379,7 @@ def _parse(raw: dict[str, Any], source: Path, problems: Problems) -> Settings:
         deadlines=problems.section(DeadlineSettings, raw.get("deadlines", {}), "[deadlines]"),
         followup=problems.section(FollowupSettings, raw.get("followup", {}), "[followup]"),
         webhook=webhook_settings(raw.get("webhook", {}), problems),
+        qa=problems.section(QaSettings, raw.get("qa", {}), "[qa]"),
         **{k: v.upper() if k == "log_level" else v for k, v in top.items() if v is not MISSING},
     )
 
@@ -442,3 +447,15 @@ def _check_files(s: Settings, problems: Problems) -> None:
     problems.creatable("[store]", "path", s.resolve(s.store.path).parent)
     problems.creatable("[store]", "recordings", s.resolve(s.store.recordings))
     problems.creatable("[speech]", "tts_cache", s.resolve(s.speech.tts_cache))
+    _check_checklist(s, problems)
+
+
+def _check_checklist(s: Settings, problems: Problems) -> None:
+    """The quality checklist reads without a defect; each one is reported as file:line:col."""
+    from ivr.checklist import load_checklist  # reads YAML as the flows do; loaded when checked
+
+    if not s.qa.checklist:
+        return
+    _, found = load_checklist(s.resolve(s.qa.checklist))
+    for problem in found:
+        problems.add("[qa]", f"checklist: {problem}")

@@ -22,6 +22,7 @@ from starlette.staticfiles import StaticFiles
 from agents.console import Console
 from agents.eventlog import EventLog
 from agents.followups import FollowupDesk
+from agents.quality import QualityDesk, Sampler, seat_teams
 from agents.shared import AnyAcd
 from agents.tickets.deadlines import Deadlines, DeadlineWatch
 from agents.tickets.lifecycle import TicketLife
@@ -35,6 +36,7 @@ from agents.web.hotspots import HotSpotDesk
 from agents.web.knowledge import KnowledgeBase
 from agents.web.live import LiveHub
 from agents.web.openapi import spec
+from agents.web.quality import QualityPages
 from agents.web.reports import Reports
 from agents.web.sessions import Sessions
 from agents.web.supervision import Supervision
@@ -42,7 +44,8 @@ from agents.web.taxonomy import Taxonomy
 from agents.web.units import UnitDesk
 from ivr.accounts import AccountError, SeatAccounts
 from ivr.bus import Bus
-from ivr.config import Settings
+from ivr.checklist import load_checklist
+from ivr.config import ConfigError, Settings
 from ivr.store import Store
 from ivr.understanding import HotSpots
 
@@ -121,6 +124,7 @@ class ConsoleServer:
         self.hub.attach()
         self.hotspots = HotSpotDesk(self.sessions, store, console, hotspots)
         supervision = Supervision(self.sessions, self.board, reports, self.oversight)
+        self.quality = self._quality(store)
         self.app = Starlette(routes=self._routes(supervision))
         self.url = f"http://{web.bind}:{web.port}/"
         self._server: uvicorn.Server | None = None
@@ -144,9 +148,26 @@ class ConsoleServer:
             *DispatchDesk(self.sessions, self.life).routes(),
             *self.followup_pages.routes(),
             *self.articles.routes(),
+            *self.quality.routes(),
             WebSocketRoute("/api/live", self.hub.websocket),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ]
+
+    def _quality(self, store: Store) -> QualityPages:
+        """质检: the checklist was checked with the config; a defect found now stops the start."""
+        s = self.settings
+        checklist = None
+        if s.qa.checklist:
+            checklist, problems = load_checklist(s.resolve(s.qa.checklist))
+            if problems:
+                raise ConfigError([f"{s.source}: [qa] checklist: {p}" for p in problems])
+        self.sampler = Sampler(store.reviews, s.qa)
+        self._sampling: asyncio.Task[None] | None = None
+        names = {seat.id: seat.name for seat in s.seats}
+        desk = QualityDesk(store, checklist)
+        return QualityPages(
+            self.sessions, desk, self.sampler, s.resolve(s.store.recordings), names, seat_teams(s.seats)
+        )
 
     def oversight(self) -> dict[str, Any]:
         """督办 for the board: the watch's latest look and what is wrong with the calendar."""
@@ -190,6 +211,7 @@ class ConsoleServer:
         if self._task.done():
             self._task.result()  # surface why it could not start
         self._sweeper = asyncio.get_running_loop().create_task(self._sweep(), name="console-accounts")
+        self._sampling = asyncio.get_running_loop().create_task(self.sampler.run(), name="qa-sampling")
         log.info("console on %s", self.url)
 
     async def _sweep(self) -> None:
@@ -204,10 +226,11 @@ class ConsoleServer:
                 log.info("%d broker account(s) of ended sessions deleted", gone)
 
     async def stop(self) -> None:
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
+        for task in (self._sweeper, self._sampling):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self.watch.stop()
         if self.webhook is not None:
             await self.webhook.stop()

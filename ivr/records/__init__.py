@@ -23,6 +23,20 @@ from ivr.records.call import (
 from ivr.records.events import TERMINAL, EventSink, QueueEvent, QueueEventKind, SeatEvent, SeatState
 from ivr.records.followup import FOLLOWUP_STATES, Followup, OutboundResult
 from ivr.records.knowledge import KnowledgeVersion
+from ivr.records.review import (
+    APPEAL_DECISIONS,
+    SAMPLE_REASONS,
+    AnsweredCall,
+    Appeal,
+    Checklist,
+    ChecklistItem,
+    FatalError,
+    Review,
+    Sample,
+    SampleReason,
+    ScoreError,
+    SeatFigures,
+)
 from ivr.records.ticket import (
     AT_UNIT,
     EDITABLE,
@@ -37,19 +51,26 @@ from ivr.records.ticket import (
 from ivr.records.unit import UNIT_KINDS, Unit, UnitStaff
 
 __all__ = [
+    "APPEAL_DECISIONS",
     "AT_UNIT",
     "EDITABLE",
     "EVENTS",
     "FOLLOWUP_STATES",
     "JSON_FIELDS",
+    "SAMPLE_REASONS",
     "STATUSES",
     "TERMINAL",
     "TRANSITIONS",
     "UNIT_KINDS",
     "URGENCIES",
+    "AnsweredCall",
+    "Appeal",
     "CallContext",
     "CallRecord",
+    "Checklist",
+    "ChecklistItem",
     "EventSink",
+    "FatalError",
     "Followup",
     "KnowledgeVersion",
     "Offer",
@@ -59,8 +80,13 @@ __all__ = [
     "QueueOutcome",
     "QueueRequest",
     "QueueResult",
+    "Review",
     "RingOutcome",
+    "Sample",
+    "SampleReason",
+    "ScoreError",
     "SeatEvent",
+    "SeatFigures",
     "SeatState",
     "Ticket",
     "TicketChange",

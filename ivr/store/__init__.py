@@ -28,6 +28,7 @@ from ivr.store.base import (
     is_store_url,
     redact_store_url,
 )
+from ivr.store.base import ReviewBook as ReviewBook
 from ivr.store.sqlite import SqliteStore
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "KnowledgeBook",
     "OutboxItem",
     "Outgoing",
+    "ReviewBook",
     "SessionBook",
     "SessionRecord",
     "SqliteStore",

@@ -19,11 +19,16 @@ from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from ivr.records import (
+    AnsweredCall,
+    Appeal,
     CallRecord,
     Followup,
     KnowledgeVersion,
     QueueEvent,
+    Review,
+    Sample,
     SeatEvent,
+    SeatFigures,
     Ticket,
     TicketChange,
     TicketQuery,
@@ -273,6 +278,59 @@ class KnowledgeBook(Protocol):
         ...
 
 
+class ReviewBook(Protocol):
+    """Quality checks (质检): the review queue, reviews (append-only) and one appeal per call."""
+
+    async def answered(self, since: float, until: float, limit: int) -> list[AnsweredCall]:
+        """Calls an operator answered that ended in [since, until), oldest first (at most
+        `limit`), with their tickets' first level, the caller's menu choice and survey answer."""
+        ...
+
+    async def add_samples(self, samples: Sequence[Sample]) -> int:
+        """Queue calls for review; one queued before stays as it was. Returns how many were new."""
+        ...
+
+    async def sample(self, call_id: str) -> Sample | None: ...
+
+    async def queue(self, state: str = "queued", limit: int = 200) -> list[Sample]: ...
+
+    async def add_review(self, review: Review) -> Review:
+        """Keep a review as a new row (with its id); its call leaves the queue."""
+        ...
+
+    async def reviews(self, call_id: str) -> list[Review]:
+        """Every review of a call, oldest first: the last is the call's score."""
+        ...
+
+    async def scores(self, seat_id: str, since: float, until: float, limit: int = 500) -> list[Review]:
+        """Each call's score (its newest review) for calls ended in [since, until), of one seat
+        ("" for all), newest first."""
+        ...
+
+    async def appeal(self, call_id: str) -> Appeal | None: ...
+
+    async def appeals(self, pending: bool = True, limit: int = 200) -> list[Appeal]: ...
+
+    async def appeals_for(self, call_ids: Sequence[str]) -> list[Appeal]:
+        """The appeals of these calls (those that have one)."""
+        ...
+
+    async def add_appeal(self, appeal: Appeal) -> bool:
+        """False when the call was appealed before: an appeal is once only, on every node."""
+        ...
+
+    async def decide(
+        self, call_id: str, decision: str, by: str, note: str, review: Review | None
+    ) -> Appeal | None:
+        """Decide an undecided appeal, adding `review` (new scores) in the same transaction;
+        None when there is nothing to decide."""
+        ...
+
+    async def figures(self, since: float, until: float, pass_score: float) -> list[SeatFigures]:
+        """Sums per seat over the scores of calls that ended in [since, until) (SQL aggregates)."""
+        ...
+
+
 class Store(Protocol):
     """Open one with `ivr.store.open_store(path_or_url)`; close it with `await store.close()`."""
 
@@ -292,6 +350,9 @@ class Store(Protocol):
 
     @property
     def knowledge(self) -> KnowledgeBook: ...
+
+    @property
+    def reviews(self) -> ReviewBook: ...
 
     @property
     def location(self) -> str:

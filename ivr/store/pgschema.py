@@ -247,6 +247,49 @@ MIGRATIONS: tuple[str, ...] = (
         UNIQUE (article, version)
     );
     """,
+    # 10: quality checks (质检): the review queue (a call once), every review kept, one appeal a call
+    """
+    CREATE TABLE qa_samples (
+        call_id TEXT PRIMARY KEY,
+        seat_id TEXT NOT NULL,
+        ticket_id TEXT NOT NULL DEFAULT '',
+        ended_at DOUBLE PRECISION NOT NULL,
+        reasons TEXT NOT NULL DEFAULT '[]',
+        sampled_at DOUBLE PRECISION NOT NULL,
+        state TEXT NOT NULL DEFAULT 'queued'
+    );
+    CREATE INDEX qa_samples_state ON qa_samples (state, ended_at);
+    CREATE TABLE qa_reviews (
+        id BIGSERIAL PRIMARY KEY,
+        call_id TEXT NOT NULL,
+        seat_id TEXT NOT NULL,
+        ticket_id TEXT NOT NULL DEFAULT '',
+        reviewer TEXT NOT NULL,
+        at DOUBLE PRECISION NOT NULL,
+        ended_at DOUBLE PRECISION NOT NULL,
+        score DOUBLE PRECISION NOT NULL,
+        marks TEXT NOT NULL DEFAULT '{}',
+        fatal TEXT NOT NULL DEFAULT '[]',
+        fatal_count INTEGER NOT NULL DEFAULT 0,
+        comment TEXT NOT NULL DEFAULT '',
+        checklist TEXT NOT NULL DEFAULT '',
+        after_appeal INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX qa_reviews_call ON qa_reviews (call_id, id);
+    CREATE INDEX qa_reviews_seat ON qa_reviews (seat_id, ended_at);
+    CREATE TABLE qa_appeals (
+        call_id TEXT PRIMARY KEY,
+        seat_id TEXT NOT NULL,
+        review_id BIGINT NOT NULL,
+        reason TEXT NOT NULL,
+        at DOUBLE PRECISION NOT NULL,
+        decision TEXT NOT NULL DEFAULT '',
+        decided_by TEXT NOT NULL DEFAULT '',
+        decided_at DOUBLE PRECISION NOT NULL DEFAULT 0,
+        note TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX qa_appeals_decision ON qa_appeals (decision, at);
+    """,
 )
 
 

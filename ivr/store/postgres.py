@@ -27,6 +27,7 @@ from ivr.store.followups import PgFollowupBook
 from ivr.store.knowledge import PgKnowledgeBook
 from ivr.store.pgschema import migrate
 from ivr.store.pgtickets import PgTicketBook
+from ivr.store.reviews import PgReviewBook
 from ivr.store.sessions import PgSessionBook
 from ivr.store.units import PgUnitBook
 from ivr.store.writer import BatchWriter, Statement
@@ -94,6 +95,7 @@ class PgStore:
         self.units = PgUnitBook(pool, self._writer)
         self.followups = PgFollowupBook(pool, self._writer, now)
         self.knowledge = PgKnowledgeBook(pool, self._writer)
+        self.reviews = PgReviewBook(pool, self._writer, now)
         self.outbox_listeners: list[Callable[[], None]] = []  # the bus wakes its sender here
         self._closing = False
         self._sending = False  # this node holds the sender lock

@@ -17,6 +17,7 @@ from ivr.records import CallRecord, QueueEvent, QueueEventKind, SeatEvent, SeatS
 from ivr.store.base import OutboxItem, Outgoing
 from ivr.store.followups import SqliteFollowupBook
 from ivr.store.knowledge import SqliteKnowledgeBook
+from ivr.store.reviews import SqliteReviewBook
 from ivr.store.schema import migrate
 from ivr.store.sessions import SqliteSessionBook
 from ivr.store.tickets import SqliteTicketBook
@@ -54,6 +55,7 @@ class SqliteStore:
         self.units = SqliteUnitBook(conn, self._writer)
         self.followups = SqliteFollowupBook(conn, self._writer, now)
         self.knowledge = SqliteKnowledgeBook(conn, self._writer)
+        self.reviews = SqliteReviewBook(conn, self._writer, now)
         self.path = Path()
         self.outbox_listeners: list[Callable[[], None]] = []  # the bus wakes its sender here
 
