@@ -2,7 +2,8 @@
 dispatch desk, progress notes, the reply (办结反馈), the follow-up's verdict (close or 重办).
 
 Every step is one store update: the status move (checked against `TRANSITIONS`), the step's
-event and words in the history, and its MQTT messages in the outbox, in one transaction. So a
+event and words in the history, its MQTT messages in the outbox and, for a reply, the follow-up
+task, in one transaction. So a
 unit's dispatch platform that is down misses nothing: the outbox keeps the messages until the
 broker takes them. Steps from a unit are checked against the unit: a unit acts only on tickets
 dispatched to it (by the unit's name, as `Ticket.unit` holds it)."""
@@ -50,6 +51,9 @@ class TicketLife:
         # called after every step with the ticket and the event (the follow-up desk waits for
         # "reply"); a listener's failure is logged, never undoes the step
         self.listeners: list[Callable[[Ticket, str], Awaitable[None]]] = []
+        # a reply makes a follow-up task due this long after it, in the reply's own transaction
+        # (agents.followups sets it); None: the centre makes no follow-ups
+        self.followup_after: float | None = None
 
     # --- the centre's side ---------------------------------------------------------------
     async def dispatch(self, ticket_id: str, unit_name: str, *, actor: str, note: str = "") -> Ticket:
@@ -159,9 +163,12 @@ class TicketLife:
         def announce(t: Ticket) -> Sequence[Outgoing]:
             return self.messages(t, event, note, actor, notify)
 
+        followup_at = None
+        if event == "reply" and self.followup_after is not None:
+            followup_at = self.now() + self.followup_after
         try:
             done = await self.store.tickets.update(
-                ticket.id, fields, actor=actor, also=announce, event=event, note=note
+                ticket.id, fields, actor=actor, also=announce, event=event, note=note, followup_at=followup_at
             )
         except StoreError as exc:
             raise LifeError(400, str(exc)) from exc

@@ -148,11 +148,14 @@ class TicketBook(Protocol):
         also: Also | None = None,
         event: str = "",
         note: str = "",
+        followup_at: float | None = None,
     ) -> Ticket:
         """Apply field changes and log them with `event` and `note`; a no-op change that names
         no event writes nothing (and `also` is not called), one that names an event (a progress
-        note) writes its history entry. Raises StoreError for unknown tickets, fields, statuses,
-        urgencies or events. Status transitions are not checked here (agents.tickets is)."""
+        note) writes its history entry. With `followup_at`, a follow-up task for the ticket's
+        caller due then is added in the same transaction (unless the ticket has an open one).
+        Raises StoreError for unknown tickets, fields, statuses, urgencies or events. Status
+        transitions are not checked here (agents.tickets is)."""
         ...
 
     async def set_survey(self, ticket_id: str, answers: Mapping[str, Any], *, actor: str = "ivr") -> Ticket:

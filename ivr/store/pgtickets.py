@@ -14,6 +14,7 @@ import asyncpg
 
 from ivr.records import Ticket, TicketChange, TicketQuery
 from ivr.store.base import Also, Outgoing, StoreError, TicketTally
+from ivr.store.followups import open_task_row
 from ivr.store.rows import (
     HISTORY_COLUMNS,
     TICKET_COLUMNS,
@@ -99,6 +100,7 @@ class PgTicketBook:
         also: Also | None = None,
         event: str = "",
         note: str = "",
+        followup_at: float | None = None,
     ) -> Ticket:
         check_fields(changes)
         check_event(event)
@@ -121,6 +123,9 @@ class PgTicketBook:
             await conn.execute(_HISTORY, ticket_id, now, actor, changes_json(diff), event, note)
             extra = also(new) if also is not None else ()
             for sql, args in self._outbox_rows(extra, now):
+                await conn.execute(sql, *args)
+            if followup_at is not None:
+                sql, args = open_task_row(new.id, new.caller, followup_at, now, "$")
                 await conn.execute(sql, *args)
         if extra:
             self._on_also()

@@ -11,6 +11,7 @@ import aiosqlite
 
 from ivr.records import Ticket, TicketChange, TicketQuery
 from ivr.store.base import Also, Outgoing, StoreError, TicketTally
+from ivr.store.followups import open_task_row
 from ivr.store.rows import (
     HISTORY_COLUMNS,
     TICKET_COLUMNS,
@@ -111,6 +112,7 @@ class SqliteTicketBook:
         also: Also | None = None,
         event: str = "",
         note: str = "",
+        followup_at: float | None = None,
     ) -> Ticket:
         check_fields(changes)
         check_event(event)
@@ -134,6 +136,7 @@ class SqliteTicketBook:
                         (sql, (*params, now, ticket_id)),
                         _history(ticket_id, now, actor, diff, event, note),
                         *self._outbox_rows(extra, now),
+                        *self._followup_rows(new, followup_at, now),
                     ]
                 )
                 if extra:
@@ -145,6 +148,10 @@ class SqliteTicketBook:
                 del self._locks[ticket_id]
             else:
                 self._locks[ticket_id] = (lock, users - 1)
+
+    @staticmethod
+    def _followup_rows(ticket: Ticket, due_at: float | None, now: float) -> list[Statement]:
+        return [] if due_at is None else [open_task_row(ticket.id, ticket.caller, due_at, now, "?")]
 
     async def set_survey(self, ticket_id: str, answers: Mapping[str, Any], *, actor: str = "ivr") -> Ticket:
         old = await self.get(ticket_id)
