@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from ivr.bus import Topics, envelope
@@ -25,6 +25,10 @@ log = logging.getLogger(__name__)
 DuePolicy = Callable[[Ticket, float], float]
 NOTE_LIMIT = 2000  # a return reason, a note, a reply: a few paragraphs at most
 RESULTS = ("solved", "explained", "unsolvable")  # 已解决, 已解释说明, 无法解决 (reply result)
+# the statuses an operator sets; the rest of a ticket's life is the units' and the dispatch desk's
+OPERATOR_STATUSES = ("draft", "open", "dispatched", "closed")
+FILING = ("draft", "open")  # while the operator still holds the ticket
+DISPATCH_NEEDS = {"category1": "一级分类", "description": "诉求内容", "unit": "承办单位"}
 
 
 class LifeError(Exception):
@@ -34,6 +38,28 @@ class LifeError(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
+
+
+def operator_move(current: Ticket, fields: Mapping[str, Any]) -> bool:
+    """The one rule for an operator's change, whichever way it comes (page, REST, MQTT): which
+    status they may set and when. Raises LifeError; True when the change dispatches the ticket
+    (then `TicketLife.dispatch` makes the move, with its deadline and the unit's feed)."""
+    to = fields.get("status", current.status)
+    if to == current.status:
+        return False
+    if to not in OPERATOR_STATUSES:
+        raise LifeError(400, f"status 应为 {', '.join(OPERATOR_STATUSES)} 之一")
+    if current.status not in FILING:
+        raise LifeError(409, "工单已派出，状态由承办单位和派单台处理")
+    if to not in TRANSITIONS[current.status] and to != "draft":
+        raise LifeError(409, f"工单当前状态为 {current.status}，不能改为 {to}")
+    if to == "dispatched":
+        after = {**current.as_dict(), **fields}
+        missing = [label for name, label in DISPATCH_NEEDS.items() if not str(after[name]).strip()]
+        if missing:
+            raise LifeError(422, f"派单前请填写：{'、'.join(missing)}")
+        return True
+    return False
 
 
 def no_deadline(_: Ticket, __: float) -> float:

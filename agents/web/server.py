@@ -87,6 +87,7 @@ class ConsoleServer:
         self.deadlines, calendar_problem = Deadlines.from_settings(settings)
         self._calendar_problem = calendar_problem
         self.life = life or TicketLife(store, bus.topics, due=self.deadlines)
+        console.life = self.life  # MQTT dispatches get the deadlines too
         f = settings.followup
         self.followups = FollowupDesk(
             self.life,
