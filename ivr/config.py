@@ -7,6 +7,7 @@ at start, and the commands exit with status 2 on any of them.
 
 from __future__ import annotations
 
+import csv
 import ipaddress
 import logging
 import os
@@ -164,6 +165,15 @@ class UnderstandingSettings:
     hot_spot_window_minutes: float = checked(
         180.0, above(0, "a number of minutes")
     )  # calls older than this leave the cluster
+    # the centre's own three-level taxonomy (category1,category2,category3,unit), relative to
+    # this file; "": the shipped ivr/understanding/taxonomy.csv. Checked at start (line numbers).
+    taxonomy: str = checked(
+        "",
+        Rule(
+            'a CSV file such as "taxonomy.csv", or "" for the shipped one',
+            lambda v: not v or v.endswith(".csv"),
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -439,6 +449,25 @@ def _check_files(s: Settings, problems: Problems) -> None:
         problems.add(
             "[mqtt]", "tls_cert, tls_key: expected both (a client certificate and its key) or neither"
         )
+    if s.understanding.taxonomy:
+        _check_taxonomy(s.resolve(s.understanding.taxonomy), problems)
     problems.creatable("[store]", "path", s.resolve(s.store.path).parent)
     problems.creatable("[store]", "recordings", s.resolve(s.store.recordings))
     problems.creatable("[speech]", "tts_cache", s.resolve(s.speech.tts_cache))
+
+
+def _check_taxonomy(path: Path, problems: Problems) -> None:
+    """The centre's taxonomy file, every problem with its line (units are checked against the
+    store's at start, where the store is open: ivr.app)."""
+    from ivr.understanding.taxonomy import check  # the understanding's own reader
+
+    try:
+        _, found = check(path)
+    except OSError as exc:
+        problems.add("[understanding]", f"taxonomy: cannot read {path}: {exc.strerror or exc}")
+        return
+    except (UnicodeDecodeError, csv.Error) as exc:
+        problems.add("[understanding]", f"taxonomy: {path}: not a UTF-8 CSV file ({exc})")
+        return
+    for problem in found:
+        problems.add("[understanding]", f"taxonomy: {problem}")

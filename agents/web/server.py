@@ -110,7 +110,8 @@ class ConsoleServer:
             bus.topics,
             console,
             self.sessions,
-            taxonomy or Taxonomy.load(),
+            taxonomy
+            or Taxonomy.load(*([settings.resolve(t)] if (t := settings.understanding.taxonomy) else [])),
             knowledge or KnowledgeBase.load(),
             self.board.queue_of,
             self.life,
