@@ -28,11 +28,13 @@ from ivr.store.base import (
     is_store_url,
     redact_store_url,
 )
+from ivr.store.figures import EventCounts
 from ivr.store.sqlite import SqliteStore
 
 __all__ = [
     "SESSION_IDLE_SECONDS",
     "Also",
+    "EventCounts",
     "FollowupBook",
     "KnowledgeBook",
     "OutboxItem",

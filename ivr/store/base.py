@@ -30,6 +30,7 @@ from ivr.records import (
     Unit,
     UnitStaff,
 )
+from ivr.store.figures import EventCounts
 
 
 class StoreError(ValueError):
@@ -195,6 +196,16 @@ class TicketBook(Protocol):
         ...
 
     async def tally(self, survey_question: str = "satisfaction") -> TicketTally: ...
+
+    async def event_counts(self, since: float, until: float, group: str = "unit") -> list[EventCounts]:
+        """The events of [since, until) counted per unit (the one the ticket was with), category
+        (first level) or district (the unit's), in one aggregate query; ValueError for another
+        group."""
+        ...
+
+    async def survey_counts(self, since: float, until: float) -> dict[str, dict[str, int]]:
+        """Operator -> post-call survey answer (满意度) -> tickets created in [since, until)."""
+        ...
 
 
 class SessionBook(Protocol):

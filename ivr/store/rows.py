@@ -12,6 +12,8 @@ from ivr.store.base import StoreError
 
 TICKET_COLUMNS = tuple(Ticket.__dataclass_fields__)
 HISTORY_COLUMNS = "ticket_id, at, actor, changes, event, note"
+# written with each row: the unit the ticket is with and its deadline, after the change
+HISTORY_WRITTEN = f"{HISTORY_COLUMNS}, unit, due_at"
 SEARCH_LIMIT = 500  # one page of search results at most
 Changes = Mapping[str, tuple[Any, Any]]
 
