@@ -116,10 +116,12 @@ class TicketLife:
 
     # --- the unit's side -----------------------------------------------------------------
     async def inbox(self, unit: Unit) -> list[Ticket]:
-        """Tickets the unit must handle, the earliest deadline first (no deadline last)."""
+        """Tickets the unit must handle, the earliest deadline first (no deadline last); for a
+        unit with more than a page per status, the most urgent page (the store orders them)."""
         found: list[Ticket] = []
         for status in AT_UNIT:
-            found += await self.store.tickets.search(TicketQuery(unit=unit.name, status=status, limit=500))
+            query = TicketQuery(unit=unit.name, status=status, limit=500, due_first=True)
+            found += await self.store.tickets.search(query)
         return sorted(found, key=lambda t: (t.due_at == 0, t.due_at, t.id))
 
     async def accept(self, unit: Unit, ticket_id: str, *, actor: str) -> Ticket:

@@ -103,7 +103,8 @@ def search_where(q: TicketQuery, mark: Callable[[int], str]) -> tuple[str, list[
     if q.until:
         add("created_at < %", q.until)
     args.append(max(1, min(q.limit, SEARCH_LIMIT)))
-    return f" WHERE {' AND '.join(terms)} ORDER BY created_at DESC LIMIT {mark(len(args))}", args
+    order = "(due_at = 0), due_at, id" if q.due_first else "created_at DESC"
+    return f" WHERE {' AND '.join(terms)} ORDER BY {order} LIMIT {mark(len(args))}", args
 
 
 def ticket_day_sequence(ticket_id: str) -> tuple[str, int] | None:
