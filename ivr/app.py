@@ -37,9 +37,9 @@ from ivr.sip.events import Registration
 from ivr.sip.leg import Leg, Recognizer, Voice
 from ivr.sip.outcall import OutboundFlows
 from ivr.sip.seatline import SipSeatLine
-from ivr.store import Store, open_store
+from ivr.store import open_store
+from ivr.store.cli import check_taxonomy_units
 from ivr.understanding import HotSpot, HotSpots
-from ivr.understanding.taxonomy import check as check_taxonomy
 from ivr.welcome import welcome_menu
 
 log = logging.getLogger(__name__)
@@ -120,24 +120,6 @@ class LineStats:
     active: int = 0
     registration: str = "n/a"
     paths: list[list[str]] = field(default_factory=list)
-
-
-async def check_taxonomy_units(s: Settings, store: Store) -> None:
-    """The centre's taxonomy names units the store knows (its other problems stop the config
-    load already); raises ValueError with the file's lines. A store with no units yet is a
-    centre still registering them: skipped with a warning."""
-    if not s.understanding.taxonomy:
-        return
-    names = [u.name for u in await store.units.units()]
-    if not names:
-        log.warning("taxonomy units not checked: the store has no units yet (ivr unit add)")
-        return
-    _, problems = await asyncio.to_thread(check_taxonomy, s.resolve(s.understanding.taxonomy), names)
-    if problems:
-        more = f"; and {len(problems) - 20} more" if len(problems) > 20 else ""
-        raise ValueError(
-            f"[understanding] taxonomy: {len(problems)} problem(s): {'; '.join(problems[:20])}{more}"
-        )
 
 
 class Hotline:

@@ -7,7 +7,6 @@ at start, and the commands exit with status 2 on any of them.
 
 from __future__ import annotations
 
-import csv
 import ipaddress
 import logging
 import os
@@ -449,25 +448,11 @@ def _check_files(s: Settings, problems: Problems) -> None:
         problems.add(
             "[mqtt]", "tls_cert, tls_key: expected both (a client certificate and its key) or neither"
         )
-    if s.understanding.taxonomy:
-        _check_taxonomy(s.resolve(s.understanding.taxonomy), problems)
+    if s.understanding.taxonomy:  # every problem by line; units are checked at start (ivr.app)
+        from ivr.understanding.taxonomy import file_problems  # the understanding's own reader
+
+        for problem in file_problems(s.resolve(s.understanding.taxonomy)):
+            problems.add("[understanding]", f"taxonomy: {problem}")
     problems.creatable("[store]", "path", s.resolve(s.store.path).parent)
     problems.creatable("[store]", "recordings", s.resolve(s.store.recordings))
     problems.creatable("[speech]", "tts_cache", s.resolve(s.speech.tts_cache))
-
-
-def _check_taxonomy(path: Path, problems: Problems) -> None:
-    """The centre's taxonomy file, every problem with its line (units are checked against the
-    store's at start, where the store is open: ivr.app)."""
-    from ivr.understanding.taxonomy import check  # the understanding's own reader
-
-    try:
-        _, found = check(path)
-    except OSError as exc:
-        problems.add("[understanding]", f"taxonomy: cannot read {path}: {exc.strerror or exc}")
-        return
-    except (UnicodeDecodeError, csv.Error) as exc:
-        problems.add("[understanding]", f"taxonomy: {path}: not a UTF-8 CSV file ({exc})")
-        return
-    for problem in found:
-        problems.add("[understanding]", f"taxonomy: {problem}")
