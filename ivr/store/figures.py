@@ -77,14 +77,15 @@ def event_counts_sql(group: str, dialect: str) -> str:
 
 def survey_counts_sql(dialect: str) -> str:
     """Per operator and answer to the post-call survey's satisfaction question, for the tickets
-    created in the range (drafts left out, as in searches)."""
+    created in the range; a draft counts too (the survey follows the talk whether or not the
+    operator had filed the ticket by then)."""
     if dialect == "sqlite":
         answer, since, until = "json_extract(survey, '$.satisfaction')", "?", "?"
     else:
         answer, since, until = "(survey::jsonb ->> 'satisfaction')", "$1", "$2"
     return (
         f"SELECT operator, {answer} AS answer, COUNT(*) FROM tickets"
-        f" WHERE operator != '' AND status != 'draft' AND created_at >= {since} AND created_at < {until}"
+        f" WHERE operator != '' AND created_at >= {since} AND created_at < {until}"
         f" AND {answer} IS NOT NULL AND {answer} != '' GROUP BY operator, {answer}"
     )
 
