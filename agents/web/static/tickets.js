@@ -39,16 +39,28 @@ async function history(id) {
 async function loadWorklist() {
   const r = await api("GET", "/api/followups?state=worklist").catch(() => null);
   if (!r) return;
-  // tasks this seat took and has not finished (a reloaded page must not lose them)
-  const taken = me.role === "seat" ? await api("GET", "/api/followups?state=calling").catch(() => null) : null;
-  const mine = taken ? taken.tasks.filter((t) => t.operator === me.seat_id) : [];
-  const row = (t, label, cls, go) => el("tr", { "data-task": t.id },
+  // tasks taken and not finished: a seat's own (a reloaded page must not lose them); for a
+  // supervisor every seat's, to put back on the list when an operator has left
+  const taken = await api("GET", "/api/followups?state=calling").catch(() => null);
+  const held = taken ? taken.tasks.filter((t) => t.operator && (me.role === "supervisor" || t.operator === me.seat_id)) : [];
+  const button = (label, cls, go) => el("button", { type: "button", class: cls, onclick: go }, label);
+  const row = (t, ...actions) => el("tr", { "data-task": t.id },
     el("td", {}, t.ticket_id), el("td", {}, t.caller), el("td", {}, t.ticket ? t.ticket.reply.done || "" : ""),
-    el("td", {}, String(t.attempts)),
-    el("td", {}, me.role === "seat" ? el("button", { type: "button", class: cls, onclick: go }, label) : ""));
+    el("td", {}, String(t.attempts)), el("td", {}, ...actions));
+  const seat = me.role === "seat";
   $("worklist").tBodies[0].replaceChildren(
-    ...mine.map((t) => row(t, "继续", "resume", () => open(t))),
-    ...r.tasks.map((t) => row(t, "领取", "take", () => take(t))));
+    ...held.map((t) => row(t, ...(seat ? [button("继续", "resume", () => open(t))] : [`座席 ${t.operator} 办理中 `]),
+      button("退回", "release", () => release(t)))),
+    ...r.tasks.map((t) => row(t, ...(seat ? [button("领取", "take", () => take(t))] : []))));
+}
+
+async function release(t) {
+  try {
+    await api("POST", `/api/followups/${encodeURIComponent(t.id)}/release`);
+    if (task && task.id === t.id) { task = null; $("answer").style.display = "none"; }
+    say("已退回回访任务列表", true);
+  } catch (e) { say(e.message); }
+  loadWorklist();
 }
 
 function open(t) {
