@@ -16,6 +16,7 @@ from typing import Any, cast
 from agents.acd import SeatAction
 from agents.seat import SeatError
 from agents.shared import AnyAcd, SharedAcd
+from agents.tickets.lifecycle import LifeError, TicketLife, operator_move
 from ivr.bus import Bus, envelope
 from ivr.records import QueueEvent, SeatEvent, Ticket
 from ivr.store import Outgoing, Store, StoreError
@@ -42,6 +43,8 @@ class Console:
         self._store = store
         self._bus = bus
         self._tasks: set[asyncio.Task[None]] = set()
+        # dispatches go through the ticket's life; the console's server gives its own (deadlines)
+        self.life = TicketLife(store, bus.topics)
 
     def attach(self) -> None:
         """Call before `bus.start()` (subscriptions) and with the ACD's EventLog as events."""
@@ -99,11 +102,29 @@ class Console:
         elif bad := [k for k, v in fields.items() if not isinstance(v, str) or len(v) > FIELD_LIMITS[k]]:
             error = f"fields not text or too long: {', '.join(sorted(bad))}"
         else:
-            await self.update_ticket(ticket_id, dict(fields), f"seat:{seat_id}")
-            return
+            try:
+                await self.edit(ticket, dict(fields), f"seat:{seat_id}")
+                return
+            except LifeError as exc:
+                error = exc.message
         log.warning("ticket update %s from seat %s refused: %s", ticket_id, seat_id, error)
         body = {"ticket_id": ticket_id, "error": error, "request": data.get("id", "")}
         await self._bus.publish(self._bus.topics.seat_ticket_error(seat_id, ticket_id), "ticket_error", body)
+
+    async def edit(self, ticket: Ticket, fields: dict[str, Any], actor: str) -> Ticket:
+        """An operator's change from the page, the REST API or MQTT: the status move is checked
+        by the ticket's life (one rule for every channel), a dispatch is its step. Raises
+        LifeError; nothing is written when the move is refused."""
+        dispatch = operator_move(ticket, fields)
+        changes = {k: v for k, v in fields.items() if not (dispatch and k == "status")}
+        updated: Ticket | None = ticket
+        if changes:
+            updated = await self.update_ticket(ticket.id, changes, actor)
+        if updated is None:
+            raise LifeError(400, "工单更新被拒绝")
+        if dispatch:
+            updated = await self.life.dispatch(ticket.id, updated.unit, actor=actor)
+        return updated
 
     async def update_ticket(self, ticket_id: str, fields: dict[str, Any], actor: str) -> Ticket | None:
         """The MQTT and HTTP paths both land here: change, log, and announce the new ticket."""

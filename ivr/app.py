@@ -38,6 +38,7 @@ from ivr.sip.leg import Leg, Recognizer, Voice
 from ivr.sip.outcall import OutboundFlows
 from ivr.sip.seatline import SipSeatLine
 from ivr.store import open_store
+from ivr.store.cli import check_taxonomy_units
 from ivr.understanding import HotSpot, HotSpots
 from ivr.welcome import welcome_menu
 
@@ -154,6 +155,7 @@ class Hotline:
             wal = [db.with_name(db.name + suffix) for suffix in ("-wal", "-shm")]
             make_private(db, *wal)
         make_private(s.resolve(s.store.recordings))
+        await check_taxonomy_units(s, self.store)
         host, port, account = s.mqtt.host or None, None, None
         if not s.mqtt.host:
             self.broker = LocalBroker(lines=(s.mqtt.client_id,), topic_prefix=s.mqtt.topic_prefix)

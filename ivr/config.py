@@ -165,6 +165,15 @@ class UnderstandingSettings:
     hot_spot_window_minutes: float = checked(
         180.0, above(0, "a number of minutes")
     )  # calls older than this leave the cluster
+    # the centre's own three-level taxonomy (category1,category2,category3,unit), relative to
+    # this file; "": the shipped ivr/understanding/taxonomy.csv. Checked at start (line numbers).
+    taxonomy: str = checked(
+        "",
+        Rule(
+            'a CSV file such as "taxonomy.csv", or "" for the shipped one',
+            lambda v: not v or v.endswith(".csv"),
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -444,6 +453,11 @@ def _check_files(s: Settings, problems: Problems) -> None:
         problems.add(
             "[mqtt]", "tls_cert, tls_key: expected both (a client certificate and its key) or neither"
         )
+    if s.understanding.taxonomy:  # every problem by line; units are checked at start (ivr.app)
+        from ivr.understanding.taxonomy import file_problems  # the understanding's own reader
+
+        for problem in file_problems(s.resolve(s.understanding.taxonomy)):
+            problems.add("[understanding]", f"taxonomy: {problem}")
     problems.creatable("[store]", "path", s.resolve(s.store.path).parent)
     problems.creatable("[store]", "recordings", s.resolve(s.store.recordings))
     problems.creatable("[speech]", "tts_cache", s.resolve(s.speech.tts_cache))

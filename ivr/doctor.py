@@ -324,6 +324,15 @@ def _calendar(settings: Settings, today: datetime.date | None = None) -> Check:
         ahead = d.calendar_ahead_days
         detail = f"{path.name} lists no holidays for {gap.year}: the next {ahead} days are not covered"
         return Check("deadline calendar", False, detail, fix, required=False)
+    year = calendar.provisional_in(day, d.calendar_ahead_days)
+    if year is not None:
+        detail = (
+            f"{path.name} covers the next {d.calendar_ahead_days} days, but its {year} holidays are"
+            " provisional (entered before the official notice)"
+        )
+        fix = f"replace the {year} dates in {path} with the State Council's notice"
+        fix += f" and drop {year} from provisional"
+        return Check("deadline calendar", False, detail, fix, required=False)
     return Check("deadline calendar", True, f"{path.name} covers the next {d.calendar_ahead_days} days")
 
 

@@ -23,6 +23,8 @@ from ivr.records import Followup, OutboundResult
 
 log = logging.getLogger(__name__)
 BRIEF = 120  # characters of the unit's reply read to the citizen
+# a call of the line's that has been "calling" this long died with its process: call again
+STALE_SECONDS = 1800.0
 
 
 class FollowupLine(Protocol):
@@ -42,6 +44,7 @@ class FollowupCaller:
         hours: Sequence[TimeRange] = (TimeRange(9 * 60, 20 * 60),),
         flow: str = "followup",
         every: float = 30.0,
+        stale_after: float = STALE_SECONDS,
         tz: dt.tzinfo = CHINA,
         now: Callable[[], float] = time.time,
     ) -> None:
@@ -50,6 +53,7 @@ class FollowupCaller:
         self._hours = tuple(hours)
         self._flow = flow
         self._every = every
+        self._stale = stale_after
         self._tz = tz
         self._now = now
         self._task: asyncio.Task[None] | None = None
@@ -63,6 +67,7 @@ class FollowupCaller:
         """One pass: the due tasks, one call at a time (the line's outbound capacity is the
         trunk's; a centre that needs more runs more nodes). Returns the tasks as they ended."""
         now = self._now()
+        await self.recover(now)
         if not self.may_call(now):
             return []
         ended: list[Followup] = []
@@ -71,6 +76,20 @@ class FollowupCaller:
             if claimed is not None:
                 ended.append(await self.call(claimed))
         return ended
+
+    async def recover(self, now: float) -> list[Followup]:
+        """The line's tasks left "calling" by a process that stopped mid-call (a crash, a node
+        lost) go back to "due", so no follow-up is lost; an operator's taken tasks stay theirs."""
+        back: list[Followup] = []
+        for task in await self._desk.store.followups.in_state("calling", limit=200):
+            if not task.operator and task.updated_at < now - self._stale:
+                again = await self._desk.store.followups.claim(task.id, "calling", "due")
+                if again is not None:
+                    log.warning(
+                        "follow-up %s was left calling since %.0f: due again", task.id, task.updated_at
+                    )
+                    back.append(again)
+        return back
 
     async def call(self, task: Followup) -> Followup:
         ticket = await self._desk.store.tickets.get(task.ticket_id)

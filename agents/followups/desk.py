@@ -40,16 +40,11 @@ class FollowupDesk:
     ) -> None:
         self.life = life
         self.store = life.store
-        self._delay = delay_seconds
         self._retry = retry_seconds
         self._max = max_attempts
         self._now = now
-        life.listeners.append(self._after_step)
-
-    async def _after_step(self, ticket: Ticket, event: str) -> None:
-        if event == "reply":
-            task = await self.store.followups.add(ticket.id, ticket.caller, self._now() + self._delay)
-            log.info("ticket %s replied: follow-up %s due", ticket.id, task.id)
+        # the task is written with the unit's reply, in one transaction (TicketLife.reply)
+        life.followup_after = delay_seconds
 
     async def attempt_failed(self, task: Followup, outcome: str) -> Followup:
         """No answer, busy or a failed call: try again later, or give it to the operators."""

@@ -79,10 +79,17 @@ class Deadlines:
         return policy, problem or ""
 
     def calendar_warning(self, today: dt.date, days: int) -> str:
-        """For the board (in Chinese): the holiday list does not cover the next `days` days."""
+        """For the board (in Chinese): the holiday list does not cover the next `days` days, or
+        covers them with a year marked provisional."""
         gap = self.calendar.uncovered(today, days)
         if gap is None:
-            return ""
+            year = self.calendar.provisional_in(today, days)
+            if year is None:
+                return ""
+            return (
+                f"{year} 年节假日安排为暂定（国务院办公厅通知公布前录入），办理时限可能有误；"
+                f"通知公布后请在 {self.calendar.source} 中核对并去掉 provisional 中的 {year}"
+            )
         return (
             f"节假日安排尚未录入 {gap.year} 年（{gap.isoformat()} 起），办理时限暂按普通周末计算；"
             f"请在 {self.calendar.source} 中补充国务院办公厅公布的节假日和调休安排"

@@ -2,7 +2,8 @@
 dispatch desk, progress notes, the reply (办结反馈), the follow-up's verdict (close or 重办).
 
 Every step is one store update: the status move (checked against `TRANSITIONS`), the step's
-event and words in the history, and its MQTT messages in the outbox, in one transaction. So a
+event and words in the history, its MQTT messages in the outbox and, for a reply, the follow-up
+task, in one transaction. So a
 unit's dispatch platform that is down misses nothing: the outbox keeps the messages until the
 broker takes them. Steps from a unit are checked against the unit: a unit acts only on tickets
 dispatched to it (by the unit's name, as `Ticket.unit` holds it)."""
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from ivr.bus import Topics, envelope
@@ -24,6 +25,10 @@ log = logging.getLogger(__name__)
 DuePolicy = Callable[[Ticket, float], float]
 NOTE_LIMIT = 2000  # a return reason, a note, a reply: a few paragraphs at most
 RESULTS = ("solved", "explained", "unsolvable")  # 已解决, 已解释说明, 无法解决 (reply result)
+# the statuses an operator sets; the rest of a ticket's life is the units' and the dispatch desk's
+OPERATOR_STATUSES = ("draft", "open", "dispatched", "closed")
+FILING = ("draft", "open")  # while the operator still holds the ticket
+DISPATCH_NEEDS = {"category1": "一级分类", "description": "诉求内容", "unit": "承办单位"}
 
 
 class LifeError(Exception):
@@ -33,6 +38,28 @@ class LifeError(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
+
+
+def operator_move(current: Ticket, fields: Mapping[str, Any]) -> bool:
+    """The one rule for an operator's change, whichever way it comes (page, REST, MQTT): which
+    status they may set and when. Raises LifeError; True when the change dispatches the ticket
+    (then `TicketLife.dispatch` makes the move, with its deadline and the unit's feed)."""
+    to = fields.get("status", current.status)
+    if to == current.status:
+        return False
+    if to not in OPERATOR_STATUSES:
+        raise LifeError(400, f"status 应为 {', '.join(OPERATOR_STATUSES)} 之一")
+    if current.status not in FILING:
+        raise LifeError(409, "工单已派出，状态由承办单位和派单台处理")
+    if to not in TRANSITIONS[current.status] and to != "draft":
+        raise LifeError(409, f"工单当前状态为 {current.status}，不能改为 {to}")
+    if to == "dispatched":
+        after = {**current.as_dict(), **fields}
+        missing = [label for name, label in DISPATCH_NEEDS.items() if not str(after[name]).strip()]
+        if missing:
+            raise LifeError(422, f"派单前请填写：{'、'.join(missing)}")
+        return True
+    return False
 
 
 def no_deadline(_: Ticket, __: float) -> float:
@@ -50,6 +77,9 @@ class TicketLife:
         # called after every step with the ticket and the event (the follow-up desk waits for
         # "reply"); a listener's failure is logged, never undoes the step
         self.listeners: list[Callable[[Ticket, str], Awaitable[None]]] = []
+        # a reply makes a follow-up task due this long after it, in the reply's own transaction
+        # (agents.followups sets it); None: the centre makes no follow-ups
+        self.followup_after: float | None = None
 
     # --- the centre's side ---------------------------------------------------------------
     async def dispatch(self, ticket_id: str, unit_name: str, *, actor: str, note: str = "") -> Ticket:
@@ -86,10 +116,12 @@ class TicketLife:
 
     # --- the unit's side -----------------------------------------------------------------
     async def inbox(self, unit: Unit) -> list[Ticket]:
-        """Tickets the unit must handle, the earliest deadline first (no deadline last)."""
+        """Tickets the unit must handle, the earliest deadline first (no deadline last); for a
+        unit with more than a page per status, the most urgent page (the store orders them)."""
         found: list[Ticket] = []
         for status in AT_UNIT:
-            found += await self.store.tickets.search(TicketQuery(unit=unit.name, status=status, limit=500))
+            query = TicketQuery(unit=unit.name, status=status, limit=500, due_first=True)
+            found += await self.store.tickets.search(query)
         return sorted(found, key=lambda t: (t.due_at == 0, t.due_at, t.id))
 
     async def accept(self, unit: Unit, ticket_id: str, *, actor: str) -> Ticket:
@@ -159,9 +191,12 @@ class TicketLife:
         def announce(t: Ticket) -> Sequence[Outgoing]:
             return self.messages(t, event, note, actor, notify)
 
+        followup_at = None
+        if event == "reply" and self.followup_after is not None:
+            followup_at = self.now() + self.followup_after
         try:
             done = await self.store.tickets.update(
-                ticket.id, fields, actor=actor, also=announce, event=event, note=note
+                ticket.id, fields, actor=actor, also=announce, event=event, note=note, followup_at=followup_at
             )
         except StoreError as exc:
             raise LifeError(400, str(exc)) from exc

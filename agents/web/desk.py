@@ -17,7 +17,7 @@ from agents.acd import SeatAction
 from agents.console import FIELD_LIMITS, Console
 from agents.seat import REASONS, SeatError
 from agents.shared import AnyAcd
-from agents.tickets.lifecycle import LifeError, TicketLife
+from agents.tickets.lifecycle import LifeError, TicketLife, operator_move
 from agents.web.api import ApiError, endpoint, read_json, text_field, token_of
 from agents.web.dispatch import history_view
 from agents.web.knowledge import KnowledgeBase
@@ -29,10 +29,6 @@ from ivr.store import Store
 
 ACTIONS = ("login", "logout", "ready", "not_ready", "end_wrapup")
 ON_CALL = (SeatState.RINGING, SeatState.TALKING, SeatState.WRAP_UP)
-DISPATCH_NEEDS = {"category1": "一级分类", "description": "诉求内容", "unit": "承办单位"}
-# the statuses an operator sets; the rest of a ticket's life is the units' and the dispatch desk's
-OPERATOR_STATUSES = ("draft", "open", "dispatched", "closed")
-FILING = ("draft", "open")  # while the operator still holds the ticket
 
 
 def check_fields(fields: Any, current: Ticket) -> dict[str, str]:
@@ -47,17 +43,12 @@ def check_fields(fields: Any, current: Ticket) -> dict[str, str]:
             raise ApiError(400, f"字段 {name} 应为字符串")
         if len(value) > FIELD_LIMITS[name]:
             raise ApiError(413, f"字段 {name} 超过 {FIELD_LIMITS[name]} 字")
-    if "status" in fields and fields["status"] not in OPERATOR_STATUSES:
-        raise ApiError(400, f"status 应为 {', '.join(OPERATOR_STATUSES)} 之一")
-    if fields.get("status", current.status) != current.status and current.status not in FILING:
-        raise ApiError(409, "工单已派出，状态由承办单位和派单台处理")
     if "urgency" in fields and fields["urgency"] not in URGENCIES:
         raise ApiError(400, f"urgency 应为 {', '.join(URGENCIES)} 之一")
-    if fields.get("status") == "dispatched":
-        after = {**current.as_dict(), **fields}
-        missing = [label for name, label in DISPATCH_NEEDS.items() if not str(after[name]).strip()]
-        if missing:
-            raise ApiError(422, f"派单前请填写：{'、'.join(missing)}")
+    try:
+        operator_move(current, fields)
+    except LifeError as exc:
+        raise ApiError(exc.status, exc.message) from exc
     return cast(dict[str, str], fields)
 
 
@@ -224,20 +215,10 @@ class Desk:
         ticket = await self._ticket_for(session, request.path_params["ticket_id"])
         data = await read_json(request)
         fields = dict(check_fields(data.get("fields"), ticket))
-        actor = f"seat:{session.seat_id}"
-        dispatch = fields.get("status") == "dispatched" and ticket.status != "dispatched"
-        if dispatch:
-            del fields["status"]  # the dispatch itself is the ticket's life's step (deadline, unit feed)
-        updated: Ticket | None = ticket
-        if fields:
-            updated = await self.console.update_ticket(ticket.id, fields, actor)
-        if updated is None:
-            raise ApiError(400, "工单更新被拒绝")
-        if dispatch:
-            try:
-                updated = await self.life.dispatch(ticket.id, updated.unit, actor=actor)
-            except LifeError as exc:
-                raise ApiError(exc.status, exc.message) from exc
+        try:
+            updated = await self.console.edit(ticket, fields, f"seat:{session.seat_id}")
+        except LifeError as exc:
+            raise ApiError(exc.status, exc.message) from exc
         return JSONResponse(updated.as_dict())
 
     async def ticket_history(self, request: Request) -> Response:

@@ -69,7 +69,11 @@ def query_of(request: Request, **forced: str) -> TicketQuery:
         limit = min(int(p.get("limit", "50")), MAX_RESULTS)
     except ValueError as exc:
         raise ApiError(400, "limit 应为整数") from exc
-    return TicketQuery(since=since, until=until, limit=limit, **values)
+    v = values
+    return TicketQuery(
+        number=v["number"], caller=v["caller"], operator=v["operator"], unit=v["unit"],
+        category=v["category"], status=v["status"], since=since, until=until, limit=limit,
+    )  # fmt: skip
 
 
 class DispatchDesk:

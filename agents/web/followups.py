@@ -1,6 +1,7 @@
 """Follow-up tasks over HTTP (`/api/followups...`): the operators' worklist of citizens the line
-could not reach, taking a task, placing the call from the page (the seat's phone rings first,
-then the citizen), and recording the answer, which closes the ticket or reopens it (重办).
+could not reach, taking a task (and putting it back), placing the call from the page (the seat's
+phone rings first, then the citizen), and recording the answer, which closes the ticket or
+reopens it (重办).
 
 Seats work the list; supervisors read it. Unit staff have no access: the citizen's answers are
 the centre's."""
@@ -8,6 +9,7 @@ the centre's."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 from starlette.requests import Request
@@ -36,6 +38,7 @@ class FollowupPages:
         return [
             Route("/api/followups", endpoint(self.worklist)),
             Route(one + "/take", endpoint(self.take), methods=["POST"]),
+            Route(one + "/release", endpoint(self.release), methods=["POST"]),
             Route(one + "/call", endpoint(self.call), methods=["POST"]),
             Route(one + "/answer", endpoint(self.answer), methods=["POST"]),
         ]
@@ -86,6 +89,22 @@ class FollowupPages:
         if taken is None:
             raise ApiError(409, "该回访任务已被其他话务员领取")
         return JSONResponse(await self._view(taken))
+
+    async def release(self, request: Request) -> Response:
+        """Back to the worklist, for another operator: by the seat that took it, or by a
+        supervisor (an operator who left at the end of a shift)."""
+        session = await self._session(request)
+        task = await self._task(request)
+        if task.state != "calling" or not task.operator:
+            raise ApiError(409, "该回访任务未被领取")
+        if session.role != SUPERVISOR and task.operator != session.seat_id:
+            raise ApiError(403, "只能退回本座席领取的回访任务")
+        back = await self._desk.store.followups.claim(task.id, "calling", "worklist")
+        if back is None:
+            raise ApiError(409, "该回访任务状态已变化，请刷新")
+        back = replace(back, operator="")
+        await self._desk.store.followups.save(back)
+        return JSONResponse(await self._view(back))
 
     async def _mine(self, request: Request) -> tuple[Session, Followup]:
         session = await self._session(request, seat=True)

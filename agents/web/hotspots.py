@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from agents.console import FIELD_LIMITS, Console
+from agents.tickets.lifecycle import LifeError
 from agents.web.api import ApiError, endpoint, read_json, text_field, token_of
 from agents.web.desk import check_fields
 from agents.web.sessions import Sessions
@@ -87,8 +88,13 @@ class HotSpotDesk:
         actor = f"supervisor:hotspot {spot.place}"
         done: list[str] = []
         for ticket in tickets:
-            if await self._console.update_ticket(ticket.id, dict(fields), actor) is None:
-                raise ApiError(409, f"工单 {ticket.id} 派单被拒绝；已派：{'、'.join(done) or '无'}")
+            try:
+                await self._console.edit(ticket, dict(fields), actor)
+            except LifeError as exc:
+                already = "、".join(done) or "无"
+                raise ApiError(
+                    exc.status, f"工单 {ticket.id} 派单被拒绝：{exc.message}；已派：{already}"
+                ) from exc
             done.append(ticket.id)
         log.info("hot spot %s: %d tickets dispatched to %s", spot.category, len(done), unit)
         return JSONResponse({"id": spot.id, "unit": unit, "dispatched": done})

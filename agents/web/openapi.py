@@ -277,6 +277,13 @@ def _after_call() -> dict[str, dict[str, Any]]:
                 "Take a task off the worklist (seat)", params=("task_id",), errors=(401, 403, 404, 409)
             )
         },
+        "/api/followups/{task_id}/release": {
+            "post": _op(
+                "Put a taken task back on the worklist (its seat, or a supervisor at a shift change)",
+                params=("task_id",),
+                errors=(401, 403, 404, 409),
+            )
+        },
         "/api/followups/{task_id}/call": {
             "post": _op(
                 "Place the call: the seat's phone rings, then the citizen's (seat, task taken)",

@@ -90,6 +90,7 @@ class ConsoleServer:
         self.deadlines, calendar_problem = Deadlines.from_settings(settings)
         self._calendar_problem = calendar_problem
         self.life = life or TicketLife(store, bus.topics, due=self.deadlines)
+        console.life = self.life  # MQTT dispatches get the deadlines too
         f = settings.followup
         self.followups = FollowupDesk(
             self.life,
@@ -112,7 +113,8 @@ class ConsoleServer:
             bus.topics,
             console,
             self.sessions,
-            taxonomy or Taxonomy.load(),
+            taxonomy
+            or Taxonomy.load(*([settings.resolve(t)] if (t := settings.understanding.taxonomy) else [])),
             knowledge or KnowledgeBase.load(),
             self.board.queue_of,
             self.life,

@@ -11,6 +11,7 @@ A calendar file, e.g. flows/calendar/12345.yaml:
     holiday_hours: []            # e.g. ["09:00-12:00"] for a short holiday service
     workdays:                    # weekend dates worked as weekdays (调休); Monday's hours apply
       "2025-09-28": 国庆调休
+    provisional: [2027]          # years entered before the official notice (best-known schedule)
 """
 
 from __future__ import annotations
@@ -98,6 +99,7 @@ class Calendar:
     workdays: Mapping[dt.date, str] = field(default_factory=dict)
     holiday_hours: tuple[TimeRange, ...] = ()
     source: str = ""
+    provisional: frozenset[int] = frozenset()  # years whose schedule is not yet the official one
 
     @classmethod
     def always_open(cls) -> Calendar:
@@ -135,6 +137,11 @@ class Calendar:
                 return max(today, dt.date(year, 1, 1))
         return None
 
+    def provisional_in(self, today: dt.date, days: int) -> int | None:
+        """The first year of the next `days` days whose holidays are marked provisional."""
+        last = (today + dt.timedelta(days=days)).year
+        return next((y for y in range(today.year, last + 1) if y in self.provisional), None)
+
     def after_workdays(self, start: dt.datetime, n: int) -> dt.datetime:
         """The midnight that ends the `n`-th working day after the day of `start` (that day
         itself does not count, as in "5 working days" from a dispatch), in the calendar's zone.
@@ -164,7 +171,8 @@ def from_data(raw: object, source: str) -> Calendar:
     """Build a calendar from parsed YAML; raises ValueError with a readable message."""
     if not isinstance(raw, dict):
         raise ValueError("a calendar file must be a mapping with hours, holidays, workdays")
-    unknown = set(raw) - {"timezone", "hours", "holidays", "workdays", "holiday_hours", "description"}
+    known = {"timezone", "hours", "holidays", "workdays", "holiday_hours", "description", "provisional"}
+    unknown = set(raw) - known
     if unknown:
         raise ValueError(f"unknown key(s) {', '.join(sorted(map(str, unknown)))}")
     tz: dt.tzinfo = CHINA
@@ -188,7 +196,16 @@ def from_data(raw: object, source: str) -> Calendar:
         workdays=_dates(raw.get("workdays"), "workdays"),
         holiday_hours=_ranges(raw.get("holiday_hours") or [], "holiday_hours"),
         source=source,
+        provisional=_years(raw.get("provisional")),
     )
+
+
+def _years(value: object) -> frozenset[int]:
+    if value is None:
+        return frozenset()
+    if not isinstance(value, list) or not all(isinstance(y, int) and 1900 < y < 3000 for y in value):
+        raise ValueError(f"provisional: expected a list of years such as [2027], got {value!r}")
+    return frozenset(value)
 
 
 def _ranges(value: object, where: str) -> tuple[TimeRange, ...]:

@@ -31,9 +31,12 @@ YES = ("对", "是", "嗯", "好", "行", "没错", "可以", "要")
 NO = ("不", "没", "错", "别")
 
 
-def load_understanding(path: Path) -> tuple[Understander | None, list[m.Problem]]:
-    """The admins' understanding file as a step, with its findings as flow problems."""
-    step, findings = load(path)
+def load_understanding(
+    path: Path, taxonomy: Path | None = None
+) -> tuple[Understander | None, list[m.Problem]]:
+    """The admins' understanding file as a step over the centre's taxonomy (None: the shipped
+    one), with its findings as flow problems."""
+    step, findings = load(path) if taxonomy is None else load(path, taxonomy)
     problems = [m.Problem(f.file, m.Pos(f.line, f.col), f.message, "error") for f in findings]
     return step, problems
 

@@ -81,6 +81,7 @@ class FlowLibrary:
         vocabulary: Vocabulary | None = None,
         audio_dirs: Sequence[Path] = (),
         on_rejected: OnRejected | None = None,
+        taxonomy: Path | None = None,
     ) -> None:
         self.dir = flows_dir
         self.queues = queues
@@ -89,6 +90,7 @@ class FlowLibrary:
         self.vocabulary = vocabulary
         self.audio_dirs = list(audio_dirs) or [flows_dir.parent / "audio"]
         self.on_rejected = on_rejected
+        self.taxonomy = taxonomy  # the centre's taxonomy CSV (None: the shipped one)
         self._live: dict[str, _File] = {}  # accepted files by flow name
         self._seen: dict[Path, tuple[int, int]] = {}  # last signature looked at, accepted or not
         self._snapshot = FlowSet({}, {}, 0)
@@ -114,6 +116,7 @@ class FlowLibrary:
             vocabulary=vocabulary,
             audio_dirs=[settings.resolve(settings.audio_dir)],
             on_rejected=on_rejected,
+            taxonomy=settings.resolve(u) if (u := settings.understanding.taxonomy) else None,
         )
 
     @property
@@ -166,7 +169,7 @@ class FlowLibrary:
         if sig is None:
             self._understanding = None
             return True
-        step, problems = load_understanding(path)
+        step, problems = load_understanding(path, self.taxonomy)
         if step is None:
             report.rejected.append(Rejected((str(path),), tuple(problems)))
             return False

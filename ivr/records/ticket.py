@@ -111,3 +111,4 @@ class TicketQuery:
     since: float = 0.0  # created at or after
     until: float = 0.0  # created before
     limit: int = 50
+    due_first: bool = False  # earliest deadline first (none last), not newest first: an inbox

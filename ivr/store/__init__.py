@@ -29,11 +29,13 @@ from ivr.store.base import (
     redact_store_url,
 )
 from ivr.store.base import ReviewBook as ReviewBook
+from ivr.store.figures import EventCounts
 from ivr.store.sqlite import SqliteStore
 
 __all__ = [
     "SESSION_IDLE_SECONDS",
     "Also",
+    "EventCounts",
     "FollowupBook",
     "KnowledgeBook",
     "OutboxItem",

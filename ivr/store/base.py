@@ -35,6 +35,7 @@ from ivr.records import (
     Unit,
     UnitStaff,
 )
+from ivr.store.figures import EventCounts
 
 
 class StoreError(ValueError):
@@ -153,11 +154,14 @@ class TicketBook(Protocol):
         also: Also | None = None,
         event: str = "",
         note: str = "",
+        followup_at: float | None = None,
     ) -> Ticket:
         """Apply field changes and log them with `event` and `note`; a no-op change that names
         no event writes nothing (and `also` is not called), one that names an event (a progress
-        note) writes its history entry. Raises StoreError for unknown tickets, fields, statuses,
-        urgencies or events. Status transitions are not checked here (agents.tickets is)."""
+        note) writes its history entry. With `followup_at`, a follow-up task for the ticket's
+        caller due then is added in the same transaction (unless the ticket has an open one).
+        Raises StoreError for unknown tickets, fields, statuses, urgencies or events. Status
+        transitions are not checked here (agents.tickets is)."""
         ...
 
     async def set_survey(self, ticket_id: str, answers: Mapping[str, Any], *, actor: str = "ivr") -> Ticket:
@@ -197,6 +201,16 @@ class TicketBook(Protocol):
         ...
 
     async def tally(self, survey_question: str = "satisfaction") -> TicketTally: ...
+
+    async def event_counts(self, since: float, until: float, group: str = "unit") -> list[EventCounts]:
+        """The events of [since, until) counted per unit (the one the ticket was with), category
+        (first level) or district (the unit's), in one aggregate query; ValueError for another
+        group."""
+        ...
+
+    async def survey_counts(self, since: float, until: float) -> dict[str, dict[str, int]]:
+        """Operator -> post-call survey answer (满意度) -> tickets created in [since, until)."""
+        ...
 
 
 class SessionBook(Protocol):

@@ -1,5 +1,6 @@
 """`ivr unit`: the units tickets are dispatched to, and their staff sign-ins, in the store;
-`ivr taxonomy FILE`: a centre's taxonomy CSV checked against them.
+`ivr taxonomy FILE`: a centre's taxonomy CSV checked against them (and `ivr serve` checks the
+configured one, [understanding] taxonomy, the same way at start).
 
 ivr unit add cy-cgw 朝阳区城管委 --kind 委办局 --district 朝阳区
 IVR_UNIT_PASSWORD=… ivr unit staff wang --unit cy-cgw --name 王科员   # else asked for on the tty
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import logging
 import os
 import sys
 from pathlib import Path
@@ -20,8 +22,9 @@ from pathlib import Path
 from ivr import config as config_mod
 from ivr.passwords import hash_password
 from ivr.records import UNIT_KINDS, Unit, UnitStaff
-from ivr.store.base import StoreError
+from ivr.store.base import Store, StoreError
 
+log = logging.getLogger(__name__)
 PASSWORD_ENV = "IVR_UNIT_PASSWORD"
 MIN_PASSWORD = 8
 
@@ -73,6 +76,26 @@ async def _unit_names(where: str) -> list[str]:
         return [u.name for u in await store.units.units()]
     finally:
         await store.close()
+
+
+async def check_taxonomy_units(s: config_mod.Settings, store: Store) -> None:
+    """The centre's taxonomy names units the store knows (its other problems stop the config
+    load already); raises ValueError with the file's lines. A store with no units yet is a
+    centre still registering them: skipped with a warning."""
+    if not s.understanding.taxonomy:
+        return
+    names = [u.name for u in await store.units.units()]
+    if not names:
+        log.warning("taxonomy units not checked: the store has no units yet (ivr unit add)")
+        return
+    from ivr.understanding.taxonomy import check
+
+    _, problems = await asyncio.to_thread(check, s.resolve(s.understanding.taxonomy), names)
+    if problems:
+        more = f"; and {len(problems) - 20} more" if len(problems) > 20 else ""
+        raise ValueError(
+            f"[understanding] taxonomy: {len(problems)} problem(s): {'; '.join(problems[:20])}{more}"
+        )
 
 
 def cmd_taxonomy(args: argparse.Namespace) -> int:

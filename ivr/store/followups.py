@@ -46,6 +46,27 @@ def _insert(t: Followup, mark: str) -> tuple[str, tuple[Any, ...]]:
     return f"INSERT INTO followups ({_COLUMNS}) VALUES ({', '.join(_marks(mark, 11))})", values
 
 
+def open_task_row(
+    ticket_id: str, caller: str, due_at: float, now: float, mark: str
+) -> tuple[str, tuple[Any, ...]]:
+    """The INSERT of a ticket's next task (id "<ticket>-<n>"), a no-op while it has an open one:
+    written in the transaction of the unit's reply, so a crash never keeps one without the other."""
+    if mark == "$":
+        sql = (
+            f"INSERT INTO followups ({_COLUMNS}) SELECT $1::text || '-' || ((SELECT COUNT(*)"
+            " FROM followups WHERE ticket_id = $1) + 1)::text, $1, $2::text, 'due', $3::float8, 0, '', '{}',"
+            " '', $4::float8, $4::float8"
+            " WHERE NOT EXISTS (SELECT 1 FROM followups WHERE ticket_id = $1 AND state != 'done')"
+        )
+        return sql, (ticket_id, caller, due_at, now)
+    sql = (
+        f"INSERT INTO followups ({_COLUMNS}) SELECT ? || '-' || ((SELECT COUNT(*) FROM followups"
+        " WHERE ticket_id = ?) + 1), ?, ?, 'due', ?, 0, '', '{}', '', ?, ?"
+        " WHERE NOT EXISTS (SELECT 1 FROM followups WHERE ticket_id = ? AND state != 'done')"
+    )
+    return sql, (ticket_id, ticket_id, ticket_id, caller, due_at, now, now, ticket_id)
+
+
 def _update(t: Followup, mark: str) -> tuple[str, tuple[Any, ...]]:
     if t.state not in FOLLOWUP_STATES:
         raise StoreError(f"follow-up state must be one of {FOLLOWUP_STATES}")

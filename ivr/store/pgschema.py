@@ -290,6 +290,21 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX qa_appeals_decision ON qa_appeals (decision, at);
     """,
+    # 11: each event row keeps the unit the ticket was with and the deadline in force, so the
+    # after-call figures are one GROUP BY (ivr/store/figures.py); older rows filled from the history
+    """
+    ALTER TABLE ticket_history ADD COLUMN unit TEXT NOT NULL DEFAULT '';
+    ALTER TABLE ticket_history ADD COLUMN due_at DOUBLE PRECISION NOT NULL DEFAULT 0;
+    UPDATE ticket_history t SET
+        unit = COALESCE((SELECT p.changes::jsonb -> 'unit' ->> 1 FROM ticket_history p
+            WHERE p.ticket_id = t.ticket_id AND p.id <= t.id AND p.changes::jsonb ? 'unit'
+            ORDER BY p.id DESC LIMIT 1), ''),
+        due_at = COALESCE((SELECT (p.changes::jsonb -> 'due_at' ->> 1)::float8 FROM ticket_history p
+            WHERE p.ticket_id = t.ticket_id AND p.id <= t.id AND p.changes::jsonb ? 'due_at'
+            ORDER BY p.id DESC LIMIT 1), 0)
+        WHERE t.event != '';
+    CREATE INDEX ticket_history_at ON ticket_history (at);
+    """,
 )
 
 

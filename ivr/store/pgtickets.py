@@ -14,8 +14,11 @@ import asyncpg
 
 from ivr.records import Ticket, TicketChange, TicketQuery
 from ivr.store.base import Also, Outgoing, StoreError, TicketTally
+from ivr.store.figures import EventCounts, counts_of, event_counts_sql, survey_counts_sql
+from ivr.store.followups import open_task_row
 from ivr.store.rows import (
     HISTORY_COLUMNS,
+    HISTORY_WRITTEN,
     TICKET_COLUMNS,
     change_from_row,
     changed_ticket,
@@ -34,7 +37,7 @@ from ivr.store.writer import BatchWriter, Statement
 _INSERT = "INSERT INTO tickets ({}) VALUES ({})".format(
     ", ".join(TICKET_COLUMNS), ", ".join(f"${i + 1}" for i in range(len(TICKET_COLUMNS)))
 )
-_HISTORY = f"INSERT INTO ticket_history ({HISTORY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
+_HISTORY = f"INSERT INTO ticket_history ({HISTORY_WRITTEN}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
 _SELECT = f"SELECT {', '.join(TICKET_COLUMNS)} FROM tickets"
 _NEXT = (
     "INSERT INTO ticket_days (day, seq) VALUES ($1, 1)"
@@ -82,7 +85,10 @@ class PgTicketBook:
         await self._writer.write(
             [
                 (_INSERT, ticket_params(ticket)),
-                (_HISTORY, (ticket.id, now, actor, changes_json(created), "", "")),
+                (
+                    _HISTORY,
+                    (ticket.id, now, actor, changes_json(created), "", "", ticket.unit, ticket.due_at),
+                ),
                 *self._outbox_rows(extra, now),
             ]
         )
@@ -99,6 +105,7 @@ class PgTicketBook:
         also: Also | None = None,
         event: str = "",
         note: str = "",
+        followup_at: float | None = None,
     ) -> Ticket:
         check_fields(changes)
         check_event(event)
@@ -118,9 +125,14 @@ class PgTicketBook:
             await conn.execute(
                 f"UPDATE tickets SET {sets} WHERE id = ${len(cols) + 1}", *params, now, ticket_id
             )
-            await conn.execute(_HISTORY, ticket_id, now, actor, changes_json(diff), event, note)
+            await conn.execute(
+                _HISTORY, ticket_id, now, actor, changes_json(diff), event, note, new.unit, new.due_at
+            )
             extra = also(new) if also is not None else ()
             for sql, args in self._outbox_rows(extra, now):
+                await conn.execute(sql, *args)
+            if followup_at is not None:
+                sql, args = open_task_row(new.id, new.caller, followup_at, now, "$")
                 await conn.execute(sql, *args)
         if extra:
             self._on_also()
@@ -195,3 +207,13 @@ class PgTicketBook:
         )
         surveys = {str(a): int(n) for a, n in await self._pool.fetch(sql, survey_question)}
         return TicketTally(int(total or 0), categories, surveys)
+
+    async def event_counts(self, since: float, until: float, group: str = "unit") -> list[EventCounts]:
+        rows = await self._pool.fetch(event_counts_sql(group, "postgresql"), since, until)
+        return counts_of(tuple(r) for r in rows)
+
+    async def survey_counts(self, since: float, until: float) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {}
+        for operator, answer, n in await self._pool.fetch(survey_counts_sql("postgresql"), since, until):
+            out.setdefault(str(operator), {})[str(answer)] = int(n)
+        return out

@@ -12,6 +12,8 @@ from ivr.store.base import StoreError
 
 TICKET_COLUMNS = tuple(Ticket.__dataclass_fields__)
 HISTORY_COLUMNS = "ticket_id, at, actor, changes, event, note"
+# written with each row: the unit the ticket is with and its deadline, after the change
+HISTORY_WRITTEN = f"{HISTORY_COLUMNS}, unit, due_at"
 SEARCH_LIMIT = 500  # one page of search results at most
 Changes = Mapping[str, tuple[Any, Any]]
 
@@ -101,7 +103,8 @@ def search_where(q: TicketQuery, mark: Callable[[int], str]) -> tuple[str, list[
     if q.until:
         add("created_at < %", q.until)
     args.append(max(1, min(q.limit, SEARCH_LIMIT)))
-    return f" WHERE {' AND '.join(terms)} ORDER BY created_at DESC LIMIT {mark(len(args))}", args
+    order = "(due_at = 0), due_at, id" if q.due_first else "created_at DESC"
+    return f" WHERE {' AND '.join(terms)} ORDER BY {order} LIMIT {mark(len(args))}", args
 
 
 def ticket_day_sequence(ticket_id: str) -> tuple[str, int] | None:

@@ -215,6 +215,21 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX qa_appeals_decision ON qa_appeals (decision, at);
     """,
+    # 11: each event row keeps the unit the ticket was with and the deadline in force, so the
+    # after-call figures are one GROUP BY (ivr/store/figures.py); older rows filled from the history
+    """
+    ALTER TABLE ticket_history ADD COLUMN unit TEXT NOT NULL DEFAULT '';
+    ALTER TABLE ticket_history ADD COLUMN due_at REAL NOT NULL DEFAULT 0;
+    UPDATE ticket_history SET
+        unit = COALESCE((SELECT json_extract(p.changes, '$.unit[1]') FROM ticket_history p
+            WHERE p.ticket_id = ticket_history.ticket_id AND p.id <= ticket_history.id
+            AND json_type(p.changes, '$.unit') IS NOT NULL ORDER BY p.id DESC LIMIT 1), ''),
+        due_at = COALESCE((SELECT json_extract(p.changes, '$.due_at[1]') FROM ticket_history p
+            WHERE p.ticket_id = ticket_history.ticket_id AND p.id <= ticket_history.id
+            AND json_type(p.changes, '$.due_at') IS NOT NULL ORDER BY p.id DESC LIMIT 1), 0)
+        WHERE event != '';
+    CREATE INDEX ticket_history_at ON ticket_history (at);
+    """,
 )
 
 

@@ -11,8 +11,11 @@ import aiosqlite
 
 from ivr.records import Ticket, TicketChange, TicketQuery
 from ivr.store.base import Also, Outgoing, StoreError, TicketTally
+from ivr.store.figures import EventCounts, counts_of, event_counts_sql, survey_counts_sql
+from ivr.store.followups import open_task_row
 from ivr.store.rows import (
     HISTORY_COLUMNS,
+    HISTORY_WRITTEN,
     TICKET_COLUMNS,
     Changes,
     change_from_row,
@@ -31,15 +34,16 @@ from ivr.store.rows import (
 from ivr.store.writer import BatchWriter, Statement
 
 _INSERT = f"INSERT INTO tickets ({', '.join(TICKET_COLUMNS)}) VALUES ({', '.join('?' * len(TICKET_COLUMNS))})"
-_HISTORY = f"INSERT INTO ticket_history ({HISTORY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"
+_HISTORY = f"INSERT INTO ticket_history ({HISTORY_WRITTEN}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 _SELECT = f"SELECT {', '.join(TICKET_COLUMNS)} FROM tickets"
 OutboxRows = Callable[[Sequence[Outgoing], float], list[Statement]]
 
 
 def _history(
-    ticket_id: str, at: float, actor: str, changes: Changes, event: str = "", note: str = ""
+    ticket: Ticket, at: float, actor: str, changes: Changes, event: str = "", note: str = ""
 ) -> Statement:
-    return (_HISTORY, (ticket_id, at, actor, changes_json(changes), event, note))
+    values = (ticket.id, at, actor, changes_json(changes), event, note, ticket.unit, ticket.due_at)
+    return (_HISTORY, values)
 
 
 class SqliteTicketBook:
@@ -94,7 +98,7 @@ class SqliteTicketBook:
         await self._writer.write(
             [
                 (_INSERT, ticket_params(ticket)),
-                _history(ticket.id, now, actor, created),
+                _history(ticket, now, actor, created),
                 *self._outbox_rows(extra, now),
             ]
         )
@@ -111,6 +115,7 @@ class SqliteTicketBook:
         also: Also | None = None,
         event: str = "",
         note: str = "",
+        followup_at: float | None = None,
     ) -> Ticket:
         check_fields(changes)
         check_event(event)
@@ -132,8 +137,9 @@ class SqliteTicketBook:
                 await self._writer.write(
                     [
                         (sql, (*params, now, ticket_id)),
-                        _history(ticket_id, now, actor, diff, event, note),
+                        _history(new, now, actor, diff, event, note),
                         *self._outbox_rows(extra, now),
+                        *self._followup_rows(new, followup_at, now),
                     ]
                 )
                 if extra:
@@ -145,6 +151,10 @@ class SqliteTicketBook:
                 del self._locks[ticket_id]
             else:
                 self._locks[ticket_id] = (lock, users - 1)
+
+    @staticmethod
+    def _followup_rows(ticket: Ticket, due_at: float | None, now: float) -> list[Statement]:
+        return [] if due_at is None else [open_task_row(ticket.id, ticket.caller, due_at, now, "?")]
 
     async def set_survey(self, ticket_id: str, answers: Mapping[str, Any], *, actor: str = "ivr") -> Ticket:
         old = await self.get(ticket_id)
@@ -227,3 +237,14 @@ class SqliteTicketBook:
         async with self._conn.execute(sql, (f'"{survey_question}"',)) as cur:
             surveys = {str(a): int(n) for a, n in await cur.fetchall()}
         return TicketTally(int(total[0]) if total else 0, categories, surveys)
+
+    async def event_counts(self, since: float, until: float, group: str = "unit") -> list[EventCounts]:
+        async with self._conn.execute(event_counts_sql(group, "sqlite"), (since, until)) as cur:
+            return counts_of(await cur.fetchall())
+
+    async def survey_counts(self, since: float, until: float) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {}
+        async with self._conn.execute(survey_counts_sql("sqlite"), (since, until)) as cur:
+            for operator, answer, n in await cur.fetchall():
+                out.setdefault(str(operator), {})[str(answer)] = int(n)
+        return out

@@ -112,6 +112,16 @@ def check(path: Path, known_units: Collection[str] | None = None) -> tuple[list[
     return items, problems
 
 
+def file_problems(path: Path) -> list[str]:
+    """`check` without the store's units, unreadable files included (for the config's check)."""
+    try:
+        return check(path)[1]
+    except OSError as exc:
+        return [f"cannot read {path}: {exc.strerror or exc}"]
+    except (UnicodeDecodeError, csv.Error) as exc:
+        return [f"{path}: not a UTF-8 CSV file ({exc})"]
+
+
 class Taxonomy:
     def __init__(self, items: Iterable[Category]) -> None:
         self.items = list(items)

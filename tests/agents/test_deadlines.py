@@ -75,3 +75,21 @@ async def test_watch_sums_up_and_reminds_each_unit_once(tmp_path: Path) -> None:
         assert (await watch.sweep())["overdue"] == 0  # replied: no longer watched
     finally:
         await store.close()
+
+
+def test_the_board_is_told_of_a_missing_and_of_a_provisional_year() -> None:
+    cal = from_data(
+        {"holidays": {"2026-10-01": "国庆节", "2027-01-01": "元旦"}, "provisional": [2027]}, "cal.yaml"
+    )
+    d = Deadlines(cal, critical_hours=2, urgent_hours=24, normal_workdays=5)
+    assert d.calendar_warning(dt.date(2026, 6, 1), 60) == ""
+    provisional = d.calendar_warning(dt.date(2026, 11, 30), 60)
+    assert "2027 年节假日安排为暂定" in provisional and "cal.yaml" in provisional
+    assert "尚未录入 2028 年" in d.calendar_warning(dt.date(2027, 12, 1), 60)
+    for bad in ("2027", [27], ["2027"]):
+        try:
+            from_data({"provisional": bad}, "cal.yaml")
+        except ValueError as exc:
+            assert "provisional: expected a list of years" in str(exc)
+        else:
+            raise AssertionError(f"provisional {bad!r} must be refused")

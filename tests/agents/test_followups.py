@@ -93,3 +93,28 @@ async def test_answers_close_or_reopen_and_stay_in_the_history(store: Store) -> 
         await desk.answer(task, True, "满意", by="seat:1001")
     with pytest.raises(LifeError):
         await desk.answer(task, True, "很好", by="seat:1001")
+
+
+async def test_a_call_left_calling_by_a_stopped_line_is_made_again(tmp_path: Path) -> None:
+    clock = [NINE_AM]
+    store = await open_store(tmp_path / "stale.db", now=lambda: clock[0])
+    try:
+        await store.units.put_unit(UNIT)
+        line = ScriptedLine(OutboundResult("answered", {"solved": "yes", "satisfaction": "满意"}))
+        caller, tid = await _setup(store, clock, line)
+        (task,) = await store.followups.for_ticket(tid)
+        assert await store.followups.claim(task.id, "due", "calling") is not None  # then the process died
+        taken = await store.tickets.create("13900000002", status="replied")
+        mine = await store.followups.add(taken.id, taken.caller, clock[0])
+        assert await store.followups.claim(mine.id, "due", "calling", operator="1001") is not None
+        clock[0] += 60  # a call may still be under way on another node
+        assert await caller.round() == [] and line.calls == []
+        clock[0] += 1800
+        (done,) = await caller.round()  # due again, and called
+        assert done.state == "done" and len(line.calls) == 1
+        kept = await store.followups.get(mine.id)
+        assert kept is not None and (kept.state, kept.operator) == ("calling", "1001")  # the operator's
+        ticket = await store.tickets.get(tid)
+        assert ticket is not None and ticket.status == "closed"
+    finally:
+        await store.close()

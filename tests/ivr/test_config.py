@@ -388,3 +388,36 @@ def test_hot_spot_threshold_and_window_are_read_and_checked(tmp_path: Path) -> N
     text = str(err.value)
     assert "[understanding] hot_spot_threshold: expected a number of calls >= 2, got 1" in text
     assert "[understanding] hot_spot_window: unknown key" in text
+
+
+def with_taxonomy(tmp: Path, name: str) -> Path:
+    path = write(tmp)
+    path.write_text(
+        path.read_text(encoding="utf-8") + f'[understanding]\ntaxonomy = "{name}"\n', encoding="utf-8"
+    )
+    return path
+
+
+def test_a_centres_taxonomy_is_checked_at_load_with_line_numbers(tmp_path: Path) -> None:
+    csv_file = tmp_path / "centre.csv"
+    csv_file.write_text(
+        "category1,category2,category3,unit\n"
+        "城市管理,市政设施,路灯,{区}城管委\n"
+        "城市管理,市容环境,占道经营,{区}城管执法局\n"
+        "城市管理,市政设施,路灯,{区}城管委\n"
+        "交通管理,,违章停车,{区}交通支队\n"
+        "教育,学校管理,收费,\n",
+        encoding="utf-8",
+    )
+    found = problems(with_taxonomy(tmp_path, "centre.csv"))
+    assert f"[understanding] taxonomy: {csv_file}:4: 城市管理/市政设施/路灯 repeats line 2" in " ".join(found)
+    assert any(f"{csv_file}:5: empty category2" in p for p in found)
+    assert any(f"{csv_file}:6: no unit for 教育/学校管理/收费" in p for p in found)
+    assert any("taxonomy: cannot read" in p for p in problems(with_taxonomy(tmp_path, "no.csv")))
+    bad = problems(with_taxonomy(tmp_path, "centre.xlsx"))
+    assert any('taxonomy: expected a CSV file such as "taxonomy.csv"' in p for p in bad)
+    csv_file.write_text(
+        "category1,category2,category3,unit\n城市管理,市政设施,路灯,{区}城管委\n", encoding="utf-8"
+    )
+    settings = config.load(with_taxonomy(tmp_path, "centre.csv"))
+    assert settings.resolve(settings.understanding.taxonomy) == csv_file

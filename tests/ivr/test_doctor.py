@@ -100,13 +100,15 @@ def test_doctor_fails_a_broker_that_accepts_anonymous_clients(tmp_path: Path, op
     assert not found["mqtt account"].ok  # and the line has no account of its own configured
 
 
-def test_shipped_calendar_covers_2026_but_not_the_60_days_after_30_november() -> None:
+def test_shipped_calendar_warns_of_the_provisional_2027_and_of_uncovered_2028() -> None:
     settings = load(ROOT / "config.toml", files=False)
     ok = _calendar(settings, dt.date(2026, 6, 1))
     assert ok.ok and "covers the next 60 days" in ok.detail
-    late = _calendar(settings, dt.date(2026, 11, 30))
-    assert not late.ok and not late.required
-    assert "no holidays for 2027" in late.detail and "12345.yaml" in late.fix
+    soon = _calendar(settings, dt.date(2026, 11, 30))  # 2027 entered before the official notice
+    assert not soon.ok and not soon.required
+    assert "2027 holidays are provisional" in soon.detail and "drop 2027 from provisional" in soon.fix
+    late = _calendar(settings, dt.date(2027, 11, 30))
+    assert not late.ok and "no holidays for 2028" in late.detail and "12345.yaml" in late.fix
 
 
 def test_missing_calendar_is_a_warning_and_doctor_prints_it(tmp_path: Path) -> None:

@@ -1,5 +1,7 @@
 // The operator's own tickets (search, each with its history: dispatch, unit notes, reply,
 // follow-up answer) and the follow-up worklist: take a task, call from the page, record the answer.
+// Supervisors search all tickets and work the dispatch desk: tickets a unit returned (退单) are
+// sent to another unit or closed with a reason.
 "use strict";
 
 const me = session();
@@ -37,17 +39,39 @@ async function history(id) {
 async function loadWorklist() {
   const r = await api("GET", "/api/followups?state=worklist").catch(() => null);
   if (!r) return;
-  $("worklist").tBodies[0].replaceChildren(...r.tasks.map((t) => el("tr", { "data-task": t.id },
+  // tasks taken and not finished: a seat's own (a reloaded page must not lose them); for a
+  // supervisor every seat's, to put back on the list when an operator has left
+  const taken = await api("GET", "/api/followups?state=calling").catch(() => null);
+  const held = taken ? taken.tasks.filter((t) => t.operator && (me.role === "supervisor" || t.operator === me.seat_id)) : [];
+  const button = (label, cls, go) => el("button", { type: "button", class: cls, onclick: go }, label);
+  const row = (t, ...actions) => el("tr", { "data-task": t.id },
     el("td", {}, t.ticket_id), el("td", {}, t.caller), el("td", {}, t.ticket ? t.ticket.reply.done || "" : ""),
-    el("td", {}, String(t.attempts)),
-    el("td", {}, me.role === "seat" ? el("button", { type: "button", class: "take", onclick: () => take(t) }, "领取") : ""))));
+    el("td", {}, String(t.attempts)), el("td", {}, ...actions));
+  const seat = me.role === "seat";
+  $("worklist").tBodies[0].replaceChildren(
+    ...held.map((t) => row(t, ...(seat ? [button("继续", "resume", () => open(t))] : [`座席 ${t.operator} 办理中 `]),
+      button("退回", "release", () => release(t)))),
+    ...r.tasks.map((t) => row(t, ...(seat ? [button("领取", "take", () => take(t))] : []))));
+}
+
+async function release(t) {
+  try {
+    await api("POST", `/api/followups/${encodeURIComponent(t.id)}/release`);
+    if (task && task.id === t.id) { task = null; $("answer").style.display = "none"; }
+    say("已退回回访任务列表", true);
+  } catch (e) { say(e.message); }
+  loadWorklist();
+}
+
+function open(t) {
+  task = t;
+  $("answer").style.display = "";
+  $("a-id").textContent = t.ticket_id;
 }
 
 async function take(t) {
   try {
-    task = await api("POST", `/api/followups/${encodeURIComponent(t.id)}/take`);
-    $("answer").style.display = "";
-    $("a-id").textContent = task.ticket_id;
+    open(await api("POST", `/api/followups/${encodeURIComponent(t.id)}/take`));
     say("已领取，请拨打市民电话", true);
   } catch (e) { say(e.message); }
   loadWorklist();
@@ -74,5 +98,36 @@ $("a-save").onclick = async () => {
   loadWorklist();
 };
 
+async function loadReturned() {
+  const r = await api("GET", "/api/tickets?status=returned&limit=200").catch((e) => { $("desk-msg").textContent = e.message; return null; });
+  if (!r) return;
+  $("returned").tBodies[0].replaceChildren(...r.tickets.map((t) => {
+    const unit = el("input", { class: "unit", "aria-label": "改派单位", maxlength: "100" });
+    const note = el("input", { class: "note", "aria-label": "说明", maxlength: "2000" });
+    const act = (path, body, done) => async () => {
+      try {
+        await api("POST", `/api/tickets/${encodeURIComponent(t.id)}/${path}`, body());
+        $("desk-msg").textContent = done;
+        $("desk-msg").className = "ok";
+        loadReturned();
+      } catch (e) { $("desk-msg").textContent = e.message; $("desk-msg").className = "error"; }
+    };
+    return el("tr", { "data-ticket": t.id },
+      el("td", { onclick: () => history(t.id) }, t.id),
+      el("td", {}, [t.category1, t.category2, t.category3].filter(Boolean).join("/")),
+      el("td", {}, t.unit), el("td", {}, unit), el("td", {}, note),
+      el("td", {},
+        el("button", { type: "button", class: "redispatch",
+          onclick: act("dispatch", () => ({ unit: unit.value.trim(), note: note.value.trim() }), `工单 ${t.id} 已改派`) }, "改派"),
+        el("button", { type: "button", class: "close",
+          onclick: act("close", () => ({ note: note.value.trim() }), `工单 ${t.id} 已结案`) }, "结案")));
+  }));
+}
+
+if (me.role === "supervisor") {
+  $("desk").style.display = "";
+  loadReturned();
+  setInterval(loadReturned, 30000);
+}
 loadWorklist();
 setInterval(loadWorklist, 30000);

@@ -7,6 +7,7 @@ import json
 import httpx
 from web_rig import Rig
 
+from agents.tickets import TicketDesk
 from ivr.records import SeatState
 
 
@@ -138,9 +139,17 @@ async def test_supervisor_board_charts_and_reports(rig: Rig) -> None:
     assert seat["state"] == "ready" and seat["calls_today"] == 1
     charts = (await rig.http.get("/api/charts", headers=sup)).json()
     assert sum(charts["entered"]) == 1 and sum(charts["answered"]) == 1 and max(charts["waiting"]) == 1
+    # the caller's post-call survey (flows/survey.yaml) counts for the operator who took the call
+    (taken,) = await rig.store.tickets.since(0.0)  # still a draft: counted all the same
+    await TicketDesk(rig.store).save_survey(taken.id, {"satisfaction": "满意"})
+    other = await rig.store.tickets.create("13900000000", status="open", operator="1001")
+    await TicketDesk(rig.store).save_survey(other.id, {"satisfaction": "不满意"})
+    await rig.store.tickets.create("13700000000", status="open", operator="1001")  # not surveyed
     report = (await rig.http.get("/api/reports/operators", headers=sup)).json()["rows"]
     row = next(r for r in report if r["seat_id"] == "1001")
     assert row["calls"] == 1 and row["wrapup_seconds"] >= 0 and row["aht"] is not None
+    assert (row["surveys"], row["satisfaction_rate"]) == (2, 0.5)
+    assert next(r for r in report if r["seat_id"] == "1002")["surveys"] == 0
     csv = await rig.http.get("/api/reports/queues?format=csv", headers=sup)
     assert csv.headers["content-type"].startswith("text/csv")
     lines = csv.text.lstrip("\ufeff").splitlines()

@@ -74,3 +74,23 @@ async def test_port_zero_picks_a_free_port(rig: Rig, tmp_path: Path) -> None:
         assert html.status_code == 200 and "话务员工作台" in html.text
     finally:
         await other.stop()
+
+
+async def test_type_ahead_reads_the_centres_own_taxonomy_of_3000_rows(tmp_path: Path) -> None:
+    rows = ["category1,category2,category3,unit"]
+    rows += [f"门类{i // 300},小类{i // 30},事项{i},{{区}}城管委" for i in range(2999)]
+    rows.append("城市管理,市政设施,智慧灯杆故障,{区}城管委")
+    (tmp_path / "centre.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    rig = Rig(tmp_path, understanding={"taxonomy": "centre.csv"})
+    await rig.start()
+    try:
+        seat = await rig.login("1001")
+        tree = (await rig.http.get("/api/taxonomy", headers=seat)).json()
+        assert tree["count"] == 3000 and "门类9" in tree["tree"]
+        found = (await rig.http.get("/api/taxonomy/search", params={"q": "智慧灯杆"}, headers=seat)).json()
+        assert found[0]["path"] == "城市管理/市政设施/智慧灯杆故障"
+        suggest = {"category1": "城市管理", "category2": "市政设施", "address": "北京市朝阳区建国路"}
+        unit = (await rig.http.get("/api/units/suggest", params=suggest, headers=seat)).json()
+        assert unit["unit"] == "朝阳区城管委"
+    finally:
+        await rig.stop()

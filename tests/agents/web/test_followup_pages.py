@@ -116,3 +116,19 @@ async def test_supervisors_edit_the_knowledge_base_with_history(rig: Rig) -> Non
     assert (
         await rig.http.patch("/api/knowledge/articles/999", json={"title": "x"}, headers=sup)
     ).status_code == 404
+
+
+async def test_a_taken_task_goes_back_to_the_worklist(rig: Rig) -> None:
+    _, task_id = await _on_worklist(rig)
+    h1, h2, sup = await rig.login("1001"), await rig.login("1002"), await rig.supervisor()
+    base = f"/api/followups/{task_id}"
+    assert (await rig.http.post(base + "/release", headers=h1)).status_code == 409  # not taken
+    assert (await rig.http.post(base + "/take", headers=h1)).status_code == 200
+    assert (await rig.http.post(base + "/release", headers=h2)).status_code == 403  # not theirs
+    back = await rig.http.post(base + "/release", headers=h1)
+    assert back.status_code == 200 and (back.json()["state"], back.json()["operator"]) == ("worklist", "")
+    assert (await rig.http.post(base + "/take", headers=h2)).status_code == 200
+    back = await rig.http.post(base + "/release", headers=sup)  # the shift ended: the supervisor frees it
+    assert back.status_code == 200 and back.json()["state"] == "worklist"
+    listed = (await rig.http.get("/api/followups", headers=h1)).json()["tasks"]
+    assert [t["id"] for t in listed] == [task_id]

@@ -186,3 +186,84 @@ async def test_operator_finds_own_tickets_and_works_the_follow_up_list(rig: Rig,
     )
     SHOTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=str(SHOTS / "operator-tickets.png"), full_page=True)
+
+
+async def test_dispatch_desk_redispatches_or_closes_returned_tickets(rig: Rig, browser: Browser) -> None:
+    await add_unit(rig, "cy-cgw", UNIT, "wang", "unitpw-1")
+    unit = await rig.store.units.unit("cy-cgw")
+    assert unit is not None
+    moved, closed = (
+        await _dispatch(rig, "13800138000", "路灯不亮"),
+        await _dispatch(rig, "13900000000", "咨询"),
+    )
+    await rig.server.life.give_back(unit, moved, "地址在海淀区", actor="unit:cy-cgw")
+    await rig.server.life.give_back(unit, closed, "非本单位职责", actor="unit:cy-cgw")
+    page = await browser.new_page()
+    await page.goto(rig.server.url + "static/index.html")
+    await page.click("#tab-sup")
+    await page.fill("#password", "boss")
+    await page.click("#submit")
+    await page.wait_for_url("**/static/board.html")
+    await expect(page.locator("#desk-link")).to_have_attribute("href", "/static/tickets.html")
+    await page.goto(rig.server.url + "static/tickets.html")
+    rows = page.locator("#returned tbody tr")
+    await expect(rows).to_have_count(2)
+    row = page.locator(f"#returned tr[data-ticket='{moved}']")
+    await row.locator("td").first.click()  # the history tells why it came back
+    await expect(page.locator("#history li[data-event=return]")).to_contain_text("地址在海淀区")
+    await row.locator("button.redispatch").click()  # no unit named yet
+    await expect(page.locator("#desk-msg")).to_have_text("缺少字段 unit")
+    await row.locator("input.unit").fill("海淀区城管委")
+    await row.locator("input.note").fill("地址在海淀区")
+    await row.locator("button.redispatch").click()
+    await expect(page.locator("#desk-msg")).to_have_text(f"工单 {moved} 已改派")
+    await expect(rows).to_have_count(1)
+    other = page.locator(f"#returned tr[data-ticket='{closed}']")
+    await other.locator("button.close").click()  # closing needs a reason
+    await expect(page.locator("#desk-msg")).not_to_have_text(f"工单 {closed} 已结案")
+    await other.locator("input.note").fill("已告知市民向物业反映")
+    await other.locator("button.close").click()
+    await expect(page.locator("#desk-msg")).to_have_text(f"工单 {closed} 已结案")
+    await expect(rows).to_have_count(0)
+    a, b = await rig.store.tickets.get(moved), await rig.store.tickets.get(closed)
+    assert a is not None and (a.status, a.unit) == ("dispatched", "海淀区城管委")
+    assert b is not None and b.status == "closed"
+    events = [(h.event, h.actor, h.note) for h in await rig.store.tickets.history(moved) if h.event]
+    assert events[-1] == ("redispatch", "supervisor", "地址在海淀区")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SHOTS / "dispatch-desk.png"), full_page=True)
+
+
+async def test_a_taken_follow_up_survives_a_page_reload(rig: Rig, browser: Browser) -> None:
+    await add_unit(rig, "cy-cgw", UNIT, "wang", "unitpw-1")
+    tid = await _dispatch(rig, "13800138000", "路灯不亮")
+    unit = await rig.store.units.unit("cy-cgw")
+    assert unit is not None
+    await rig.server.life.reply(unit, tid, "已更换灯泡", "solved", actor="unit:cy-cgw")
+    (task,) = await rig.store.followups.for_ticket(tid)
+    await rig.store.followups.save(replace(task, state="worklist", attempts=3, last_outcome="no_answer"))
+    page = await browser.new_page()
+    await page.goto(rig.server.url + "static/index.html")
+    await page.fill("#seat_id", "1001")
+    await page.fill("#password", "pw1001")
+    await page.click("#submit")
+    await page.wait_for_url("**/static/seat.html")
+    await page.goto(rig.server.url + "static/tickets.html")
+    await expect(page.locator("#desk")).to_be_hidden()  # the dispatch desk is the supervisors'
+    await page.click(f"#worklist tr[data-task='{task.id}'] button.take")
+    await expect(page.locator("#a-id")).to_have_text(tid)
+    await page.reload()
+    await page.click(f"#worklist tr[data-task='{task.id}'] button.resume")
+    await expect(page.locator("#a-id")).to_have_text(tid)
+    sup = await browser.new_page()  # the supervisor sees who holds it and could put it back
+    await sup.goto(rig.server.url + "static/index.html")
+    await sup.click("#tab-sup")
+    await sup.fill("#password", "boss")
+    await sup.click("#submit")
+    await sup.wait_for_url("**/static/board.html")
+    await sup.goto(rig.server.url + "static/tickets.html")
+    held = sup.locator(f"#worklist tr[data-task='{task.id}']")
+    await expect(held).to_contain_text("座席 1001 办理中")
+    await expect(held.locator("button.release")).to_be_visible()
+    await page.click("#a-save")
+    await expect(page.locator("#msg")).to_have_text("回访完成，工单已办结")

@@ -25,8 +25,9 @@ PASSWORDS = {"1001": "pw1001", "1002": "pw1002", "1003": ""}
 SUPERVISOR = "boss"
 
 
-def settings(tmp: Path, store_url: str = "") -> Settings:
+def settings(tmp: Path, store_url: str = "", **sections: dict[str, Any]) -> Settings:
     raw: dict[str, Any] = {
+        **sections,
         "web": {"bind": "127.0.0.1", "port": 0, "supervisor_password": SUPERVISOR},
         "store": {"path": str(tmp / "web.db"), "url": store_url},
         "queues": {"general": {"wrapup_seconds": 30, "service_level_seconds": 20, "announce_every": 0}},
@@ -60,8 +61,8 @@ class FakeSeatLine:
 
 
 class Rig:
-    def __init__(self, tmp: Path, store_url: str = "") -> None:
-        self.settings = settings(tmp, store_url)
+    def __init__(self, tmp: Path, store_url: str = "", **sections: dict[str, Any]) -> None:
+        self.settings = settings(tmp, store_url, **sections)
         self.line = FakeSeatLine()
         self.calls: dict[str, asyncio.Task[QueueResult]] = {}
 

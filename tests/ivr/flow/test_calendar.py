@@ -134,4 +134,9 @@ def test_shipped_holiday_file_covers_2026_and_warns_for_2027() -> None:
         "2026-10-10",
     }
     assert c.uncovered(at("2026-06-01 10:00").date(), 60) is None
-    assert c.uncovered(at("2026-11-30 10:00").date(), 60) == at("2027-01-01 00:00").date()
+    # 2027 is listed before its official notice: covered, but marked provisional
+    assert c.uncovered(at("2026-11-30 10:00").date(), 60) is None
+    assert c.provisional_in(at("2026-11-30 10:00").date(), 60) == 2027
+    assert c.provisional_in(at("2026-06-01 10:00").date(), 60) is None
+    assert c.is_holiday(at("2027-01-01 10:00")) and c.is_workday(at("2027-01-31 10:00"))
+    assert c.uncovered(at("2027-11-30 10:00").date(), 60) == at("2028-01-01 00:00").date()

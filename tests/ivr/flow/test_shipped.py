@@ -42,6 +42,7 @@ def test_office_hours_calendar() -> None:
     assert c.is_open(at("2025-09-28 10:00"))  # 调休 Sunday
     main = calendar("12345.yaml")  # the two lists are kept by hand: they must not drift apart
     assert c.holidays == main.holidays and c.workdays == main.workdays
+    assert c.provisional == main.provisional == {2027}
 
 
 async def test_main_without_a_night_shift_takes_messages(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 
-from ivr.store import Store
+from ivr.store import Outgoing, Store
 
 
 async def test_one_open_task_per_ticket_and_a_new_one_after_done(store: Store) -> None:
@@ -20,6 +20,33 @@ async def test_one_open_task_per_ticket_and_a_new_one_after_done(store: Store) -
     tasks = await store.followups.for_ticket(t.id)
     assert [(x.id, x.state) for x in tasks] == [(a.id, "done"), (b.id, "due")]
     assert dict(tasks[0].answer) == {"solved": True, "satisfaction": "满意"}
+
+
+async def test_a_reply_and_its_task_are_one_write(store: Store) -> None:
+    t = await store.tickets.create("13800000009", status="accepted")
+
+    def broken(_: object) -> list[Outgoing]:
+        raise RuntimeError("the announcement could not be made")
+
+    try:
+        await store.tickets.update(
+            t.id, {"status": "replied"}, actor="u", event="reply", followup_at=5.0, also=broken
+        )
+    except RuntimeError:
+        pass
+    else:
+        raise AssertionError("the failing announcement must fail the write")
+    after = await store.tickets.get(t.id)
+    assert after is not None and after.status == "accepted"  # neither the reply ...
+    assert await store.followups.for_ticket(t.id) == []  # ... nor its task
+    await store.tickets.update(t.id, {"status": "replied"}, actor="u", event="reply", followup_at=5.0)
+    await store.tickets.update(t.id, {}, actor="u", event="note", note="again", followup_at=9.0)
+    tasks = await store.followups.for_ticket(t.id)
+    assert [(x.id, x.state, x.due_at, x.caller) for x in tasks] == [(f"{t.id}-1", "due", 5.0, t.caller)]
+    await store.followups.save(replace(tasks[0], state="done"))
+    await store.tickets.update(t.id, {"status": "reopened"}, actor="line", event="reopen")
+    await store.tickets.update(t.id, {"status": "replied"}, actor="u", event="reply", followup_at=7.0)
+    assert [x.id for x in await store.followups.for_ticket(t.id)] == [f"{t.id}-1", f"{t.id}-2"]
 
 
 async def test_due_lists_and_single_winner_claims(store: Store) -> None:

@@ -111,3 +111,16 @@ async def test_events_between_dates_in_write_order(backend: Backend) -> None:
         assert [e.event for e in await store.tickets.events(150.0, 300.0)] == ["reply"]
     finally:
         await store.close()
+
+
+async def test_an_inbox_page_holds_the_earliest_deadlines_not_the_newest(store: Store) -> None:
+    unit = "朝阳区城管委"
+    made = []
+    for due in (0.0, 500.0, 300.0, 900.0, 100.0):  # created in this order; 0: no deadline
+        made.append((await store.tickets.create("1", status="dispatched", unit=unit, due_at=due)).id)
+    query = TicketQuery(unit=unit, status="dispatched", limit=3, due_first=True)
+    assert [t.due_at for t in await store.tickets.search(query)] == [100.0, 300.0, 500.0]
+    everything = await store.tickets.search(TicketQuery(unit=unit, due_first=True))
+    assert [t.id for t in everything][-1] == made[0]  # no deadline: last
+    newest = await store.tickets.search(TicketQuery(unit=unit, limit=2))
+    assert [t.due_at for t in newest] == [100.0, 900.0]  # the default order is still newest first
