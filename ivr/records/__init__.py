@@ -23,6 +23,7 @@ from ivr.records.call import (
 from ivr.records.events import TERMINAL, EventSink, QueueEvent, QueueEventKind, SeatEvent, SeatState
 from ivr.records.followup import FOLLOWUP_STATES, Followup, OutboundResult
 from ivr.records.knowledge import KnowledgeVersion
+from ivr.records.roster import SHIFTS, SeatRow, Team
 from ivr.records.ticket import (
     AT_UNIT,
     EDITABLE,
@@ -42,6 +43,7 @@ __all__ = [
     "EVENTS",
     "FOLLOWUP_STATES",
     "JSON_FIELDS",
+    "SHIFTS",
     "STATUSES",
     "TERMINAL",
     "TRANSITIONS",
@@ -61,7 +63,9 @@ __all__ = [
     "QueueResult",
     "RingOutcome",
     "SeatEvent",
+    "SeatRow",
     "SeatState",
+    "Team",
     "Ticket",
     "TicketChange",
     "TicketQuery",

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -27,6 +28,18 @@ log = logging.getLogger(__name__)
 Ended = Callable[[Offer, Literal["caller", "operator"], str], None]  # offer, who ended, recording
 
 
+@dataclass
+class Conversation:
+    """A caller bridged with an operator: what a team leader joins (ivr.sip.leader). `operator`
+    changes when the leader takes the call over."""
+
+    offer: Offer
+    caller_id: str
+    operator: Call
+    changed: asyncio.Event = field(default_factory=asyncio.Event)  # operator replaced
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+
 class SipSeatLine:
     def __init__(
         self,
@@ -40,6 +53,18 @@ class SipSeatLine:
         self._on_ended = on_ended
         self.recordings = recordings
         self._tasks: set[asyncio.Task[None]] = set()
+        self.conversations: dict[str, Conversation] = {}  # by the caller's call id (offer.call_id)
+
+    def conversation_of(self, seat_id: str) -> Conversation | None:
+        """The conversation the seat's operator is in (or the leader who took it over)."""
+        return next((c for c in self.conversations.values() if c.offer.seat_id == seat_id), None)
+
+    def hand_over(self, call_id: str, operator: Call) -> Call:
+        """The conversation goes on with `operator` (a leader who takes over); returns the old one."""
+        conv = self.conversations[call_id]
+        old, conv.operator = conv.operator, operator
+        conv.changed.set()
+        return old
 
     async def ring(self, offer: Offer, timeout: float) -> RingOutcome:
         if offer.callback:
@@ -169,7 +194,18 @@ class SipSeatLine:
         token: int,
     ) -> None:
         """Wait for either side to hang up, end the other side's part, and report who ended it."""
-        await first(caller.ended.wait(), operator.ended.wait())
+        conv = Conversation(offer, caller.id, operator)
+        self.conversations[offer.call_id] = conv
+        try:
+            while True:
+                await first(caller.ended.wait(), conv.operator.ended.wait(), conv.changed.wait())
+                if not conv.changed.is_set():
+                    break
+                conv.changed.clear()  # a leader took over: wait on them from now on
+        finally:
+            del self.conversations[offer.call_id]
+            conv.done.set()
+        operator = conv.operator
         by: Literal["caller", "operator"] = "caller" if caller.ended.is_set() else "operator"
         if by == "caller":
             await self._drop(operator)
