@@ -222,6 +222,15 @@ class Acd:
             )
 
     # --- seats -------------------------------------------------------------------------
+    def put_seat(self, settings: SeatSettings) -> None:
+        """A seat added or changed by an admin: routing uses it from the next match (a seat on
+        a call keeps its state; only its settings change)."""
+        seat = self.seats.get(settings.id)
+        if seat is None:
+            self.seats[settings.id] = Seat(settings, len(self.seats), self._seat_event)
+        else:
+            seat.settings = settings
+
     def seat_command(self, seat_id: str, action: SeatAction, reason: str = "") -> SeatState:
         """An operator's console request; raises SeatError when it does not fit the state."""
         seat = self.seats.get(seat_id)

@@ -1,5 +1,6 @@
-"""Figures of the ticket's life after the call, over a date range, per unit, category or
-district (the unit's district), from the events in the tickets' history:
+"""Figures of the ticket's life after the call, over a date range, per unit, category,
+district (the unit's district) or team (班组 of the operator who took the ticket, from
+`Store.seat_teams()`), from the events in the tickets' history:
 
 - received: dispatches (and re-dispatches) to the unit;
 - on_time_rate: replies made by the deadline in force / replies;
@@ -31,7 +32,7 @@ COLUMNS = (
     "resolution_rate",
     "satisfaction_rate",
 )
-GROUPS = ("unit", "category", "district")
+GROUPS = ("unit", "category", "district", "team")
 _COUNTS = ("received", "replied", "on_time", "returned", "reopened", "followups", "solved", "satisfied")
 
 
@@ -50,12 +51,14 @@ async def unit_figures(store: Store, since: float, until: float, group: str = "u
     if group not in GROUPS:
         raise ValueError(f"group must be one of {GROUPS}")
     districts = {u.name: u.district for u in await store.units.units()}
+    teams = await store.seat_teams() if group == "team" else {}
     counts: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(_COUNTS, 0))
     touched = {e.ticket_id for e in await store.tickets.events(since, until)}
     for ticket_id in sorted(touched):
         ticket = await store.tickets.get(ticket_id)
         if ticket is not None:
-            _walk(ticket, await store.tickets.history(ticket_id), since, until, group, districts, counts)
+            history = await store.tickets.history(ticket_id)
+            _walk(ticket, history, since, until, group, districts, counts, teams)
     rows = []
     for name, c in counts.items():
         rows.append(
@@ -82,6 +85,7 @@ def _walk(
     group: str,
     districts: Mapping[str, str],
     counts: dict[str, dict[str, int]],
+    teams: Mapping[str, str],
 ) -> None:
     unit, due = "", 0.0
     for h in history:
@@ -91,9 +95,13 @@ def _walk(
             due = float(h.changes["due_at"][1] or 0.0)
         if not h.event or not since <= h.at < until:
             continue
-        key = {"unit": unit, "category": ticket.category1, "district": districts.get(unit, "")}[
-            group
-        ] or "（未填）"
+        keys = {
+            "unit": unit,
+            "category": ticket.category1,
+            "district": districts.get(unit, ""),
+            "team": teams.get(ticket.operator, ""),
+        }
+        key = keys[group] or "（未填）"
         c = counts[key]
         if h.event in ("dispatch", "redispatch"):
             c["received"] += 1

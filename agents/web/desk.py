@@ -21,7 +21,7 @@ from agents.tickets.lifecycle import LifeError, TicketLife
 from agents.web.api import ApiError, endpoint, read_json, text_field, token_of
 from agents.web.dispatch import history_view
 from agents.web.knowledge import KnowledgeBase
-from agents.web.sessions import SUPERVISOR, UNIT, Session, Sessions
+from agents.web.sessions import ADMIN, SUPERVISOR, UNIT, Session, Sessions
 from agents.web.taxonomy import Taxonomy
 from ivr.bus import Topics
 from ivr.records import URGENCIES, SeatState, Ticket
@@ -159,6 +159,9 @@ class Desk:
         password = text_field(data, "password", limit=200)
         if data.get("role") == SUPERVISOR:
             session = await self.sessions.login_supervisor(password)
+        elif data.get("role") == ADMIN:
+            session = await self.sessions.login_admin(password)
+            return JSONResponse({"token": session.token, **session.as_dict(), "name": "管理员"})
         elif data.get("role") == UNIT:
             session, name = await self.sessions.login_unit(text_field(data, "login", limit=50), password)
             return JSONResponse({"token": session.token, **session.as_dict(), "name": name})

@@ -33,9 +33,11 @@ from agents.web.dispatch import DispatchDesk
 from agents.web.followups import FollowupPages
 from agents.web.hotspots import HotSpotDesk
 from agents.web.knowledge import KnowledgeBase
+from agents.web.listening import Leaders, Listening
 from agents.web.live import LiveHub
 from agents.web.openapi import spec
 from agents.web.reports import Reports
+from agents.web.roster import RosterDesk
 from agents.web.sessions import Sessions
 from agents.web.supervision import Supervision
 from agents.web.taxonomy import Taxonomy
@@ -75,14 +77,22 @@ class ConsoleServer:
         accounts: SeatAccounts | None = None,
         life: TicketLife | None = None,
         watch_every: float = 60.0,
+        leaders: Leaders | None = None,
     ) -> None:
         """`accounts`: issue each seat's console a broker account at sign-in (None: no MQTT
         accounts; the login answer's `mqtt` is null)."""
         self.settings = settings
         web = settings.web
         self._sweeper: asyncio.Task[None] | None = None
+        self.roster = RosterDesk(store, settings.seats, settings.queues, acd)
         self.sessions = Sessions(
-            settings.seats, web.supervisor_password, store.sessions, accounts=accounts, units=store.units
+            settings.seats,
+            web.supervisor_password,
+            store.sessions,
+            accounts=accounts,
+            units=store.units,
+            roster=lambda: self.roster.current,
+            admin_password=web.admin_password,
         )
         self.deadlines, calendar_problem = Deadlines.from_settings(settings)
         self._calendar_problem = calendar_problem
@@ -116,7 +126,16 @@ class ConsoleServer:
         )
         self.articles = Articles(self.sessions, store.knowledge, self.desk.knowledge)
         levels = {n: q.service_level_seconds for n, q in settings.queues.items()}
-        reports = Reports(store, levels, {s.id: s.name for s in settings.seats})
+        roster = self.roster
+        reports = Reports(
+            store,
+            levels,
+            lambda: {s.id: s.name for s in roster.current.seats.values()},
+            lambda: roster.current.seat_teams(),
+        )
+        self.listening = Listening(self.sessions, leaders)
+        self.board.roster = lambda: roster.current
+        self.board.supervised = self.listening.mode_of
         self.hub = LiveHub(acd, store, self.desk, self.board, self.sessions)
         self.hub.attach()
         self.hotspots = HotSpotDesk(self.sessions, store, console, hotspots)
@@ -144,6 +163,8 @@ class ConsoleServer:
             *DispatchDesk(self.sessions, self.life).routes(),
             *self.followup_pages.routes(),
             *self.articles.routes(),
+            *self.roster.routes(self.sessions),
+            *self.listening.routes(),
             WebSocketRoute("/api/live", self.hub.websocket),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ]
@@ -164,6 +185,7 @@ class ConsoleServer:
         }
 
     async def start(self) -> None:
+        await self.roster.load()
         await self.board.load()
         await self.articles.reload()
         self.watch.start()
