@@ -246,4 +246,11 @@ class RosterDesk:
             counts = await apply(self._store.roster, checked, teams)
             await self.reload()
         log.info("seats imported from %s: %s", name, counts)
-        return JSONResponse({**counts, "new_teams": [t.name for t in checked.new_teams], **self.view()})
+        made = [t.name for t in checked.new_teams]
+        body = {
+            **self.view(),
+            "imported": counts["seats"],
+            "passwords": counts["passwords"],
+            "new_teams": made,
+        }
+        return JSONResponse(body)
