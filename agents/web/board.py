@@ -43,7 +43,7 @@ class LiveBoard:
         self.seat_events: list[SeatEvent] = []
         self._day = 0.0
         self.roster: Callable[[], Roster] | None = None  # teams (班组) for the filter and the seats
-        self.supervised: Callable[[str], tuple[str, str]] | None = None  # seat -> (mode, leader)
+        self.supervised: Callable[[], dict[str, tuple[str, str]]] | None = None  # seat -> (mode, leader)
 
     async def load(self) -> None:
         """Today's events so far (before this process, or before the console started)."""
@@ -134,6 +134,7 @@ class LiveBoard:
         """Marks each seat with its team and leader on the call; one summary row per team."""
         roster = self.roster() if self.roster is not None else None
         summary: dict[str, dict[str, Any]] = {}
+        supervised = self.supervised() if self.supervised is not None else {}
         if roster is not None:
             for t in roster.teams.values():
                 summary[t.id] = {"id": t.id, "name": t.name, "leader": t.leader, "seats": 0, "states": {}}
@@ -143,7 +144,7 @@ class LiveBoard:
             row = summary.get(team_id)
             s["team"], s["team_name"] = team_id, row["name"] if row is not None else ""
             s["shift"] = settings.shift if settings is not None else ""
-            mode, leader = self.supervised(str(s["seat_id"])) if self.supervised is not None else ("", "")
+            mode, leader = supervised.get(str(s["seat_id"]), ("", ""))
             s["supervised"], s["supervisor"] = mode, leader
             if row is not None:
                 row["seats"] += 1

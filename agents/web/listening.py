@@ -37,6 +37,8 @@ class Leaders(Protocol):
 
     def presence_of(self, seat_id: str) -> Any: ...
 
+    def supervised(self) -> dict[str, tuple[str, str]]: ...
+
 
 class Listening:
     def __init__(self, sessions: Sessions, leaders: Leaders | None) -> None:
@@ -46,10 +48,9 @@ class Listening:
     def routes(self) -> list[Route]:
         return [Route("/api/seats/{seat_id}/supervise", endpoint(self.supervise), methods=["POST"])]
 
-    def mode_of(self, seat_id: str) -> tuple[str, str]:
-        """(mode, leader seat) of the leader on the seat's call, or ("", "")."""
-        presence = self._leaders.presence_of(seat_id) if self._leaders is not None else None
-        return (str(presence.mode), str(presence.leader_seat)) if presence is not None else ("", "")
+    def supervised(self) -> dict[str, tuple[str, str]]:
+        """Operator seat -> (mode, leader seat) of every call a leader is on."""
+        return self._leaders.supervised() if self._leaders is not None else {}
 
     async def supervise(self, request: Request) -> Response:
         session = await self._sessions.get(token_of(request))
@@ -88,5 +89,5 @@ class Listening:
             if not isinstance(status, int):
                 raise
             raise ApiError(status, str(exc)) from exc
-        now, leader_seat = self.mode_of(seat_id)
+        now, leader_seat = self.supervised().get(seat_id, ("", ""))
         return JSONResponse({"seat_id": seat_id, "mode": now or mode, "leader": leader_seat or phone})

@@ -135,7 +135,7 @@ class ConsoleServer:
         )
         self.listening = Listening(self.sessions, leaders)
         self.board.roster = lambda: roster.current
-        self.board.supervised = self.listening.mode_of
+        self.board.supervised = self.listening.supervised
         self.hub = LiveHub(acd, store, self.desk, self.board, self.sessions)
         self.hub.attach()
         self.hotspots = HotSpotDesk(self.sessions, store, console, hotspots)

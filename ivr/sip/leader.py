@@ -73,6 +73,10 @@ class LeaderLine:
             raise SupervisionError(404, f"座席 {seat_id} 当前没有通话")
         return conv
 
+    def supervised(self) -> dict[str, tuple[str, str]]:
+        """Operator seat -> (mode, leader seat) of every call a leader is on."""
+        return {p.conversation.offer.seat_id: (p.mode, p.leader_seat) for p in self.present.values()}
+
     def presence_of(self, seat_id: str) -> Presence | None:
         conv = self._seats.conversation_of(seat_id)
         return self.present.get(conv.offer.call_id) if conv is not None else None

@@ -47,8 +47,8 @@ function render() {
   $("seats").tBodies[0].replaceChildren(...seats.map((s) => el("tr", { "data-seat": s.seat_id },
     el("td", {}, s.seat_id), el("td", {}, s.name), el("td", {}, s.team_name || "—"), el("td", {}, s.shift || "—"),
     el("td", { class: "state-" + s.state }, STATE_NAMES[s.state] + (s.reason ? `（${REASON_NAMES[s.reason] || s.reason}）` : "")),
-    el("td", {}, s.since ? fmtDuration(now - s.since) : "—"), el("td", {}, String(s.calls_today)),
-    el("td", {}, ...superviseButtons(s)))));
+    el("td", {}, s.since ? fmtDuration(now - s.since) : "—"), el("td", {}, ...superviseButtons(s)),
+    el("td", {}, String(s.calls_today)))));
 }
 
 // A leader on a call: listen in, whisper to the operator, barge in, take over, leave.
