@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 import sys
 import tempfile
 import time
@@ -135,12 +136,13 @@ async def main() -> None:
         if args.store == "postgresql":
             from ivr.store.pgserver import PgServer
 
-            pg = PgServer(work / "pg")
-            url = await asyncio.to_thread(pg.start)
+            folder = tempfile.mkdtemp(prefix="hotline-bench-pg-")  # its own: the server's account reads it
             try:
-                figures = await run(args, url, work)
+                with PgServer(folder, settings={"fsync": "off"}) as server:
+                    server.create_database("bench")
+                    figures = await run(args, server.url("bench"), work)
             finally:
-                await asyncio.to_thread(pg.stop)
+                shutil.rmtree(folder, ignore_errors=True)
         else:
             figures = await run(args, str(work / "roster.db"), work)
     print_table(figures)
