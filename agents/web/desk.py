@@ -184,6 +184,7 @@ class Desk:
         body: dict[str, Any] = session.as_dict()
         if session.seat_id:
             body["seat"] = self.seat_view(session.seat_id)
+            body["leads"] = self.sessions.led_teams(session)  # a team leader's teams (班组)
             body["reasons"] = [r for r in REASONS if r != "no_answer"]
         return JSONResponse(body)
 

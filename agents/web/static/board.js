@@ -2,7 +2,10 @@
 "use strict";
 
 const me = session();
-if (!me || me.role !== "supervisor") toLogin();
+// the supervisor on duty; or a team leader (a seat session), who gets their team's board by polling
+// (their seat page holds the seat's one live socket) and neither reports nor 督办
+const LEADER = !!me && me.role === "seat";
+if (!me || (me.role !== "supervisor" && !LEADER)) toLogin();
 const $ = (id) => document.getElementById(id);
 let board = null, offset = 0;
 const TH_KEY = "hotline.alert_wait";
@@ -222,21 +225,37 @@ $("kb-save").onclick = async () => {
 
 // --- start ----------------------------------------------------------------------------------
 $("threshold").value = localStorage.getItem(TH_KEY) || "";
-live({
+const handlers = {
   board: (m) => {
     const entered = board ? board.queues.reduce((n, q) => n + q.entered, 0) : -1;
     board = m.board;
-    if (board.queues.reduce((n, q) => n + q.entered, 0) !== entered) loadCharts();
-loadOversight();
-loadArticles();
     offset = board.now - Date.now() / 1000;
     if (!$("threshold").value) $("threshold").placeholder = board.alert_wait_seconds;
     renderTeams();
     render();
+    if (LEADER) return;
+    if (board.queues.reduce((n, q) => n + q.entered, 0) !== entered) loadCharts();
+    loadOversight();
+    loadArticles();
     renderHotSpots();
   },
   fatal: (m) => toLogin(m.error),
-});
-loadCharts();
-loadOversight();
-loadArticles();
+};
+if (LEADER) {
+  document.title = "12345 · 班组监控";
+  for (const part of [$("oversight"), $("preview").closest("section"), $("kb-editor"), $("kb-list").closest("section"),
+    document.querySelector(".charts"), $("my-phone").parentElement, $("team-filter").parentElement]) {
+    part.style.display = "none";
+  }
+  const poll = async () => {
+    try { handlers.board({ board: await api("GET", "/api/board") }); }
+    catch (e) { $("supervise-msg").textContent = e.message; }
+  };
+  poll();
+  setInterval(poll, 2000);
+} else {
+  live(handlers);
+  loadCharts();
+  loadOversight();
+  loadArticles();
+}
