@@ -147,7 +147,8 @@ class LeaderLine:
         presence = self.presence_of(seat_id)
         if presence is None:
             raise SupervisionError(404, f"座席 {seat_id} 的通话没有班长在听")
-        await self.engine.hangup(presence.leader.id)  # its watch ends the presence
+        self.present.pop(presence.conversation.offer.call_id, None)
+        await self.engine.hangup(presence.leader.id)  # its ports leave the bridge with it
         self._on_action("leave", presence.conversation.offer, presence.leader_seat, by)
 
     async def _route(self, presence: Presence, mode: Mode) -> None:
