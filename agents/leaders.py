@@ -40,7 +40,7 @@ class LeaderLog:
         self._now = now
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def __call__(self, action: str, offer: Offer, leader: str, by: str) -> None:
+    def __call__(self, action: str, offer: Offer, leader: str, by: str, recording: str = "") -> None:
         data = {"mode": action, "leader": leader, "by": by}
         self._events.queue_event(
             QueueEvent(self._now(), offer.call_id, offer.queue, QueueEventKind.SUPERVISE, offer.seat_id, data)
@@ -58,12 +58,14 @@ class LeaderLog:
             if seat_left is not None:  # the shared queue frees the seat when the call ends
                 seat_left(offer.call_id)
         if offer.ticket_id and action in NOTES:
-            task = asyncio.ensure_future(self._ticket(action, offer, leader, by))
+            task = asyncio.ensure_future(self._ticket(action, offer, leader, by, recording))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def _ticket(self, action: str, offer: Offer, leader: str, by: str) -> None:
+    async def _ticket(self, action: str, offer: Offer, leader: str, by: str, recording: str) -> None:
         try:
+            if recording:  # the operator's part of a call taken over; the leader's follows at its end
+                await self._popper.link_recording(offer.ticket_id, recording, offer.seat_id)
             if action == "takeover":  # the leader's console gets the pop; the ticket is theirs
                 await self._popper.offer(dataclasses.replace(offer, seat_id=leader))
             note = NOTES[action].format(leader=leader)

@@ -38,8 +38,9 @@ ROUTES: dict[str, frozenset[tuple[Party, Party]]] = {  # (who speaks, who hears)
 }
 ANSWER_SECONDS = 30.0  # the leader's phone rings this long
 
-# (action, the conversation's offer, the leader's seat, who asked) -> the event log and ticket
-Acted = Callable[[str, Offer, str, str], None]
+# (action, the conversation's offer, the leader's seat, who asked, a QA recording finished by the
+# action: the operator's part, at a take-over) -> the event log and the ticket
+Acted = Callable[[str, Offer, str, str, str], None]
 
 
 class SupervisionError(Exception):
@@ -93,7 +94,7 @@ class LeaderLine:
             if here.leader_seat != leader_seat:
                 raise SupervisionError(409, f"班长 {here.leader_seat} 已在此通话中")
             await self._route(here, mode)
-            self._on_action(mode, conv.offer, leader_seat, by)
+            self._on_action(mode, conv.offer, leader_seat, by, "")
             return here
         if seat_id == leader_seat:
             raise SupervisionError(409, "不能监听自己的通话")
@@ -118,7 +119,7 @@ class LeaderLine:
             await self.engine.hangup(leader.id)
             raise
         self._spawn(self._watch(presence))
-        self._on_action(mode, conv.offer, leader_seat, by)
+        self._on_action(mode, conv.offer, leader_seat, by, "")
         log.info("leader %s %s seat %s (call %s)", leader_seat, mode, seat_id, key)
         return presence
 
@@ -138,9 +139,9 @@ class LeaderLine:
         except CallGone as gone:
             raise SupervisionError(410, "通话已结束") from gone
         self.present.pop(key, None)  # the leader is the conversation's operator from here on
-        old = self._seats.hand_over(key, presence.leader)
+        old, recording = await self._seats.hand_over(key, presence.leader)
         await self.engine.hangup(old.id)
-        self._on_action("takeover", conv.offer, leader_seat, by)
+        self._on_action("takeover", conv.offer, leader_seat, by, recording)
         log.info("leader %s took over call %s from seat %s", leader_seat, key, seat_id)
 
     async def leave(self, seat_id: str, by: str) -> None:
@@ -149,7 +150,7 @@ class LeaderLine:
             raise SupervisionError(404, f"座席 {seat_id} 的通话没有班长在听")
         self.present.pop(presence.conversation.offer.call_id, None)
         await self.engine.hangup(presence.leader.id)  # its ports leave the bridge with it
-        self._on_action("leave", presence.conversation.offer, presence.leader_seat, by)
+        self._on_action("leave", presence.conversation.offer, presence.leader_seat, by, "")
 
     async def _route(self, presence: Presence, mode: Mode) -> None:
         try:

@@ -36,6 +36,8 @@ class Conversation:
     offer: Offer
     caller_id: str
     operator: Call
+    recording: str = ""  # the QA recording under way (a new one from a take-over on)
+    token: int = 0
     changed: asyncio.Event = field(default_factory=asyncio.Event)  # operator replaced
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -59,12 +61,21 @@ class SipSeatLine:
         """The conversation the seat's operator is in (or the leader who took it over)."""
         return next((c for c in self.conversations.values() if c.offer.seat_id == seat_id), None)
 
-    def hand_over(self, call_id: str, operator: Call) -> Call:
-        """The conversation goes on with `operator` (a leader who takes over); returns the old one."""
+    async def hand_over(self, call_id: str, operator: Call) -> tuple[Call, str]:
+        """The conversation goes on with `operator` (a leader who takes over): the QA recording
+        of the part before ends and a new one (caller and leader) begins. Returns the operator
+        before and the finished recording."""
         conv = self.conversations[call_id]
         old, conv.operator = conv.operator, operator
         conv.changed.set()
-        return old
+        finished = conv.recording
+        if conv.token:
+            await self.engine.stop_recording(conv.caller_id, conv.token)
+        try:
+            conv.recording, conv.token = await self._record(conv.caller_id, operator.id, conv.offer)
+        except CallGone:  # the caller left meanwhile: the conversation's watch ends it
+            conv.recording, conv.token = "", 0
+        return old, finished
 
     async def ring(self, offer: Offer, timeout: float) -> RingOutcome:
         if offer.callback:
@@ -194,7 +205,7 @@ class SipSeatLine:
         token: int,
     ) -> None:
         """Wait for either side to hang up, end the other side's part, and report who ended it."""
-        conv = Conversation(offer, caller.id, operator)
+        conv = Conversation(offer, caller.id, operator, recording, token)
         self.conversations[offer.call_id] = conv
         try:
             while True:
@@ -205,7 +216,7 @@ class SipSeatLine:
         finally:
             del self.conversations[offer.call_id]
             conv.done.set()
-        operator = conv.operator
+        operator, recording, token = conv.operator, conv.recording, conv.token
         by: Literal["caller", "operator"] = "caller" if caller.ended.is_set() else "operator"
         if by == "caller":
             await self._drop(operator)

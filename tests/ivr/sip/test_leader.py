@@ -25,6 +25,10 @@ class Voice:
 
 
 class Rig:
+    def note(self, act: str, leader: str, by: str, recording: str) -> None:
+        self.acts.append((act, leader, by))
+        self.done.append(recording)
+
     def __init__(self, tmp_path: Path) -> None:
         self.engine = e = FakeEngine()
         self.leg = Leg(e, e.incoming(), voice=Voice(), audio_dir=tmp_path)
@@ -33,8 +37,11 @@ class Rig:
             e, {self.leg.id: self.leg}.get, lambda offer, by, rec: self.ended.append(by), tmp_path / "rec"
         )
         self.acts: list[tuple[str, str, str]] = []
+        self.done: list[str] = []  # recordings finished by an action
         self.leaders = LeaderLine(
-            e, self.seats, lambda act, offer, leader, by: self.acts.append((act, leader, by))
+            e,
+            self.seats,
+            lambda act, _, leader, by, rec: self.acts.append((act, leader, by)) or self.done.append(rec),
         )
         self.offer = Offer(
             CallContext(self.leg.id, "13800138000"), "general", "1001", "sip:1001@h", ticket_id="T-1"
@@ -94,6 +101,10 @@ async def test_take_over_leaves_the_caller_with_the_leader(rig: Rig) -> None:
     assert rig.ended == []  # the conversation goes on, with the leader
     assert rig.seats.conversations[rig.leg.id].operator.id == leader
     assert rig.acts[-1] == ("takeover", "1009", "supervisor") and rig.leaders.supervised() == {}
+    # the operator's part of the QA recording is finished; the caller and the leader go on in a new one
+    first, second = e.of("record")
+    assert first.args[1] == (rig.operator,) and second.args[1] == (leader,) and len(e.recording) == 1
+    assert Path(rig.done[-1]).name == first.args[0] and rig.done[-1].endswith(".wav")
     e.hang_up(rig.leg.id)  # the citizen hangs up: the leader's phone is hung up, as an operator's
     for _ in range(50):
         if rig.ended:

@@ -222,6 +222,11 @@ async def test_a_team_leader_listens_whispers_barges_and_takes_over(tmp_path: Pa
         )
     ]
     assert notes == ["班长 1009 插话（三方通话）", "班长 1009 接管通话，工单转由 1009 处理"], notes
+    # the QA recording: the operator's part, then the citizen with the leader
+    context = json.loads(db.execute("SELECT context FROM tickets WHERE id = ?", (ticket_id,)).fetchone()[0])
+    before, after = (Path(p) for p in context["recordings"])
+    assert tone_seconds(before, 1000, 0.2) >= 2 and tone_seconds(before, 440, 0.2) == 0
+    assert tone_seconds(after, 440, 0.2) >= 2 and tone_seconds(after, 2000, 0.2) >= 2
     # the operator's seat was freed at the take-over, not when the citizen hung up
     left = db.execute(
         "SELECT at FROM seat_events WHERE seat_id = '1001' AND previous = 'talking' ORDER BY at"
