@@ -3,12 +3,16 @@ a bulk CSV import; and the roster every other part of the console reads (`curren
 
 config.toml's seats are shown read-only (ivr.roster.seats says how the two merge). A change
 here is written to the store, then the roster is read back and new or changed seats reach this
-node's queue at once (a centre's shared queue takes them at its nodes' next start).
+node's queue at once (a centre's shared queue takes them at its nodes' next start). The roster is
+also read again every READ_EVERY seconds, so an `ivr seats import` or another node's admin page
+reaches this node's sign-ins (and its single-node queue) within that time.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import logging
 import re
 from collections.abc import Iterable, Mapping
@@ -32,6 +36,7 @@ from ivr.store import Store, StoreError
 log = logging.getLogger(__name__)
 
 MAX_CSV = 4 * 1024 * 1024  # 1,500 seats are ~150 KB
+READ_EVERY = 60.0  # seconds; reading 1,500 seats back takes ~40 ms
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
 
 
@@ -50,11 +55,31 @@ class RosterDesk:
         self.current = Roster.of(self._config, (), ())
         self._sessions: Sessions | None = None
         self._lock = asyncio.Lock()  # one admin change at a time: each reads the roster back
+        self._reader: asyncio.Task[None] | None = None
 
     async def load(self) -> None:
-        """At start: config.toml's seats copied into the store, then the roster read."""
+        """At start: config.toml's seats copied into the store, then the roster read; from then
+        on read again every READ_EVERY seconds until `close`."""
         self.current = await load(self._store, self._config)
         self._to_queue()
+        if self._reader is None:
+            self._reader = asyncio.get_running_loop().create_task(self._read_often(), name="roster")
+
+    async def _read_often(self) -> None:
+        while True:
+            await asyncio.sleep(READ_EVERY)
+            try:
+                async with self._lock:
+                    await self.reload()
+            except Exception:  # a store hiccup: the roster in hand stays, the next round retries
+                log.exception("roster not read again")
+
+    async def close(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+            self._reader = None
 
     async def reload(self) -> None:
         self.current = await read(self._store, self._config)
@@ -158,9 +183,8 @@ class RosterDesk:
         if password and len(password) < MIN_PASSWORD:
             raise ApiError(400, f"密码至少 {MIN_PASSWORD} 位")
         if password:
-            row = SeatRow(
-                **{**row.__dict__, "password_hash": await asyncio.to_thread(hash_password, password)}
-            )
+            hashed = await asyncio.to_thread(hash_password, password)
+            row = dataclasses.replace(row, password_hash=hashed)
         async with self._lock:
             try:
                 await self._store.roster.put_seats([row], keep_passwords=True)

@@ -231,6 +231,7 @@ class ConsoleServer:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
         await self.watch.stop()
+        await self.roster.close()
         if self.webhook is not None:
             await self.webhook.stop()
         await self.hub.stop()

@@ -7,8 +7,9 @@ ivr teams add t01 一班 --leader 1009
 ivr teams list
 
 config.toml's seats are copied into the store by `ivr serve` at start (ivr.roster.seats says how
-the two merge); `import` refuses their ids. A running `ivr serve` routes to imported seats once
-it restarts; the console's admin page applies its own changes at once."""
+the two merge); `import` refuses their ids. A running `ivr serve` reads the roster again every
+minute (imported seats sign in, and take calls on a single-node queue); a centre's shared queue
+routes to them once its nodes restart. The console's admin page applies its own changes at once."""
 
 from __future__ import annotations
 

@@ -3,7 +3,15 @@ sign in and who may listen in to whom."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 from web_rig import ADMIN, Rig
+
+from agents.web import roster as roster_desk
+from ivr.passwords import hash_password
+from ivr.records import SeatRow
+from ivr.store import open_store
 
 
 async def _admin(rig: Rig) -> dict[str, str]:
@@ -114,3 +122,25 @@ async def test_listening_in_and_the_board_follow_the_teams(rig: Rig) -> None:
     assert [s["seat_id"] for s in one["seats"]] == ["2001"] and one["seats"][0]["team_name"] == "一班"
     teams = (await rig.http.get("/api/reports/teams", headers=boss)).json()["rows"]
     assert [(r["team"], r["seats"]) for r in teams] == [("一班", 1), ("（未分班组）", 4)]
+
+
+async def test_seats_imported_elsewhere_sign_in_without_a_restart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As `ivr seats import` (another process, the same store) while the console runs."""
+    monkeypatch.setattr(roster_desk, "READ_EVERY", 0.05)
+    rig = Rig(tmp_path)
+    await rig.start()
+    try:
+        other = await open_store(str(tmp_path / "web.db"))
+        try:
+            hashed = hash_password("seat-3001-pw", iterations=1000)
+            await other.roster.put_seats([SeatRow("3001", "孙", "sip:3001@h", password_hash=hashed)])
+        finally:
+            await other.close()
+        await rig.until(lambda: "3001" in rig.server.roster.current.seats, timeout=5)
+        signed = await rig.http.post("/api/login", json={"seat_id": "3001", "password": "seat-3001-pw"})
+        assert signed.status_code == 200, signed.text
+        assert "3001" in rig.acd.seats
+    finally:
+        await rig.stop()
