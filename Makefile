@@ -36,6 +36,7 @@ serve: setup
 bench: setup
 	$(PY) bench/calls.py
 	$(PY) bench/understanding.py
+	$(PY) bench/roster.py
 
 clean:
 	rm -rf $(VENV) var test-output .mypy_cache .ruff_cache

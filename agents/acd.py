@@ -188,12 +188,8 @@ class Acd:
         self._qevent(
             call_id, entry.queue, kind, seat.id, wait=entry.connected_at - entry.entered_at, talk=talk
         )
-        wrapup = self._wrapup_seconds(seat, entry.queue)
-        seat.hung_up(now, wrapup > 0)
-        if seat.state is SeatState.WRAP_UP:
-            self._wrapups[seat.id] = self._spawn(
-                self._wrapup_timer(seat, call_id, wrapup), f"wrapup-{seat.id}"
-            )
+        if not entry.seat_left:
+            self._release(seat, entry.queue, call_id, now)
         outcome: Literal["operator_hangup", "completed"] = (
             "operator_hangup" if by == "operator" else "completed"
         )
@@ -202,7 +198,39 @@ class Acd:
         )
         return True
 
+    def seat_left(self, call_id: str) -> bool:
+        """The operator left a call that goes on (a team leader took it over): the seat goes to
+        wrap-up now; the caller's entry ends with the conversation (`call_ended`)."""
+        entry = self._entries.get(call_id)
+        if (
+            entry is None
+            or entry.state is not EntryState.CONNECTED
+            or entry.seat_id is None
+            or entry.seat_left
+        ):
+            return False
+        entry.seat_left = True
+        self._release(self.seats[entry.seat_id], entry.queue, call_id, self.clock.now())
+        return True
+
+    def _release(self, seat: Seat, queue: str, call_id: str, now: float) -> None:
+        wrapup = self._wrapup_seconds(seat, queue)
+        seat.hung_up(now, wrapup > 0)
+        if seat.state is SeatState.WRAP_UP:
+            self._wrapups[seat.id] = self._spawn(
+                self._wrapup_timer(seat, call_id, wrapup), f"wrapup-{seat.id}"
+            )
+
     # --- seats -------------------------------------------------------------------------
+    def put_seat(self, settings: SeatSettings) -> None:
+        """A seat added or changed by an admin: routing uses it from the next match (a seat on
+        a call keeps its state; only its settings change)."""
+        seat = self.seats.get(settings.id)
+        if seat is None:
+            self.seats[settings.id] = Seat(settings, len(self.seats), self._seat_event)
+        else:
+            seat.settings = settings
+
     def seat_command(self, seat_id: str, action: SeatAction, reason: str = "") -> SeatState:
         """An operator's console request; raises SeatError when it does not fit the state."""
         seat = self.seats.get(seat_id)

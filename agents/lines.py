@@ -32,6 +32,7 @@ class QueueEntry:
     declined: set[str] = field(default_factory=set)  # seats that missed this caller
     attempts: int = 0
     connected_at: float = 0.0
+    seat_left: bool = False  # the operator left a call that went on (a team leader took it over)
     next_announce: float = 0.0
     line: CallerLine | None = None
     result: asyncio.Future[QueueResult] | None = None

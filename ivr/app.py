@@ -17,6 +17,7 @@ from agents.acd import Acd
 from agents.console import Console
 from agents.eventlog import EventLog
 from agents.followups import FollowupCaller
+from agents.leaders import LeaderLog
 from agents.shared import AnyAcd, SharedAcd
 from agents.tickets import ScreenPopper, TicketDesk
 from agents.web.server import ConsoleServer
@@ -31,9 +32,11 @@ from ivr.flow.services import surveys
 from ivr.housekeeping import Housekeeping
 from ivr.privacy import make_private
 from ivr.records import CallRecord, Offer, QueueRequest, QueueResult
+from ivr.roster import load as load_roster
 from ivr.sip.call import Call
 from ivr.sip.engine import EngineConfig, SipEngine, registrar_host
 from ivr.sip.events import Registration
+from ivr.sip.leader import LeaderLine
 from ivr.sip.leg import Leg, Recognizer, Voice
 from ivr.sip.outcall import OutboundFlows
 from ivr.sip.seatline import SipSeatLine
@@ -177,6 +180,8 @@ class Hotline:
         since = time.time() - self.hotspots.window
         joined = await self.popper.rejoin_hot_spots(since)
         log.info("hot spots: %d tickets of the last %.0f min rejoined", joined, u.hot_spot_window_minutes)
+        # config.toml's seats merged with the store's (ivr.roster.seats says how)
+        seats = tuple((await load_roster(self.store, s.seats)).seats.values())
         self.acd: AnyAcd
         if s.store.url:  # a centre's node: one queue with the other nodes, in the shared store
             # a restarted process is a new node: the calls it held died with the old one
@@ -185,14 +190,17 @@ class Hotline:
                 s.store.url,
                 node,
                 s.queues,
-                s.seats,
+                seats,
                 self.seatline,
                 events=self.events,
                 screen_pop=self.popper,
                 tickets=self.store.tickets,
             )
         else:
-            self.acd = Acd(s.queues, s.seats, self.seatline, events=self.events, screen_pop=self.popper)
+            self.acd = Acd(s.queues, seats, self.seatline, events=self.events, screen_pop=self.popper)
+        self.leaders = LeaderLine(
+            self.engine, self.seatline, LeaderLog(self.events, self.store, self.acd, self.popper)
+        )
         self.console = Console(self.acd, self.store, self.bus)
         self.console.attach()
         await self.acd.start()
@@ -230,6 +238,7 @@ class Hotline:
             self.console,
             hotspots=self.hotspots,
             accounts=self.accounts,
+            leaders=self.leaders,
         )
         try:
             await self.web.start()
@@ -286,6 +295,7 @@ class Hotline:
             await self.web.stop()
         # each part only if start got that far (a failed start is stopped the same way)
         if hasattr(self, "acd"):
+            await self.leaders.close()
             await self.seatline.close()
             await self.acd.stop()
         if hasattr(self, "bus"):

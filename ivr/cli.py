@@ -15,6 +15,7 @@ from ivr import config as config_mod
 from ivr.cluster.cli import add_commands as add_cluster_commands
 from ivr.flow.cli import add_commands
 from ivr.privacy import mask_logs, private_files
+from ivr.roster.cli import add_command as add_roster_command
 from ivr.store import StoreError
 from ivr.store.cli import add_command as add_unit_command
 from ivr.understanding.cli import add_command as add_understand
@@ -291,6 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_cluster_commands(sub)
     add_understand(sub)
     add_unit_command(sub)
+    add_roster_command(sub)
     return p
 
 

@@ -49,6 +49,7 @@ from ivr.configcheck import (
     subset_of,
 )
 from ivr.quality import QaSettings as QaSettings  # the [qa] section
+from ivr.records import SHIFTS
 from ivr.store.base import StoreError, check_store_url
 
 log = logging.getLogger(__name__)
@@ -154,6 +155,7 @@ class WebSettings:
     bind: str = checked("127.0.0.1", IPV4_OR_HOST)
     port: int = checked(8345, PORT)  # 0: a free port (the console prints its real address)
     supervisor_password: str = ""  # empty: nobody can sign in as supervisor
+    admin_password: str = ""  # seats and teams (管理员); empty: nobody can sign in as admin
     alert_wait_seconds: float = checked(60.0, SECONDS)  # the board flags a queue waiting longer
 
 
@@ -206,7 +208,8 @@ class SeatSettings:
     queues: tuple[str, ...] = ()
     password: str = ""
     wrapup_seconds: float | None = checked(None, SECONDS)  # None: the queue's wrapup_seconds
-    team: str = ""  # the team (班组) the seat's quality figures are grouped under
+    team: str = ""  # a team's id (班组, kept in the store; created on start when unknown)
+    shift: str = checked("", one_of("", *SHIFTS))
 
 
 def _networks(entries: tuple[str, ...]) -> bool:

@@ -2,7 +2,7 @@
 against the centre's checklist, operators' appeals, and the figures per operator and team."""
 
 from agents.quality.desk import QualityDesk, QualityError
-from agents.quality.figures import by_team, seat_teams, to_csv
+from agents.quality.figures import by_team, to_csv
 from agents.quality.sampling import Sampler, day_start, pick
 
-__all__ = ["QualityDesk", "QualityError", "Sampler", "by_team", "day_start", "pick", "seat_teams", "to_csv"]
+__all__ = ["QualityDesk", "QualityError", "Sampler", "by_team", "day_start", "pick", "to_csv"]

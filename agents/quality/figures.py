@@ -6,21 +6,14 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ivr.config import SeatSettings
 from ivr.records import SeatFigures
 
 NO_TEAM = "未分组"
 COLUMNS = ("key", "name", "reviews", "average", "fatal", "below_pass", "appeals", "appeals_revised")
 HEADERS = ("编号", "名称", "质检数", "平均分", "差错数", "不合格数", "申诉数", "改判数")
-
-
-def seat_teams(seats: Iterable[SeatSettings]) -> dict[str, str]:
-    """Seat id -> team name. From config seats (`team`) until the store keeps teams: then this
-    becomes `await store.seat_teams()`."""
-    return {s.id: s.team for s in seats if s.team}
 
 
 def rows(figures: Sequence[SeatFigures], names: Mapping[str, str]) -> list[dict[str, Any]]:

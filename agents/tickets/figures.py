@@ -1,5 +1,6 @@
-"""Figures of the ticket's life after the call, over a date range, per unit, category or
-district (the unit's district), from the events in the tickets' history:
+"""Figures of the ticket's life after the call, over a date range, per unit, category,
+district (the unit's district) or team (班组 of the operator who took the ticket, from
+`Store.seat_teams()`), from the events in the tickets' history:
 
 - received: dispatches (and re-dispatches) to the unit;
 - on_time_rate: replies made by the deadline in force / replies;
@@ -29,8 +30,8 @@ COLUMNS = (
     "resolution_rate",
     "satisfaction_rate",
 )
-GROUPS = ("unit", "category", "district")
-NONE = "（未填）"  # tickets without a unit, category or district
+GROUPS = ("unit", "category", "district", "team")
+NONE = "（未填）"  # tickets without a unit, category, district or team
 
 
 def _rate(part: int, whole: int) -> float | None:
@@ -38,7 +39,7 @@ def _rate(part: int, whole: int) -> float | None:
 
 
 async def unit_figures(store: Store, since: float, until: float, group: str = "unit") -> list[dict[str, Any]]:
-    """One row per unit, category (first level) or district, busiest first."""
+    """One row per unit, category (first level), district or team, busiest first."""
     if group not in GROUPS:
         raise ValueError(f"group must be one of {GROUPS}")
     rows = []

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 from agents.shared import AnyAcd
 from agents.stats import queue_figures
 from ivr.records import TERMINAL, QueueEvent, QueueEventKind, SeatEvent
+from ivr.roster import Roster
 from ivr.store import Store
 from ivr.understanding import HotSpots
 
@@ -40,6 +42,8 @@ class LiveBoard:
         self.queue_events: list[QueueEvent] = []
         self.seat_events: list[SeatEvent] = []
         self._day = 0.0
+        self.roster: Callable[[], Roster] | None = None  # teams (班组) for the filter and the seats
+        self.supervised: Callable[[], dict[str, tuple[str, str]]] | None = None  # seat -> (mode, leader)
 
     async def load(self) -> None:
         """Today's events so far (before this process, or before the console started)."""
@@ -62,7 +66,9 @@ class LiveBoard:
                 return e.queue
         return ""
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self, team: str = "") -> dict[str, Any]:
+        """The queues, and the seats (of `team`, a team id or name, when given) with their team
+        and any leader on their call; `teams` sums the seats' states per team."""
         now = self._acd.clock.now()
         queues = []
         for name, q in self._acd.queues.items():
@@ -106,10 +112,15 @@ class LiveBoard:
             }
             for s in self._acd.seats.values()
         ]
+        teams = self._teams(seats, team)
+        if team:
+            seats = [s for s in seats if team in (s["team"], s["team_name"])]
         by_state: dict[str, int] = defaultdict(int)
         for s in seats:
             by_state[str(s["state"])] += 1
         return {
+            "team": team,
+            "teams": teams,
             "now": now,
             "alert_wait_seconds": self.alert_wait_seconds,
             "queues": queues,
@@ -118,6 +129,27 @@ class LiveBoard:
             # wall clock, as the flow notes calls (the ACD's clock may be virtual in tests)
             "hot_spots": [s.as_dict() for s in self._hotspots.current(time.time())] if self._hotspots else [],
         }
+
+    def _teams(self, seats: list[dict[str, Any]], team: str) -> list[dict[str, Any]]:
+        """Marks each seat with its team and leader on the call; one summary row per team."""
+        roster = self.roster() if self.roster is not None else None
+        summary: dict[str, dict[str, Any]] = {}
+        supervised = self.supervised() if self.supervised is not None else {}
+        if roster is not None:
+            for t in roster.teams.values():
+                summary[t.id] = {"id": t.id, "name": t.name, "leader": t.leader, "seats": 0, "states": {}}
+        for s in seats:
+            settings = roster.seats.get(str(s["seat_id"])) if roster is not None else None
+            team_id = settings.team if settings is not None else ""
+            row = summary.get(team_id)
+            s["team"], s["team_name"] = team_id, row["name"] if row is not None else ""
+            s["shift"] = settings.shift if settings is not None else ""
+            mode, leader = supervised.get(str(s["seat_id"]), ("", ""))
+            s["supervised"], s["supervisor"] = mode, leader
+            if row is not None:
+                row["seats"] += 1
+                row["states"][s["state"]] = row["states"].get(s["state"], 0) + 1
+        return list(summary.values())
 
     def charts(self) -> dict[str, Any]:
         """Today per quarter hour: calls entered / answered / abandoned and the service level

@@ -21,7 +21,7 @@ from agents.tickets.lifecycle import LifeError, TicketLife, operator_move
 from agents.web.api import ApiError, endpoint, read_json, text_field, token_of
 from agents.web.dispatch import history_view
 from agents.web.knowledge import KnowledgeBase
-from agents.web.sessions import SUPERVISOR, UNIT, Session, Sessions
+from agents.web.sessions import ADMIN, SUPERVISOR, UNIT, Session, Sessions
 from agents.web.taxonomy import Taxonomy
 from ivr.bus import Topics
 from ivr.records import URGENCIES, SeatState, Ticket
@@ -150,6 +150,9 @@ class Desk:
         password = text_field(data, "password", limit=200)
         if data.get("role") == SUPERVISOR:
             session = await self.sessions.login_supervisor(password)
+        elif data.get("role") == ADMIN:
+            session = await self.sessions.login_admin(password)
+            return JSONResponse({"token": session.token, **session.as_dict(), "name": "管理员"})
         elif data.get("role") == UNIT:
             session, name = await self.sessions.login_unit(text_field(data, "login", limit=50), password)
             return JSONResponse({"token": session.token, **session.as_dict(), "name": name})
@@ -172,6 +175,7 @@ class Desk:
         body: dict[str, Any] = session.as_dict()
         if session.seat_id:
             body["seat"] = self.seat_view(session.seat_id)
+            body["leads"] = self.sessions.led_teams(session)  # a team leader's teams (班组)
             body["reasons"] = [r for r in REASONS if r != "no_answer"]
         return JSONResponse(body)
 

@@ -95,7 +95,7 @@ def spec() -> dict[str, Any]:
         "properties": {
             "seat_id": _STR,
             "password": _STR,
-            "role": {"enum": ["seat", "supervisor", "unit"]},
+            "role": {"enum": ["seat", "supervisor", "unit", "admin"]},
             "login": {"type": "string", "description": "a unit staff member's login (role=unit)"},
             "takeover": {"type": "boolean", "description": "close the seat's other open console"},
         },
@@ -208,6 +208,7 @@ def spec() -> dict[str, Any]:
         "/api/openapi.json": {"get": _op("This document", public=True, errors=())},
         **_after_call(),
         **quality_paths(_op),
+        **_teams(),
     }
     return {
         "openapi": "3.1.0",
@@ -215,6 +216,57 @@ def spec() -> dict[str, Any]:
         "components": {"securitySchemes": {"token": {"type": "http", "scheme": "bearer"}}},
         "security": [{"token": []}],
         "paths": paths,
+    }
+
+
+def _teams() -> dict[str, dict[str, Any]]:
+    """Seats and teams (admin), a team leader on a call, figures per team."""
+    admin = (400, 401, 403, 409)
+    obj: dict[str, Any] = {"type": "object"}
+    mode = {"enum": ["listen", "whisper", "barge", "takeover", "leave"]}
+    supervise = {"type": "object", "required": ["mode"], "properties": {"mode": mode, "phone": _STR}}
+    return {
+        "/api/admin/roster": {"get": _op("Teams, seats (config.toml's read-only), shifts, queues (admin)")},
+        "/api/admin/teams/{team_id}": {
+            "put": _op(
+                "Add or change a team: name, leader seat (admin)", body=obj, params=("team_id",), errors=admin
+            ),
+            "delete": _op("Delete a team without seats (admin)", params=("team_id",), errors=(*admin, 404)),
+        },
+        "/api/admin/seats/{seat_id}": {
+            "put": _op(
+                "Add or change a store seat: name, uri, team, shift, skills, queues, wrapup, password",
+                body=obj,
+                params=("seat_id",),
+                errors=admin,
+            ),
+            "delete": _op(
+                "Delete a store seat that is signed out (admin)", params=("seat_id",), errors=(*admin, 404)
+            ),
+        },
+        "/api/admin/seats/import": {
+            "post": _op(
+                "Import seats from the CSV in the body, all or nothing; 422 lists each problem with its line",
+                query=("name",),
+                errors=(401, 403, 413, 422),
+            )
+        },
+        "/api/seats/{seat_id}/supervise": {
+            "post": _op(
+                "A leader on the seat's call: listen, whisper, barge, takeover, leave; the line rings the"
+                " leader's seat phone (a supervisor names it in `phone`); a team leader for their teams only",
+                body=supervise,
+                params=("seat_id",),
+                errors=(400, 401, 403, 404, 409, 410, 502, 503, 504),
+            )
+        },
+        "/api/reports/teams": {
+            "get": _op(
+                "Per team: seats, calls, talk, wrap-up, AHT, not-ready, surveys, satisfaction; JSON or CSV",
+                query=("from", "to", "format"),
+                errors=(400, 401, 403),
+            )
+        },
     }
 
 

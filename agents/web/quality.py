@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable, Mapping
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -41,14 +42,14 @@ class QualityPages:
         desk: QualityDesk,
         sampler: Sampler,
         recordings: Path,
-        seat_names: dict[str, str],
-        teams: dict[str, str],
+        seat_names: Callable[[], Mapping[str, str]],
+        teams: Callable[[], Mapping[str, str]],
     ) -> None:
         self._sessions = sessions
         self._desk = desk
         self._sampler = sampler
         self._recordings = recordings.resolve()
-        self._names = seat_names
+        self._names = seat_names  # read at each use: the roster changes while the line runs
         self._teams = teams
 
     def routes(self) -> list[Route]:
@@ -99,7 +100,7 @@ class QualityPages:
         return {
             "call_id": s.call_id,
             "seat_id": s.seat_id,
-            "seat_name": self._names.get(s.seat_id, s.seat_id),
+            "seat_name": self._names().get(s.seat_id, s.seat_id),
             "ticket_id": s.ticket_id,
             "ended_at": s.ended_at,
             "reasons": list(s.reasons),
@@ -109,7 +110,7 @@ class QualityPages:
         }
 
     def _review_view(self, r: Review) -> dict[str, Any]:
-        return {**r.as_dict(), "seat_name": self._names.get(r.seat_id, r.seat_id)}
+        return {**r.as_dict(), "seat_name": self._names().get(r.seat_id, r.seat_id)}
 
     async def checklist(self, request: Request) -> Response:
         await self._session(request)
@@ -264,8 +265,9 @@ class QualityPages:
         if state not in ("pending", "all"):
             raise ApiError(400, "state 应为 pending 或 all")
         found = await self._desk.store.reviews.appeals(pending=state == "pending", limit=500)
+        names = self._names()
         return JSONResponse(
-            {"appeals": [{**a.as_dict(), "seat_name": self._names.get(a.seat_id, a.seat_id)} for a in found]}
+            {"appeals": [{**a.as_dict(), "seat_name": names.get(a.seat_id, a.seat_id)} for a in found]}
         )
 
     async def decide(self, request: Request) -> Response:
@@ -301,11 +303,11 @@ class QualityPages:
         pass_score = checklist.pass_score if checklist is not None else 60.0
         figures = await self._desk.store.reviews.figures(since, until, pass_score)
         if group == "team":
-            table = figure_rows(by_team(figures, self._teams), {})
+            table = figure_rows(by_team(figures, self._teams()), {})
         else:
-            table = figure_rows(figures, self._names)
+            table = figure_rows(figures, self._names())
             for row in table:
-                row["team"] = self._teams.get(row["key"], "")
+                row["team"] = self._teams().get(row["key"], "")
         if fmt == "json":
             return JSONResponse(
                 {"from": start, "to": end, "by": group, "pass_score": pass_score, "rows": table}

@@ -7,7 +7,7 @@ import csv
 import io
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, timedelta
 from typing import Any
 
@@ -35,6 +35,7 @@ QUEUE_COLUMNS = (
 OPERATOR_COLUMNS = (
     "seat_id",
     "name",
+    "team",
     "calls",
     "talk_seconds",
     "wrapup_seconds",
@@ -44,6 +45,54 @@ OPERATOR_COLUMNS = (
     "surveys",
     "satisfaction_rate",
 )
+
+
+TEAM_COLUMNS = (
+    "team",
+    "seats",
+    "calls",
+    "talk_seconds",
+    "wrapup_seconds",
+    "aht",
+    "not_ready_seconds",
+    "logged_in_seconds",
+    "surveys",
+    "satisfaction_rate",
+)
+NO_TEAM = "（未分班组）"
+
+
+def team_rows(operators: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The operator rows summed per team (班组); AHT and satisfaction weighted by the calls and
+    surveys behind them."""
+    teams: dict[str, dict[str, Any]] = {}
+    for row in operators:
+        t = teams.setdefault(str(row.get("team") or NO_TEAM), defaultdict(float))
+        t["seats"] += 1
+        for key in ("calls", "talk_seconds", "wrapup_seconds", "not_ready_seconds", "logged_in_seconds"):
+            t[key] += float(row.get(key) or 0)
+        if row.get("aht") is not None:
+            t["handled"] += float(row["aht"]) * (row.get("completed") or row["calls"] or 1)
+            t["completed"] += row.get("completed") or row["calls"] or 1
+        surveys = int(row.get("surveys") or 0)
+        t["surveys"] += surveys
+        if row.get("satisfaction_rate") is not None:
+            t["satisfied"] += float(row["satisfaction_rate"]) * surveys
+    out = []
+    for name, t in sorted(teams.items()):
+        out.append(
+            {
+                "team": name,
+                "seats": int(t["seats"]),
+                "calls": int(t["calls"]),
+                **{k: round(t[k], 1) for k in ("talk_seconds", "wrapup_seconds", "not_ready_seconds")},
+                "logged_in_seconds": round(t["logged_in_seconds"], 1),
+                "aht": round(t["handled"] / t["completed"], 1) if t["completed"] else None,
+                "surveys": int(t["surveys"]),
+                "satisfaction_rate": round(t["satisfied"] / t["surveys"], 4) if t["surveys"] else None,
+            }
+        )
+    return out
 
 
 class ReportError(ValueError):
@@ -127,6 +176,7 @@ def operator_rows(
                 "seat_id": seat_id,
                 "name": name,
                 "calls": calls[seat_id],
+                "completed": done,
                 "talk_seconds": round(talk[seat_id], 1),
                 "wrapup_seconds": round(wrapup[seat_id], 1),
                 "aht": round((talk[seat_id] + wrapup[seat_id]) / done, 1) if done else None,
@@ -149,10 +199,19 @@ def to_csv(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
 
 
 class Reports:
-    def __init__(self, store: Store, levels: Mapping[str, float], names: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        store: Store,
+        levels: Mapping[str, float],
+        names: Mapping[str, str] | Callable[[], Mapping[str, str]],
+        teams: Callable[[], Mapping[str, str]] = dict,
+    ) -> None:
+        """`names`: seat id -> name (or where to read the current ones); `teams`: seat id ->
+        team name (the roster's)."""
         self._store = store
         self._levels = dict(levels)
-        self._names = dict(names)
+        self._names = names if callable(names) else (lambda fixed=dict(names): fixed)
+        self._teams = teams
 
     async def _events(self, start: float, end: float) -> tuple[list[QueueEvent], list[SeatEvent]]:
         await self._store.flush()
@@ -165,19 +224,27 @@ class Reports:
         qe, se = await self._events(t0, t1)
         return queue_rows(qe, se, self._levels, min(t1, time.time()))
 
-    async def operators(self, start: str, end: str) -> list[dict[str, Any]]:
-        """Per seat, with the post-call survey (满意度) of the tickets it took in the range."""
+    async def operators(self, start: str, end: str, team: str = "") -> list[dict[str, Any]]:
+        """Per seat, with the post-call survey (满意度) of the tickets it took in the range (only
+        the seats of `team`, a team name, when given)."""
         t0, t1 = date_range(start, end)
         qe, se = await self._events(t0, t1)
-        rows = operator_rows(qe, se, self._names)
+        teams = self._teams()
+        names = {k: v for k, v in self._names().items() if not team or teams.get(k) == team}
+        rows = operator_rows(qe, se, names)
         surveys = await self._store.tickets.survey_counts(t0, t1)  # one GROUP BY, all seats
         for row in rows:
+            row["team"] = teams.get(row["seat_id"], "")
             answers = surveys.get(row["seat_id"], {})
             answered = sum(answers.values())
             row["surveys"] = answered
             good = sum(n for a, n in answers.items() if a in ("满意", "基本满意"))
             row["satisfaction_rate"] = round(good / answered, 4) if answered else None
         return rows
+
+    async def teams(self, start: str, end: str) -> list[dict[str, Any]]:
+        """Per team (班组): its seats' figures summed."""
+        return team_rows(await self.operators(start, end))
 
     async def units(self, start: str, end: str, group: str = "unit") -> list[dict[str, Any]]:
         """The after-call figures per unit, category or district (agents.tickets.figures)."""

@@ -22,7 +22,7 @@ from starlette.staticfiles import StaticFiles
 from agents.console import Console
 from agents.eventlog import EventLog
 from agents.followups import FollowupDesk
-from agents.quality import QualityDesk, Sampler, seat_teams
+from agents.quality import QualityDesk, Sampler
 from agents.shared import AnyAcd
 from agents.tickets.deadlines import Deadlines, DeadlineWatch
 from agents.tickets.lifecycle import TicketLife
@@ -34,10 +34,12 @@ from agents.web.dispatch import DispatchDesk
 from agents.web.followups import FollowupPages
 from agents.web.hotspots import HotSpotDesk
 from agents.web.knowledge import KnowledgeBase
+from agents.web.listening import Leaders, Listening
 from agents.web.live import LiveHub
 from agents.web.openapi import spec
 from agents.web.quality import QualityPages
 from agents.web.reports import Reports
+from agents.web.roster import RosterDesk
 from agents.web.sessions import Sessions
 from agents.web.supervision import Supervision
 from agents.web.taxonomy import Taxonomy
@@ -78,14 +80,22 @@ class ConsoleServer:
         accounts: SeatAccounts | None = None,
         life: TicketLife | None = None,
         watch_every: float = 60.0,
+        leaders: Leaders | None = None,
     ) -> None:
         """`accounts`: issue each seat's console a broker account at sign-in (None: no MQTT
         accounts; the login answer's `mqtt` is null)."""
         self.settings = settings
         web = settings.web
         self._sweeper: asyncio.Task[None] | None = None
+        self.roster = RosterDesk(store, settings.seats, settings.queues, acd)
         self.sessions = Sessions(
-            settings.seats, web.supervisor_password, store.sessions, accounts=accounts, units=store.units
+            settings.seats,
+            web.supervisor_password,
+            store.sessions,
+            accounts=accounts,
+            units=store.units,
+            roster=lambda: self.roster.current,
+            admin_password=web.admin_password,
         )
         self.deadlines, calendar_problem = Deadlines.from_settings(settings)
         self._calendar_problem = calendar_problem
@@ -121,7 +131,16 @@ class ConsoleServer:
         )
         self.articles = Articles(self.sessions, store.knowledge, self.desk.knowledge)
         levels = {n: q.service_level_seconds for n, q in settings.queues.items()}
-        reports = Reports(store, levels, {s.id: s.name for s in settings.seats})
+        roster = self.roster
+        reports = Reports(
+            store,
+            levels,
+            lambda: {s.id: s.name for s in roster.current.seats.values()},
+            lambda: roster.current.seat_teams(),
+        )
+        self.listening = Listening(self.sessions, leaders)
+        self.board.roster = lambda: roster.current
+        self.board.supervised = self.listening.supervised
         self.hub = LiveHub(acd, store, self.desk, self.board, self.sessions)
         self.hub.attach()
         self.hotspots = HotSpotDesk(self.sessions, store, console, hotspots)
@@ -151,6 +170,8 @@ class ConsoleServer:
             *self.followup_pages.routes(),
             *self.articles.routes(),
             *self.quality.routes(),
+            *self.roster.routes(self.sessions),
+            *self.listening.routes(),
             WebSocketRoute("/api/live", self.hub.websocket),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ]
@@ -165,10 +186,15 @@ class ConsoleServer:
                 raise ConfigError([f"{s.source}: [qa] checklist: {p}" for p in problems])
         self.sampler = Sampler(store.reviews, s.qa)
         self._sampling: asyncio.Task[None] | None = None
-        names = {seat.id: seat.name for seat in s.seats}
         desk = QualityDesk(store, checklist)
+        roster = self.roster
         return QualityPages(
-            self.sessions, desk, self.sampler, s.resolve(s.store.recordings), names, seat_teams(s.seats)
+            self.sessions,
+            desk,
+            self.sampler,
+            s.resolve(s.store.recordings),
+            lambda: {seat.id: seat.name for seat in roster.current.seats.values()},
+            lambda: roster.current.seat_teams(),
         )
 
     def oversight(self) -> dict[str, Any]:
@@ -187,6 +213,7 @@ class ConsoleServer:
         }
 
     async def start(self) -> None:
+        await self.roster.load()
         await self.board.load()
         await self.articles.reload()
         self.watch.start()
@@ -234,6 +261,7 @@ class ConsoleServer:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         await self.watch.stop()
+        await self.roster.close()
         if self.webhook is not None:
             await self.webhook.stop()
         await self.hub.stop()

@@ -1,4 +1,8 @@
-"""Who is at the console: operator sessions bound to one seat, supervisor sessions.
+"""Who is at the console: operator sessions bound to one seat (a team leader signs in at their
+own seat), supervisor (值班长) sessions, admin sessions (seats and teams), unit staff sessions.
+
+Seats come from the roster (ivr.roster: config.toml's seats with their config password, the
+store's with a PBKDF2 hash) when one is given, else from config.toml alone.
 
 A token is the only credential the browser keeps (per tab, in sessionStorage). One seat has at
 most one session: a second login for a seat whose console is open (live socket connected) is
@@ -33,14 +37,16 @@ from agents.web.api import ApiError as AuthError
 from ivr.accounts import AccountError, SeatAccounts
 from ivr.config import SeatSettings
 from ivr.passwords import check_password, hash_password
+from ivr.roster import Roster
 from ivr.store import SESSION_IDLE_SECONDS, SessionBook, SessionRecord, UnitBook
 
 log = logging.getLogger(__name__)
 
-Role = Literal["seat", "supervisor", "unit"]
+Role = Literal["seat", "supervisor", "unit", "admin"]
 SUPERVISOR: Role = "supervisor"
 UNIT: Role = "unit"
-ROLES = ("seat", SUPERVISOR, UNIT)
+ADMIN: Role = "admin"
+ROLES = ("seat", SUPERVISOR, UNIT, ADMIN)
 
 
 @functools.cache
@@ -89,8 +95,12 @@ class Sessions:
         idle_seconds: float = SESSION_IDLE_SECONDS,
         accounts: SeatAccounts | None = None,
         units: UnitBook | None = None,
+        roster: Callable[[], Roster] | None = None,
+        admin_password: str = "",
     ) -> None:
         self._accounts = accounts
+        self._roster = roster
+        self._admin_password = admin_password
         self._seats = {s.id: s for s in seats}
         self._units = units
         self._supervisor_password = supervisor_password
@@ -101,14 +111,25 @@ class Sessions:
         self._by_seat: dict[str, Session] = {}
         self._touched: dict[str, float] = {}  # token hash -> last_seen as written
 
+    def seat(self, seat_id: str) -> SeatSettings | None:
+        return self._roster().seats.get(seat_id) if self._roster is not None else self._seats.get(seat_id)
+
     def seat_name(self, seat_id: str) -> str:
-        seat = self._seats.get(seat_id)
+        seat = self.seat(seat_id)
         return seat.name if seat is not None else ""
 
+    async def _seat_password_ok(self, seat_id: str, password: str) -> bool:
+        seat = self.seat(seat_id)
+        hashed = self._roster().hashes.get(seat_id, "") if self._roster is not None else ""
+        if seat is not None and seat.password:  # config.toml's
+            return _same(seat.password, password)
+        # PBKDF2 takes ~0.1 s: off the loop, and as long for unknown seats as for known ones
+        ok = await asyncio.to_thread(check_password, password, hashed or _nobody())
+        return ok and bool(hashed)
+
     async def login_seat(self, seat_id: str, password: str, takeover: bool = False) -> Session:
-        seat = self._seats.get(seat_id)
         # one answer for unknown seat and wrong password: the form must not reveal seat ids
-        if seat is None or not seat.password or not _same(seat.password, password):
+        if not await self._seat_password_ok(seat_id, password):
             raise AuthError(401, "座席号或密码错误")
         old = self._by_seat.get(seat_id)
         if old is not None and old.live > 0 and not takeover:
@@ -128,6 +149,11 @@ class Sessions:
         if not self._supervisor_password or not _same(self._supervisor_password, password):
             raise AuthError(401, "班长密码错误")
         return await self._open(SUPERVISOR, "")
+
+    async def login_admin(self, password: str) -> Session:
+        if not self._admin_password or not _same(self._admin_password, password):
+            raise AuthError(401, "管理员密码错误")
+        return await self._open(ADMIN, "")
 
     async def login_unit(self, login: str, password: str) -> tuple[Session, str]:
         """A unit staff sign-in; returns the session and the staff member's name. Units may sign
@@ -222,7 +248,7 @@ class Sessions:
             fn(why)
 
     def require_seat(self, session: Session, seat_id: str) -> None:
-        if seat_id not in self._seats:
+        if self.seat(seat_id) is None:
             raise AuthError(404, f"没有座席 {seat_id}")
         if not session.can_see_seat(seat_id):
             raise AuthError(403, "无权访问其他座席")
@@ -237,3 +263,22 @@ class Sessions:
     def require_supervisor(self, session: Session) -> None:
         if session.role != SUPERVISOR:
             raise AuthError(403, "仅班长可以访问")
+
+    def require_admin(self, session: Session) -> None:
+        if session.role != ADMIN:
+            raise AuthError(403, "仅管理员可以访问")
+
+    def led_teams(self, session: Session) -> list[str]:
+        """The ids of the teams a seat's operator leads (班组长)."""
+        if session.role != "seat" or self._roster is None:
+            return []
+        return [t.id for t in self._roster().led_by(session.seat_id)]
+
+    def may_supervise(self, session: Session, seat_id: str) -> bool:
+        """Listening in follows the teams: the supervisor on duty to every seat, a team leader
+        (signed in at their own seat) to the seats of the teams they lead."""
+        if session.role == SUPERVISOR:
+            return True
+        if session.role != "seat" or self._roster is None:
+            return False
+        return self._roster().may_supervise(session.seat_id, seat_id)

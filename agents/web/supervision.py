@@ -15,8 +15,8 @@ from starlette.routing import Route
 from agents.tickets.figures import COLUMNS as FIGURE_COLUMNS
 from agents.web.api import ApiError, endpoint, token_of
 from agents.web.board import LiveBoard
-from agents.web.reports import OPERATOR_COLUMNS, QUEUE_COLUMNS, ReportError, Reports, to_csv
-from agents.web.sessions import Sessions
+from agents.web.reports import OPERATOR_COLUMNS, QUEUE_COLUMNS, TEAM_COLUMNS, ReportError, Reports, to_csv
+from agents.web.sessions import SUPERVISOR, Sessions
 
 
 class Supervision:
@@ -40,14 +40,22 @@ class Supervision:
             Route("/api/reports/queues", endpoint(self.queue_report)),
             Route("/api/reports/operators", endpoint(self.operator_report)),
             Route("/api/reports/units", endpoint(self.unit_report)),
+            Route("/api/reports/teams", endpoint(self.team_report)),
         ]
 
     async def _check(self, request: Request) -> None:
         self._sessions.require_supervisor(await self._sessions.get(token_of(request)))
 
     async def board(self, request: Request) -> Response:
-        await self._check(request)
-        return JSONResponse(self._board.snapshot())
+        """The supervisor's whole board (`?team=` filters); a team leader's, their team's."""
+        session = await self._sessions.get(token_of(request))
+        team = request.query_params.get("team", "")
+        if session.role != SUPERVISOR:
+            led = self._sessions.led_teams(session)
+            if not led:
+                raise ApiError(403, "仅班长可以访问")
+            team = team if team in led else led[0]
+        return JSONResponse(self._board.snapshot(team))
 
     async def charts(self, request: Request) -> Response:
         await self._check(request)
@@ -62,6 +70,10 @@ class Supervision:
 
     async def operator_report(self, request: Request) -> Response:
         return await self._report(request, "operators")
+
+    async def team_report(self, request: Request) -> Response:
+        """Per team (班组): seats, calls, talk, wrap-up, AHT, not ready, logged in, satisfaction."""
+        return await self._report(request, "teams")
 
     async def unit_report(self, request: Request) -> Response:
         """Per unit (or `group=category|district`): received, on time, returned, reopened,
@@ -83,8 +95,11 @@ class Supervision:
             elif kind == "units":
                 group = request.query_params.get("group", "unit")
                 rows, columns = await self._reports.units(start, end, group), FIGURE_COLUMNS
+            elif kind == "teams":
+                rows, columns = await self._reports.teams(start, end), TEAM_COLUMNS
             else:
-                rows, columns = await self._reports.operators(start, end), OPERATOR_COLUMNS
+                team = request.query_params.get("team", "")
+                rows, columns = await self._reports.operators(start, end, team), OPERATOR_COLUMNS
         except ReportError as exc:
             raise ApiError(400, str(exc)) from exc
         if fmt == "json":

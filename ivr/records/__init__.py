@@ -37,6 +37,7 @@ from ivr.records.review import (
     ScoreError,
     SeatFigures,
 )
+from ivr.records.roster import SHIFTS, SeatRow, Team
 from ivr.records.ticket import (
     AT_UNIT,
     EDITABLE,
@@ -58,6 +59,7 @@ __all__ = [
     "FOLLOWUP_STATES",
     "JSON_FIELDS",
     "SAMPLE_REASONS",
+    "SHIFTS",
     "STATUSES",
     "TERMINAL",
     "TRANSITIONS",
@@ -87,7 +89,9 @@ __all__ = [
     "ScoreError",
     "SeatEvent",
     "SeatFigures",
+    "SeatRow",
     "SeatState",
+    "Team",
     "Ticket",
     "TicketChange",
     "TicketQuery",

@@ -26,6 +26,8 @@ class QueueEventKind(StrEnum):
     CALLBACK = "CALLBACK"  # caller hung up keeping their place; data: position, wait
     COMPLETEAGENT = "COMPLETEAGENT"  # the operator hung up first; data: wait, talk
     COMPLETECALLER = "COMPLETECALLER"  # the caller hung up first; data: wait, talk
+    # a team leader on a connected call; data: mode (listen|whisper|barge|takeover|leave), leader, by
+    SUPERVISE = "SUPERVISE"
 
 
 # Events after which the caller is no longer in the queue (exactly one per ENTERQUEUE).

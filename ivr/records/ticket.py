@@ -37,6 +37,7 @@ EVENTS = (
     "reopen",
     "followup",
     "remind",
+    "supervise",  # a team leader barged in or took the call over (who and how in the note)
 )
 # Fields an operator (or the flow) may change; id, caller and timestamps are the store's.
 EDITABLE = (

@@ -166,6 +166,18 @@ class SipEngine:
 
         await self._quietly(run)
 
+    async def transmit(self, src: str, dst: str) -> None:
+        """One way: what src's party says reaches dst (a leader listening in, a whisper)."""
+        await self._submit(lambda: self._live(src).transmit(self._live(dst)))
+
+    async def stop_transmit(self, src: str, dst: str) -> None:
+        def run() -> None:
+            cs, cd = self._pj.get(src), self._pj.get(dst)
+            if cs is not None and cd is not None:
+                cs.stop_transmit(cd)
+
+        await self._quietly(run)
+
     async def renew_registration(self) -> None:
         await self._quietly(self._pj_register)
 

@@ -176,6 +176,17 @@ class PjCall(pj.Call):  # type: ignore[misc]
             except pj.Error:
                 pass
 
+    def transmit(self, other: PjCall) -> None:
+        self.media().startTransmit(other.media())
+
+    def stop_transmit(self, other: PjCall) -> None:
+        if self.audio is None or other.audio is None:  # either has ended: its port is gone
+            return
+        try:
+            self.audio.stopTransmit(other.audio)
+        except pj.Error:
+            pass
+
     def send_dtmf(self, digits: str, method: str) -> None:
         if self.ended:
             raise CallGone(self.key)

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -27,6 +28,20 @@ log = logging.getLogger(__name__)
 Ended = Callable[[Offer, Literal["caller", "operator"], str], None]  # offer, who ended, recording
 
 
+@dataclass
+class Conversation:
+    """A caller bridged with an operator: what a team leader joins (ivr.sip.leader). `operator`
+    changes when the leader takes the call over."""
+
+    offer: Offer
+    caller_id: str
+    operator: Call
+    recording: str = ""  # the QA recording under way (a new one from a take-over on)
+    token: int = 0
+    changed: asyncio.Event = field(default_factory=asyncio.Event)  # operator replaced
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+
 class SipSeatLine:
     def __init__(
         self,
@@ -40,6 +55,27 @@ class SipSeatLine:
         self._on_ended = on_ended
         self.recordings = recordings
         self._tasks: set[asyncio.Task[None]] = set()
+        self.conversations: dict[str, Conversation] = {}  # by the caller's call id (offer.call_id)
+
+    def conversation_of(self, seat_id: str) -> Conversation | None:
+        """The conversation the seat's operator is in (or the leader who took it over)."""
+        return next((c for c in self.conversations.values() if c.offer.seat_id == seat_id), None)
+
+    async def hand_over(self, call_id: str, operator: Call) -> tuple[Call, str]:
+        """The conversation goes on with `operator` (a leader who takes over): the QA recording
+        of the part before ends and a new one (caller and leader) begins. Returns the operator
+        before and the finished recording."""
+        conv = self.conversations[call_id]
+        old, conv.operator = conv.operator, operator
+        conv.changed.set()
+        finished = conv.recording
+        if conv.token:
+            await self.engine.stop_recording(conv.caller_id, conv.token)
+        try:
+            conv.recording, conv.token = await self._record(conv.caller_id, operator.id, conv.offer)
+        except CallGone:  # the caller left meanwhile: the conversation's watch ends it
+            conv.recording, conv.token = "", 0
+        return old, finished
 
     async def ring(self, offer: Offer, timeout: float) -> RingOutcome:
         if offer.callback:
@@ -169,7 +205,18 @@ class SipSeatLine:
         token: int,
     ) -> None:
         """Wait for either side to hang up, end the other side's part, and report who ended it."""
-        await first(caller.ended.wait(), operator.ended.wait())
+        conv = Conversation(offer, caller.id, operator, recording, token)
+        self.conversations[offer.call_id] = conv
+        try:
+            while True:
+                await first(caller.ended.wait(), conv.operator.ended.wait(), conv.changed.wait())
+                if not conv.changed.is_set():
+                    break
+                conv.changed.clear()  # a leader took over: wait on them from now on
+        finally:
+            del self.conversations[offer.call_id]
+            conv.done.set()
+        operator, recording, token = conv.operator, conv.recording, conv.token
         by: Literal["caller", "operator"] = "caller" if caller.ended.is_set() else "operator"
         if by == "caller":
             await self._drop(operator)

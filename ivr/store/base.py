@@ -29,6 +29,8 @@ from ivr.records import (
     Sample,
     SeatEvent,
     SeatFigures,
+    SeatRow,
+    Team,
     Ticket,
     TicketChange,
     TicketQuery,
@@ -345,6 +347,44 @@ class ReviewBook(Protocol):
         ...
 
 
+class RosterBook(Protocol):
+    """Teams (班组) with their leader, and seats with team, shift and skills (ivr.roster merges
+    them with config.toml's seats)."""
+
+    async def put_team(self, team: Team) -> None:
+        """Add or change a team (by id); StoreError when another team has the name."""
+        ...
+
+    async def delete_team(self, team_id: str) -> None:
+        """StoreError while seats are still in the team."""
+        ...
+
+    async def teams(self) -> list[Team]: ...
+
+    async def put_seats(
+        self, seats: Sequence[SeatRow], *, teams: Sequence[Team] = (), keep_passwords: bool = False
+    ) -> None:
+        """Add or change seats (by id), and `teams` with them, in one transaction; with
+        `keep_passwords`, a row without a hash keeps the seat's current one."""
+        ...
+
+    async def set_password(self, seat_id: str, password_hash: str) -> None: ...
+
+    async def delete_seat(self, seat_id: str) -> None:
+        """A store seat goes (config.toml's stay); a team it led has no leader."""
+        ...
+
+    async def sync_config(self, seats: Sequence[SeatRow]) -> None:
+        """Replace the copies of config.toml's seats with `seats`, in one transaction."""
+        ...
+
+    async def seats(self) -> list[SeatRow]: ...
+
+    async def seat(self, seat_id: str) -> SeatRow | None: ...
+
+    async def seat_teams(self) -> dict[str, str]: ...
+
+
 class Store(Protocol):
     """Open one with `ivr.store.open_store(path_or_url)`; close it with `await store.close()`."""
 
@@ -367,6 +407,13 @@ class Store(Protocol):
 
     @property
     def reviews(self) -> ReviewBook: ...
+
+    @property
+    def roster(self) -> RosterBook: ...
+
+    async def seat_teams(self) -> dict[str, str]:
+        """Seat id -> team name (seats in no team left out), for figures grouped by team."""
+        ...
 
     @property
     def location(self) -> str:

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-GROUPS = ("unit", "category", "district")
+GROUPS = ("unit", "category", "district", "team")
 COUNTED = ("dispatch", "redispatch", "return", "reply", "reopen", "followup")
 GOOD = ("满意", "基本满意")
 
@@ -46,7 +46,12 @@ def event_counts_sql(group: str, dialect: str) -> str:
     """The query, with the range as its two parameters (`?` or `$1`, `$2`)."""
     if group not in GROUPS:
         raise ValueError(f"group must be one of {GROUPS}")
-    key = {"unit": "h.unit", "category": "t.category1", "district": "COALESCE(u.district, '')"}[group]
+    key = {
+        "unit": "h.unit",
+        "category": "t.category1",
+        "district": "COALESCE(u.district, '')",
+        "team": "COALESCE(tm.name, '')",  # the team (班组) of the operator who took the ticket
+    }[group]
     solved = _json(dialect, ("survey", "1", "followup", "solved"))
     solved_true = f"{solved} = 1" if dialect == "sqlite" else f"{solved} = 'true'"
     satisfaction = _json(dialect, ("survey", "1", "followup", "satisfaction"))
@@ -67,7 +72,12 @@ def event_counts_sql(group: str, dialect: str) -> str:
             f"h.event = 'followup' AND {satisfaction} IN ({good})",
         )
     )
-    joins = {"unit": "", "category": " JOIN tickets t ON t.id = h.ticket_id"}
+    joins = {
+        "unit": "",
+        "category": " JOIN tickets t ON t.id = h.ticket_id",
+        "team": " JOIN tickets t ON t.id = h.ticket_id LEFT JOIN seats s ON s.id = t.operator"
+        " LEFT JOIN teams tm ON tm.id = s.team",
+    }
     join = joins.get(group, " LEFT JOIN units u ON u.name = h.unit")
     return (
         f"SELECT {key} AS name, {sums} FROM ticket_history h{join}"

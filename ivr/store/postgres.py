@@ -28,6 +28,7 @@ from ivr.store.knowledge import PgKnowledgeBook
 from ivr.store.pgschema import migrate
 from ivr.store.pgtickets import PgTicketBook
 from ivr.store.reviews import PgReviewBook
+from ivr.store.roster import PgRosterBook
 from ivr.store.sessions import PgSessionBook
 from ivr.store.units import PgUnitBook
 from ivr.store.writer import BatchWriter, Statement
@@ -93,6 +94,7 @@ class PgStore:
         self.tickets = PgTicketBook(pool, self._writer, now, outbox_rows, self._outbox_changed)
         self.sessions = PgSessionBook(pool, self._writer)
         self.units = PgUnitBook(pool, self._writer)
+        self.roster = PgRosterBook(pool, self._writer)
         self.followups = PgFollowupBook(pool, self._writer, now)
         self.knowledge = PgKnowledgeBook(pool, self._writer)
         self.reviews = PgReviewBook(pool, self._writer, now)
@@ -147,6 +149,10 @@ class PgStore:
     @property
     def batches(self) -> int:
         return self._writer.batches
+
+    async def seat_teams(self) -> dict[str, str]:
+        """Seat id -> team name, for figures grouped by team (seats in no team left out)."""
+        return await self.roster.seat_teams()
 
     async def close(self) -> None:
         self._closing = True

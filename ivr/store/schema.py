@@ -230,6 +230,27 @@ MIGRATIONS: tuple[str, ...] = (
         WHERE event != '';
     CREATE INDEX ticket_history_at ON ticket_history (at);
     """,
+    # 12: the centre's roster: teams with their leader, seats with team, shift and skills
+    """
+    CREATE TABLE teams (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        leader TEXT NOT NULL DEFAULT ''
+    );
+    CREATE TABLE seats (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        uri TEXT NOT NULL,
+        team TEXT NOT NULL DEFAULT '',
+        shift TEXT NOT NULL DEFAULT '',
+        skills TEXT NOT NULL DEFAULT '{}',
+        queues TEXT NOT NULL DEFAULT '[]',
+        password_hash TEXT NOT NULL DEFAULT '',
+        wrapup_seconds REAL,
+        source TEXT NOT NULL DEFAULT 'store'
+    );
+    CREATE INDEX seats_team ON seats (team);
+    """,
 )
 
 

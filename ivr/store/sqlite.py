@@ -18,6 +18,7 @@ from ivr.store.base import OutboxItem, Outgoing
 from ivr.store.followups import SqliteFollowupBook
 from ivr.store.knowledge import SqliteKnowledgeBook
 from ivr.store.reviews import SqliteReviewBook
+from ivr.store.roster import SqliteRosterBook
 from ivr.store.schema import migrate
 from ivr.store.sessions import SqliteSessionBook
 from ivr.store.tickets import SqliteTicketBook
@@ -53,6 +54,7 @@ class SqliteStore:
         self.tickets = SqliteTicketBook(conn, self._writer, now, outbox_rows, self._outbox_changed)
         self.sessions = SqliteSessionBook(conn, self._writer)
         self.units = SqliteUnitBook(conn, self._writer)
+        self.roster = SqliteRosterBook(conn, self._writer)
         self.followups = SqliteFollowupBook(conn, self._writer, now)
         self.knowledge = SqliteKnowledgeBook(conn, self._writer)
         self.reviews = SqliteReviewBook(conn, self._writer, now)
@@ -89,6 +91,10 @@ class SqliteStore:
     @property
     def batches(self) -> int:
         return self._writer.batches
+
+    async def seat_teams(self) -> dict[str, str]:
+        """Seat id -> team name, for figures grouped by team (seats in no team left out)."""
+        return await self.roster.seat_teams()
 
     async def close(self) -> None:
         await self._writer.close()

@@ -160,6 +160,10 @@ def problems(path: Path) -> list[str]:
             {"seats_1": {"wrapup_seconds": "-1"}},
             '[[seats]] #1 (id "1001") wrapup_seconds: expected a number of seconds >= 0, got -1',
         ),
+        (
+            {"seats_1": {"shift": '"夜班"'}},
+            '[[seats]] #1 (id "1001") shift: expected one of "", "白班", "小夜班", "通宵夜班", got "夜班"',
+        ),
         ({"sip": {"tansports": '["udp"]'}}, '[sip] tansports: unknown key (did you mean "transports"?'),
         ({"queues_general": {"name": '"x"'}}, "[queues.general] name: unknown key"),  # the table names it
         (

@@ -2,7 +2,10 @@
 "use strict";
 
 const me = session();
-if (!me || me.role !== "supervisor") toLogin();
+// the supervisor on duty; or a team leader (a seat session), who gets their team's board by polling
+// (their seat page holds the seat's one live socket) and neither reports nor 督办
+const LEADER = !!me && me.role === "seat";
+if (!me || (me.role !== "supervisor" && !LEADER)) toLogin();
 const $ = (id) => document.getElementById(id);
 let board = null, offset = 0;
 const TH_KEY = "hotline.alert_wait";
@@ -38,12 +41,46 @@ function render() {
   for (const h of board.hot_spots || []) alerts.push(`热点：${h.place} ${h.category} 已有 ${h.calls} 位市民反映`);
   $("alerts").textContent = "⚠ " + alerts.join("；");
   $("alerts").style.display = alerts.length ? "block" : "none";
-  $("by-state").textContent = Object.entries(board.seats_by_state)
+  const team = $("team-filter").value;
+  const seats = board.seats.filter((s) => !team || s.team === team);
+  const byState = {};
+  for (const s of seats) byState[s.state] = (byState[s.state] || 0) + 1;
+  $("by-state").textContent = Object.entries(byState)
     .map(([s, n]) => `${STATE_NAMES[s] || s} ${n}`).join(" · ");
-  $("seats").tBodies[0].replaceChildren(...board.seats.map((s) => el("tr", { "data-seat": s.seat_id },
-    el("td", {}, s.seat_id), el("td", {}, s.name),
+  $("seats").tBodies[0].replaceChildren(...seats.map((s) => el("tr", { "data-seat": s.seat_id },
+    el("td", {}, s.seat_id), el("td", {}, s.name), el("td", {}, s.team_name || "—"), el("td", {}, s.shift || "—"),
     el("td", { class: "state-" + s.state }, STATE_NAMES[s.state] + (s.reason ? `（${REASON_NAMES[s.reason] || s.reason}）` : "")),
-    el("td", {}, s.since ? fmtDuration(now - s.since) : "—"), el("td", {}, String(s.calls_today)))));
+    el("td", {}, s.since ? fmtDuration(now - s.since) : "—"), el("td", {}, ...superviseButtons(s)),
+    el("td", {}, String(s.calls_today)))));
+}
+
+// A leader on a call: listen in, whisper to the operator, barge in, take over, leave.
+const MODE_NAMES = { listen: "监听", whisper: "耳语", barge: "强插", takeover: "接管", leave: "退出" };
+function superviseButtons(s) {
+  if (s.state !== "talking") return [];
+  const modes = s.supervised ? ["listen", "whisper", "barge", "takeover", "leave"].filter((m) => m !== s.supervised)
+    : ["listen", "whisper", "barge", "takeover"];
+  return [
+    ...(s.supervised ? [el("span", { class: "muted" }, `${MODE_NAMES[s.supervised]}中（${s.supervisor}） `)] : []),
+    ...modes.map((m) => el("button", { type: "button", "data-mode": m, onclick: () => supervise(s.seat_id, m) },
+      MODE_NAMES[m])),
+  ];
+}
+async function supervise(seat, mode) {
+  $("supervise-msg").textContent = mode === "leave" ? "" : "正在呼叫您的话机…";
+  try {
+    await api("POST", `/api/seats/${encodeURIComponent(seat)}/supervise`, { mode, phone: $("my-phone").value.trim() });
+    $("supervise-msg").textContent = "";
+  } catch (e) { $("supervise-msg").textContent = e.message; }
+}
+$("my-phone").value = localStorage.getItem("hotline.my_phone") || "";
+$("my-phone").onchange = () => localStorage.setItem("hotline.my_phone", $("my-phone").value.trim());
+$("team-filter").onchange = render;
+function renderTeams() {
+  const select = $("team-filter"), chosen = select.value;
+  select.replaceChildren(el("option", { value: "" }, "全部班组"),
+    ...(board.teams || []).map((t) => el("option", { value: t.id }, `${t.name}（${t.seats} 席）`)));
+  select.value = chosen;
 }
 setInterval(render, 1000);
 
@@ -95,9 +132,11 @@ $("to").value = today;
 const COLS = {
   queues: [["queue", "队列"], ["entered", "进线"], ["answered", "接通"], ["abandoned", "放弃"],
     ["service_level", "服务水平", pct], ["asa", "ASA", secs], ["abandon_rate", "放弃率", pct], ["aht", "AHT", secs]],
-  operators: [["seat_id", "座席"], ["name", "姓名"], ["calls", "接听"], ["aht", "AHT", secs],
+  operators: [["seat_id", "座席"], ["name", "姓名"], ["team", "班组"], ["calls", "接听"], ["aht", "AHT", secs],
     ["wrapup_seconds", "话后处理", fmtDuration], ["not_ready_seconds", "示忙", fmtDuration],
     ["surveys", "评价数"], ["satisfaction_rate", "满意率", pct]],
+  teams: [["team", "班组"], ["seats", "座席数"], ["calls", "接听"], ["aht", "平均处理时长", secs],
+    ["not_ready_seconds", "小休时长", secs], ["surveys", "评价数"], ["satisfaction_rate", "满意率", pct]],
   units: [["name", "名称"], ["received", "受理"], ["replied", "反馈"], ["on_time_rate", "按时率", pct],
     ["returned_rate", "退单率", pct], ["reopened_rate", "重办率", pct], ["followups", "回访"],
     ["resolution_rate", "解决率", pct], ["satisfaction_rate", "满意率", pct]],
@@ -109,7 +148,7 @@ $("preview").onclick = async () => {
   $("report-error").textContent = "";
   try {
     const parts = [];
-    for (const kind of ["queues", "operators", "units"]) {
+    for (const kind of ["queues", "operators", "teams", "units"]) {
       const r = await api("GET", `/api/reports/${kind}?${range()}${kind === "units" ? group() : ""}`);
       parts.push(el("table", { "data-report": kind },
         el("thead", {}, el("tr", {}, ...COLS[kind].map(([, h]) => el("th", {}, h)))),
@@ -134,6 +173,7 @@ async function download(kind) {
 $("csv-queues").onclick = () => download("queues");
 $("csv-operators").onclick = () => download("operators");
 $("csv-units").onclick = () => download("units");
+$("csv-teams").onclick = () => download("teams");
 $("signout").onclick = async () => { await api("POST", "/api/logout").catch(() => {}); toLogin(); };
 
 // --- 督办: tickets at units due soon or overdue, and the holiday calendar's coverage -----------
@@ -185,20 +225,37 @@ $("kb-save").onclick = async () => {
 
 // --- start ----------------------------------------------------------------------------------
 $("threshold").value = localStorage.getItem(TH_KEY) || "";
-live({
+const handlers = {
   board: (m) => {
     const entered = board ? board.queues.reduce((n, q) => n + q.entered, 0) : -1;
     board = m.board;
-    if (board.queues.reduce((n, q) => n + q.entered, 0) !== entered) loadCharts();
-loadOversight();
-loadArticles();
     offset = board.now - Date.now() / 1000;
     if (!$("threshold").value) $("threshold").placeholder = board.alert_wait_seconds;
+    renderTeams();
     render();
+    if (LEADER) return;
+    if (board.queues.reduce((n, q) => n + q.entered, 0) !== entered) loadCharts();
+    loadOversight();
+    loadArticles();
     renderHotSpots();
   },
   fatal: (m) => toLogin(m.error),
-});
-loadCharts();
-loadOversight();
-loadArticles();
+};
+if (LEADER) {
+  document.title = "12345 · 班组监控";
+  for (const part of [$("oversight"), $("preview").closest("section"), $("kb-editor"), $("kb-list").closest("section"),
+    document.querySelector(".charts"), $("my-phone").parentElement, $("team-filter").parentElement]) {
+    part.style.display = "none";
+  }
+  const poll = async () => {
+    try { handlers.board({ board: await api("GET", "/api/board") }); }
+    catch (e) { $("supervise-msg").textContent = e.message; }
+  };
+  poll();
+  setInterval(poll, 2000);
+} else {
+  live(handlers);
+  loadCharts();
+  loadOversight();
+  loadArticles();
+}

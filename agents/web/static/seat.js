@@ -345,6 +345,7 @@ async function start() {
   const [who, tax] = await Promise.all([api("GET", "/api/me"), api("GET", "/api/taxonomy")]);
   tree = tax.tree;
   showSeat(who.seat);
+  if ((who.leads || []).length) $("team-board").style.display = "";  // a team leader's board
   const { offer } = await api("GET", `/api/seats/${SEAT}/offer`);
   if (offer) showPop(offer);
   else {

@@ -23,12 +23,13 @@ from ivr.store import open_store
 
 PASSWORDS = {"1001": "pw1001", "1002": "pw1002", "1003": ""}
 SUPERVISOR = "boss"
+ADMIN = "admin-pass-1"
 
 
 def settings(tmp: Path, store_url: str = "", **sections: dict[str, Any]) -> Settings:
     raw: dict[str, Any] = {
         **sections,
-        "web": {"bind": "127.0.0.1", "port": 0, "supervisor_password": SUPERVISOR},
+        "web": {"bind": "127.0.0.1", "port": 0, "supervisor_password": SUPERVISOR, "admin_password": ADMIN},
         "store": {"path": str(tmp / "web.db"), "url": store_url},
         "queues": {"general": {"wrapup_seconds": 30, "service_level_seconds": 20, "announce_every": 0}},
         "seats": [

@@ -37,6 +37,7 @@ class FakeEngine:
         self.playing: set[int] = set()
         self.recording: set[int] = set()
         self.bridged: set[frozenset[str]] = set()
+        self.routes: set[tuple[str, str]] = set()  # one-way audio: (src, dst)
         self.hold: asyncio.Event | None = None  # while set to an unset Event, commands wait
         self.dial_error: Exception | None = None
         self.on_dial: Callable[[Call], None] = lambda call: None  # the far end of a dial
@@ -155,6 +156,16 @@ class FakeEngine:
     async def unbridge(self, a: str, b: str) -> None:
         await self._run("unbridge", a, b, quiet=True)
         self.bridged.discard(frozenset((a, b)))
+
+    async def transmit(self, src: str, dst: str) -> None:
+        await self._run("transmit", src, dst)
+        if dst not in self.live:
+            raise CallGone(dst)
+        self.routes.add((src, dst))
+
+    async def stop_transmit(self, src: str, dst: str) -> None:
+        await self._run("stop_transmit", src, dst, quiet=True)
+        self.routes.discard((src, dst))
 
 
 def silence(path: Path, seconds: float, rate: int = 8000) -> Path:

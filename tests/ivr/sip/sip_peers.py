@@ -328,3 +328,24 @@ def tone(path: Path, seconds: float = 3, freq: int = 440) -> Path:
         check=True,
     )
     return path
+
+
+def tone_seconds(path: Path, freq: float, share: float = 0.5) -> float:
+    """Seconds of `path` in which a tone of `freq` Hz carries at least `share` of the 100 ms
+    window's energy (Goertzel): tells one party's tone from another's in a recording."""
+    data, rate = read_pcm(path)
+    win = rate // 10
+    coeff = 2 * math.cos(2 * math.pi * freq / rate)
+    found = 0
+    for i in range(0, len(data) - win + 1, win):
+        w = data[i : i + win]
+        energy = sum(s * s for s in w)
+        if energy < win * 100.0**2:  # quieter than RMS 100: silence
+            continue
+        s1 = s2 = 0.0
+        for x in w:
+            s1, s2 = x + coeff * s1 - s2, s1
+        power = s1 * s1 + s2 * s2 - coeff * s1 * s2  # |X(f)|^2
+        if 2 * power / win >= share * energy:
+            found += 1
+    return found / 10
