@@ -9,7 +9,7 @@ from agents.followups import FollowupDesk
 from agents.tickets.figures import unit_figures
 from agents.tickets.lifecycle import TicketLife
 from ivr.bus import Topics
-from ivr.records import Unit
+from ivr.records import SeatRow, Team, Unit
 from ivr.store import open_store
 
 A = Unit("cy-cgw", "朝阳区城管委", "委办局", "朝阳区")
@@ -24,8 +24,15 @@ async def test_figures_per_unit_category_and_district(tmp_path: Path) -> None:
             await store.units.put_unit(u)
         life = TicketLife(store, Topics(), due=lambda _t, at: at + 100.0, now=lambda: clock[0])
         desk = FollowupDesk(life, now=lambda: clock[0])
-        one = await store.tickets.create("1", status="open", category1="城市管理")
-        two = await store.tickets.create("2", status="open", category1="水务")
+        await store.roster.put_seats(
+            [
+                SeatRow("1001", "王芳", "sip:1001@127.0.0.1", team="t1"),
+                SeatRow("1002", "李强", "sip:1002@127.0.0.1"),
+            ],
+            teams=[Team("t1", "一班", leader="1001")],
+        )
+        one = await store.tickets.create("1", status="open", category1="城市管理", operator="1001")
+        two = await store.tickets.create("2", status="open", category1="水务", operator="1002")
         await life.dispatch(one.id, A.name, actor="seat:1001")
         await life.dispatch(two.id, A.name, actor="seat:1001")
         await life.give_back(A, two.id, "不归我们管", actor="unit:cy-cgw")
@@ -63,6 +70,8 @@ async def test_figures_per_unit_category_and_district(tmp_path: Path) -> None:
             r["name"]: r["returned_rate"] for r in await unit_figures(store, 0.0, 10_000.0, "district")
         }
         assert districts == {"朝阳区": 0.5, "海淀区": 0.0}
+        teams = {r["name"]: r["received"] for r in await unit_figures(store, 0.0, 10_000.0, "team")}
+        assert teams == {"一班": 1, "（未填）": 2}  # the operator who took it: 1001 is in 一班, 1002 in none
         assert await unit_figures(store, 20_000.0, 30_000.0) == []  # another range: nothing
     finally:
         await store.close()
