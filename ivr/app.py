@@ -10,8 +10,9 @@ import logging
 import os
 import socket
 import time
-from dataclasses import dataclass, field
-from typing import Literal
+from collections.abc import Coroutine
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
 
 from agents.acd import Acd
 from agents.console import Console
@@ -29,8 +30,10 @@ from ivr.flow import FlowLibrary, FlowServices, Interpreter, Rejected
 from ivr.flow.calendar import TimeRange
 from ivr.flow.services import surveys
 from ivr.housekeeping import Housekeeping
+from ivr.instance import InstanceLock
 from ivr.privacy import make_private
 from ivr.records import CallRecord, Offer, QueueRequest, QueueResult
+from ivr.recovery import recover
 from ivr.sip.call import Call
 from ivr.sip.engine import EngineConfig, SipEngine, registrar_host
 from ivr.sip.events import Registration
@@ -143,10 +146,15 @@ class Hotline:
         self._reg_backoff = 0.0
         self._reg_retry: asyncio.Future[None] | None = None
         self.broker: LocalBroker | None = None
+        # one line per database (ivr.instance); the lock file sits beside [store] path
+        db = settings.resolve(settings.store.path)
+        self.lock = InstanceLock(db.with_name(db.name + ".lock"))
+        self._rows: dict[str, CallRecord] = {}  # calls' rows while they last, by call id
 
     # -- lifecycle --
     async def start(self) -> None:
         s = self.settings
+        self.lock.acquire()
         where = s.store.url or s.resolve(s.store.path)
         self.store = await open_store(where, batch_max=s.store.batch_max)
         if not s.store.url:  # what an earlier run under a looser umask left readable
@@ -156,7 +164,15 @@ class Hotline:
         make_private(s.resolve(s.store.recordings))
         host, port, account = s.mqtt.host or None, None, None
         if not s.mqtt.host:
-            self.broker = LocalBroker(lines=(s.mqtt.client_id,), topic_prefix=s.mqtt.topic_prefix)
+            # beside the database, not in a temp folder: a restart after a crash stops the broker
+            # the killed run left (pid file) and keeps its port and its queued screen pops
+            data = self.lock.path.with_name(f"{s.resolve(s.store.path).stem}-mosquitto")
+            self.broker = LocalBroker(
+                LocalBroker.previous_port(data),
+                data_dir=data,
+                lines=(s.mqtt.client_id,),
+                topic_prefix=s.mqtt.topic_prefix,
+            )
             await self.broker.start()
             host, port = "127.0.0.1", self.broker.port
             account = (s.mqtt.client_id, self.broker.password(s.mqtt.client_id))
@@ -167,12 +183,23 @@ class Hotline:
             self.accounts.attach()
         self.events = EventLog(self.store)
         self.seatline = SipSeatLine(
-            self.engine, self.legs.get, self._bridge_ended, s.resolve(s.store.recordings)
+            self.engine,
+            self.legs.get,
+            self._bridge_ended,
+            s.resolve(s.store.recordings),
+            on_connected=self._connected,
         )
         u = s.understanding
         self.hotspots = HotSpots(u.hot_spot_window_minutes * 60, u.hot_spot_threshold, self._hot_spot)
         self.popper = ScreenPopper(self.store, self.bus.topics, hotspots=self.hotspots)
         since = time.time() - self.hotspots.window
+        recovered = await recover(self.store, s.mqtt.client_id, self.popper.link_recording)
+        if recovered.calls:
+            log.warning(
+                "recovered from a crash: %d calls closed as crashed, %d queue entries, "
+                "%d recordings repaired, %d linked to their tickets",
+                *(recovered.calls, recovered.queue_entries, recovered.recordings, recovered.linked),
+            )
         joined = await self.popper.rejoin_hot_spots(since)
         log.info("hot spots: %d tickets of the last %.0f min rejoined", joined, u.hot_spot_window_minutes)
         self.acd: AnyAcd
@@ -294,6 +321,7 @@ class Hotline:
             await self.store.close()  # its thread would keep the process alive
         if self.broker is not None:
             await self.broker.close()
+        self.lock.release()
 
     # -- events --
     async def _flows_rejected(self, rejected: Rejected) -> None:
@@ -368,6 +396,23 @@ class Hotline:
                 log.info("call %s: callback requested from the queue", leg.id)
                 return
 
+    def _connected(self, offer: Offer, recording: str) -> None:
+        """An operator took the call: its row names seat, ticket and recording from now on, so a
+        crash mid-conversation leaves them for recovery and a caller's hang-up keeps them."""
+        row = self._rows.get(offer.call_id)
+        if row is None:
+            return
+        row = replace(
+            row, queue=offer.queue, seat_id=offer.seat_id, ticket_id=offer.ticket_id, recording=recording
+        )
+        self._rows[offer.call_id] = row
+        self._spawn(self.store.save_call(row))
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     def _bridge_ended(self, offer: Offer, by: Literal["caller", "operator"], recording: str) -> None:
         self.acd.call_ended(offer.call_id, by)
         if offer.ticket_id and recording:
@@ -380,6 +425,16 @@ class Hotline:
     # -- one call --
     async def _run(self, leg: Leg) -> None:
         started_wall, started = time.time(), time.monotonic()
+        row = CallRecord(
+            call_id=leg.call_id,
+            caller=leg.caller,
+            started_at=started_wall,
+            dialled=leg.dialled,
+            answered_at=started_wall,
+            node=self.settings.mqtt.client_id,
+        )
+        self._rows[leg.id] = row
+        opened = asyncio.ensure_future(self.store.save_call(row))  # open until it ends
         path: list[str] = []
         outcome = "error"
         queue_result: QueueResult | None = None
@@ -425,20 +480,19 @@ class Hotline:
                 outcome,
                 " > ".join(path),
             )
+            row = self._rows.pop(leg.id, row)  # with seat and ticket if an operator took the call
+            served = queue_result or QueueResult("error")
             with contextlib.suppress(Exception):
+                await asyncio.wait([opened])
                 await self.store.save_call(
-                    CallRecord(
-                        call_id=leg.call_id,
-                        caller=leg.caller,
-                        started_at=started_wall,
-                        dialled=leg.dialled,
-                        answered_at=started_wall,
+                    replace(
+                        row,
                         ended_at=time.time(),
                         flow=leg.flow,
                         path=tuple(path),
                         outcome=outcome,
-                        queue=queue_name,
-                        seat_id=(queue_result.seat_id or "") if queue_result else "",
-                        ticket_id=(queue_result.ticket_id or "") if queue_result else "",
+                        queue=queue_name or row.queue,
+                        seat_id=served.seat_id or row.seat_id,
+                        ticket_id=served.ticket_id or row.ticket_id,
                     )
                 )

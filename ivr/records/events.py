@@ -26,6 +26,7 @@ class QueueEventKind(StrEnum):
     CALLBACK = "CALLBACK"  # caller hung up keeping their place; data: position, wait
     COMPLETEAGENT = "COMPLETEAGENT"  # the operator hung up first; data: wait, talk
     COMPLETECALLER = "COMPLETECALLER"  # the caller hung up first; data: wait, talk
+    CRASHED = "CRASHED"  # the line stopped without ending it; written at its restart; data: wait, talk
 
 
 # Events after which the caller is no longer in the queue (exactly one per ENTERQUEUE).
@@ -36,6 +37,7 @@ TERMINAL = frozenset(
         QueueEventKind.EXITEMPTY,
         QueueEventKind.COMPLETEAGENT,
         QueueEventKind.COMPLETECALLER,
+        QueueEventKind.CRASHED,
     }
 )
 

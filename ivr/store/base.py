@@ -323,6 +323,14 @@ class Store(Protocol):
 
     async def get_call(self, call_id: str) -> CallRecord | None: ...
 
+    async def open_calls(self, node: str) -> list[CallRecord]:
+        """Calls of line `node` not ended (after a crash: the ones it cut off)."""
+        ...
+
+    async def queue_events_of(self, call_id: str) -> list[QueueEvent]:
+        """One call's queue events, oldest first."""
+        ...
+
     async def outbox_put(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None: ...
 
     async def outbox_put_many(self, messages: Sequence[Outgoing]) -> None:
