@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import concurrent.futures
+import contextlib
 import itertools
 import logging
 import queue
@@ -125,6 +126,11 @@ class SipEngine:
     async def stop(self) -> None:
         if not self._running:
             return
+        # hang up while commands still work, so each flow sees its caller gone (CallerHangup)
+        # instead of a command failing on a stopped engine
+        with contextlib.suppress(Exception):
+            await self._submit(self._pj_hangup_all)
+            await self.calls.all_ended(2.0)
         self._running = False
         self._commands.put(None)
         if self._thread is not None:
@@ -405,6 +411,10 @@ class SipEngine:
             call.hangup(op)
         except pj.Error as exc:
             log.debug("hangup %s: %s", call_id, exc.info())
+
+    def _pj_hangup_all(self) -> None:
+        if self._ep is not None:
+            self._ep.hangupAllCalls()
 
     def _pj_register(self) -> None:
         if self._account is not None:
