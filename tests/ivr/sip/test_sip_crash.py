@@ -104,9 +104,8 @@ def test_sigkill_mid_call_then_restart_recovers_the_call_its_recording_and_the_l
                 )[0]
                 assert (seat, ended) == ("1001", None) and ticket and recording
                 assert Path(f"/proc/{orphan}").exists()
-                with pytest.raises((wave.Error, EOFError)):
-                    with wave.open(recording, "rb") as w:
-                        assert w.getnframes() > 0  # the header says no frames
+                with pytest.raises(wave.Error):  # its header says 0 bytes: not a WAVE file
+                    wave.open(recording, "rb")
 
                 with serve(cfg, duration=60) as second:
                     log = second.wait_log("recovered from a crash")
