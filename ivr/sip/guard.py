@@ -201,9 +201,8 @@ class Guard:
             self.refused += 1
             if method == "ACK":  # no answer to an ACK; nothing of ours to acknowledge
                 return 1
-            self._throttle.log(
-                logging.WARNING, "foreign", "%s from %s refused with 403: not a trunk address", method, source
-            )
+            why = "%s from %s rejected with 403: not a trunk address"
+            self._throttle.log(logging.WARNING, "foreign", why, method, source)
             self._respond(rdata, 403)
             return 1
         if method in SERVED:

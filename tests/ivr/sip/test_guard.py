@@ -86,6 +86,6 @@ def test_foreign_addresses_get_403_for_every_method_and_nothing_else(tmp_path: P
         ok = sipp("uac_pcap", f"127.0.0.1:{server.port}", tmp_path, timeout=40)
         assert ok.returncode == 0, ok.stderr[-2000:]
         log = server.wait_log("ended after")
-    refused = [line for line in log.splitlines() if "refused with 403" in line]
+    refused = [line for line in log.splitlines() if "rejected with 403" in line]
     assert 1 <= len(refused) <= 8, refused
     assert "Traceback" not in log
