@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from sip_peers import free_port, serve, sipp, write_config
 
+from ivr.sip.guard import AllowList
+
 pytestmark = pytest.mark.sip
 
 
@@ -89,3 +91,11 @@ def test_foreign_addresses_get_403_for_every_method_and_nothing_else(tmp_path: P
     refused = [line for line in log.splitlines() if "rejected with 403" in line]
     assert 1 <= len(refused) <= 8, refused
     assert "Traceback" not in log
+
+
+def test_the_allow_list_takes_addresses_and_networks() -> None:
+    trunk = AllowList(["10.1.2.3", "192.168.0.0/16", "fd00::/8"])
+    assert trunk.allows("10.1.2.3") and trunk.allows("192.168.44.5") and trunk.allows("[fd00::1]")
+    assert not trunk.allows("10.1.2.4") and not trunk.allows("not-an-address") and not trunk.allows("")
+    assert not AllowList(()).allows("127.0.0.1")  # a softphone that only calls out takes no requests
+    assert AllowList(None).allows("203.0.113.7")  # one that answers takes them from anywhere
