@@ -193,13 +193,17 @@ class Hotline:
         self.hotspots = HotSpots(u.hot_spot_window_minutes * 60, u.hot_spot_threshold, self._hot_spot)
         self.popper = ScreenPopper(self.store, self.bus.topics, hotspots=self.hotspots)
         since = time.time() - self.hotspots.window
-        recovered = await recover(self.store, s.mqtt.client_id, self.popper.link_recording)
+        recovered = await recover(
+            self.store, s.mqtt.client_id, self.popper.link_recording, seats=not s.store.url
+        )
         if recovered.calls:
             log.warning(
                 "recovered from a crash: %d calls closed as crashed, %d queue entries, "
                 "%d recordings repaired, %d linked to their tickets",
                 *(recovered.calls, recovered.queue_entries, recovered.recordings, recovered.linked),
             )
+        if recovered.seats:
+            log.info("%d seats' last states closed: every seat starts logged out", recovered.seats)
         joined = await self.popper.rejoin_hot_spots(since)
         log.info("hot spots: %d tickets of the last %.0f min rejoined", joined, u.hot_spot_window_minutes)
         self.acd: AnyAcd

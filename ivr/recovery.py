@@ -8,6 +8,8 @@ COMPLETE in the queue events. The line now writes the calls row when it answers 
 this module finds its own open rows and closes each with the outcome `crashed`: its queue entry
 gets a CRASHED event, its recording a header that matches its length, and the ticket the link
 to that recording. Rows are found by line (`node`), so a node of a centre closes only its own.
+A line with its own queue also closes each seat's last state (the board counts a seat by its
+last event, and the restarted queue has every seat logged out).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ivr.records import QueueEvent, QueueEventKind
+from ivr.records import QueueEvent, QueueEventKind, SeatEvent, SeatState
 from ivr.store import Store
 
 log = logging.getLogger(__name__)
@@ -45,6 +47,7 @@ class Recovered:
     queue_entries: int = 0
     recordings: int = 0  # WAV headers rewritten
     linked: int = 0
+    seats: int = 0  # seats whose last state (ready, talking ...) was closed: they start logged out
 
 
 def repair_wav(path: Path) -> bool:
@@ -86,10 +89,15 @@ def repair_wav(path: Path) -> bool:
         raise ValueError(f"{path}: no data chunk")
 
 
-async def recover(store: Store, node: str, link: LinkRecording, *, now: float | None = None) -> Recovered:
-    """Close what the line `node` left open when it stopped without ending its calls."""
+async def recover(
+    store: Store, node: str, link: LinkRecording, *, seats: bool = True, now: float | None = None
+) -> Recovered:
+    """Close what the line `node` left open when it stopped without ending its calls; with
+    `seats` (a line whose queue is its own, not a centre's shared one), also each seat's last
+    state, since the queue starts every seat logged out."""
     now = time.time() if now is None else now
     calls = entries = repaired = linked = 0
+    alive = 0.0  # the line's last sign of life that the store and the recordings show
     for call in await store.open_calls(node):
         events = await store.queue_events_of(call.call_id)
         last_seen = max([call.started_at, *(e.at for e in events)])
@@ -123,6 +131,7 @@ async def recover(store: Store, node: str, link: LinkRecording, *, now: float | 
                 linked += 1
             except Exception as exc:  # the row is closed all the same; the file stays
                 log.error("call %s: recording not linked to ticket %s: %s", call.call_id, call.ticket_id, exc)
+        alive = max(alive, last_seen)
         await store.save_call(replace(call, ended_at=last_seen, outcome=CRASHED))
         calls += 1
         log.warning(
@@ -132,6 +141,16 @@ async def recover(store: Store, node: str, link: LinkRecording, *, now: float | 
             call.ticket_id or "-",
             "kept" if recording is not None else "-",
         )
-    if calls:
+    closed = 0
+    for seat in await store.last_seat_events() if seats else []:
+        if seat.state is not SeatState.LOGGED_OUT:
+            held = max(0.0, alive - seat.at)  # unknown beyond the last sign of life
+            store.seat_event(
+                SeatEvent(
+                    now, seat.seat_id, SeatState.LOGGED_OUT, seat.state, held, "line restarted", seat.call_id
+                )
+            )
+            closed += 1
+    if calls or closed:
         await store.flush()
-    return Recovered(calls, entries, repaired, linked)
+    return Recovered(calls, entries, repaired, linked, closed)

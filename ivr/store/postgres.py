@@ -253,6 +253,12 @@ class PgStore:
         rows = await self._pool.fetch(sql, since)
         return [SeatEvent(r[0], r[1], SeatState(r[2]), SeatState(r[3]), r[4], r[5], r[6]) for r in rows]
 
+    async def last_seat_events(self) -> list[SeatEvent]:
+        sql = f"SELECT {_SEAT_COLUMNS} FROM seat_events"
+        sql += " WHERE id IN (SELECT MAX(id) FROM seat_events GROUP BY seat_id) ORDER BY id"
+        rows = await self._pool.fetch(sql)
+        return [SeatEvent(r[0], r[1], SeatState(r[2]), SeatState(r[3]), r[4], r[5], r[6]) for r in rows]
+
     # --- calls (CDR) -----------------------------------------------------------------------
     async def save_call(self, call: CallRecord) -> None:
         values = [json.dumps(list(call.path)) if c == "path" else getattr(call, c) for c in _CALL_COLUMNS]

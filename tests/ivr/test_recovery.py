@@ -13,7 +13,7 @@ import pytest
 
 from agents.tickets import ScreenPopper
 from ivr.bus import Topics
-from ivr.records import CallRecord, QueueEvent, QueueEventKind
+from ivr.records import CallRecord, QueueEvent, QueueEventKind, SeatEvent, SeatState
 from ivr.recovery import recover, repair_wav
 from ivr.store import SqliteStore, Store
 
@@ -76,6 +76,9 @@ async def test_open_calls_are_closed_as_crashed_with_queue_entry_recording_and_l
     other = CallRecord("other", "13600136000", 108.0, answered_at=108.0, node="another-line")
     for row in (talking, waiting, menu, other):
         await store.save_call(row)
+    store.seat_event(SeatEvent(102.0, "1001", SeatState.RINGING, SeatState.READY, 1.0, call_id="talking"))
+    store.seat_event(SeatEvent(103.0, "1001", SeatState.TALKING, SeatState.RINGING, 1.0, call_id="talking"))
+    store.seat_event(SeatEvent(90.0, "1003", SeatState.LOGGED_OUT, SeatState.READY, 5.0))
     for at, call, kind, seat in (
         (101.0, "talking", K.ENTERQUEUE, ""),
         (103.0, "talking", K.CONNECT, "1001"),
@@ -88,7 +91,11 @@ async def test_open_calls_are_closed_as_crashed_with_queue_entry_recording_and_l
 
     done = await recover(store, "line", popper.link_recording, now=200.0)
 
-    assert (done.calls, done.queue_entries, done.recordings, done.linked) == (3, 2, 1, 1)
+    assert (done.calls, done.queue_entries, done.recordings, done.linked, done.seats) == (3, 2, 1, 1, 1)
+    closed = {e.seat_id: e for e in await store.last_seat_events()}
+    assert closed["1001"].state is SeatState.LOGGED_OUT and closed["1001"].previous is SeatState.TALKING
+    assert closed["1001"].reason == "line restarted" and closed["1001"].duration >= 0.0
+    assert closed["1003"].at == 90.0  # logged out already: left alone
     row = await store.get_call("talking")
     assert row is not None and (row.outcome, row.seat_id, row.ticket_id) == ("crashed", "1001", ticket.id)
     assert row.ended_at is not None and row.ended_at >= 103.0
@@ -103,7 +110,7 @@ async def test_open_calls_are_closed_as_crashed_with_queue_entry_recording_and_l
     assert [c.call_id for c in await store.open_calls("another-line")] == ["other"]  # not ours
 
     again = await recover(store, "line", popper.link_recording, now=300.0)
-    assert again.calls == 0
+    assert (again.calls, again.seats) == (0, 0)
     await popper.link_recording(ticket.id, str(recording), "1001")  # a second link is one link
     relinked = await store.tickets.get(ticket.id)
     assert relinked is not None and relinked.context["recordings"] == [str(recording)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ivr.records import CallRecord, QueueEvent, QueueEventKind
+from ivr.records import CallRecord, QueueEvent, QueueEventKind, SeatEvent, SeatState
 from ivr.store import Store
 
 
@@ -37,3 +37,13 @@ async def test_queue_events_of_one_call_oldest_first(store: Store) -> None:
     assert [e.kind for e in events] == [K.ENTERQUEUE, K.CONNECT, K.CRASHED]
     assert events[-1].data == {"wait": 2.0, "talk": 1.0}
     assert await store.queue_events_of("nobody") == []
+
+
+async def test_last_seat_events_are_each_seats_latest(store: Store) -> None:
+    S = SeatState
+    store.seat_event(SeatEvent(1.0, "1001", S.READY, S.LOGGED_OUT, 0.0))
+    store.seat_event(SeatEvent(2.0, "1002", S.READY, S.LOGGED_OUT, 0.0))
+    store.seat_event(SeatEvent(3.0, "1001", S.TALKING, S.READY, 2.0, call_id="c1"))
+    await store.flush()
+    latest = {e.seat_id: (e.state, e.call_id) for e in await store.last_seat_events()}
+    assert latest == {"1001": (S.TALKING, "c1"), "1002": (S.READY, "")}
