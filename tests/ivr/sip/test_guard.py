@@ -47,6 +47,23 @@ def request(method: str, port: int, source: str, *, event: str = "", body: bytes
     return b"\n".join(r.split(b"\r\n", 1)[0] for r in replies)
 
 
+def tcp_request(method: str, port: int, source: str) -> bytes:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((source, 0))
+        s.settimeout(3)
+        s.connect(("127.0.0.1", port))
+        lport = s.getsockname()[1]
+        s.sendall(
+            (
+                f"{method} sip:12345@127.0.0.1:{port};transport=tcp SIP/2.0\r\n"
+                f"Via: SIP/2.0/TCP {source}:{lport};branch=z9hG4bKtcp{lport}\r\n"
+                f"From: <sip:scanner@{source}>;tag=t{lport}\r\nTo: <sip:12345@127.0.0.1:{port}>\r\n"
+                f"Call-ID: tcp{lport}\r\nCSeq: 1 {method}\r\nContent-Length: 0\r\n\r\n"
+            ).encode()
+        )
+        return s.recv(65535).split(b"\r\n", 1)[0]
+
+
 def test_foreign_addresses_get_403_for_every_method_and_nothing_else(tmp_path: Path) -> None:
     cfg = write_config(tmp_path / "config.toml", sip_port=free_port())
     with serve(cfg) as server:
@@ -56,6 +73,7 @@ def test_foreign_addresses_get_403_for_every_method_and_nothing_else(tmp_path: P
         # a presence SUBSCRIBE: one 403 back, no 200 and no NOTIFYs (it was 200 + 4 NOTIFYs)
         assert request("SUBSCRIBE", server.port, foreign, event="presence") == b"SIP/2.0 403 Forbidden"
         assert request("ACK", server.port, foreign) == b""
+        assert tcp_request("OPTIONS", server.port, foreign) == b"SIP/2.0 403 Forbidden"  # TCP alike
         # a flood from the foreign address: a few log lines, not one per request
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
             s.bind((foreign, 0))
