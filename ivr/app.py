@@ -10,9 +10,8 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Coroutine
-from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from dataclasses import dataclass, field
+from typing import Literal
 
 from agents.acd import Acd
 from agents.console import Console
@@ -24,6 +23,7 @@ from agents.web.server import ConsoleServer
 from ivr.accounts import SeatAccounts
 from ivr.broker import LocalBroker
 from ivr.bus import Bus
+from ivr.cdr import CallRows
 from ivr.config import Settings
 from ivr.control import CallerHangup
 from ivr.flow import FlowLibrary, FlowServices, Interpreter, Rejected
@@ -32,7 +32,7 @@ from ivr.flow.services import surveys
 from ivr.housekeeping import Housekeeping
 from ivr.instance import InstanceLock
 from ivr.privacy import make_private
-from ivr.records import CallRecord, Offer, QueueRequest, QueueResult
+from ivr.records import Offer, QueueRequest, QueueResult
 from ivr.recovery import recover
 from ivr.sip.call import Call
 from ivr.sip.engine import EngineConfig, SipEngine, registrar_host
@@ -149,7 +149,6 @@ class Hotline:
         # one line per database (ivr.instance); the lock file sits beside [store] path
         db = settings.resolve(settings.store.path)
         self.lock = InstanceLock(db.with_name(db.name + ".lock"))
-        self._rows: dict[str, CallRecord] = {}  # calls' rows while they last, by call id
 
     # -- lifecycle --
     async def start(self) -> None:
@@ -157,6 +156,7 @@ class Hotline:
         self.lock.acquire()
         where = s.store.url or s.resolve(s.store.path)
         self.store = await open_store(where, batch_max=s.store.batch_max)
+        self.rows = CallRows(self.store, s.mqtt.client_id)
         if not s.store.url:  # what an earlier run under a looser umask left readable
             db = s.resolve(s.store.path)
             wal = [db.with_name(db.name + suffix) for suffix in ("-wal", "-shm")]
@@ -187,23 +187,13 @@ class Hotline:
             self.legs.get,
             self._bridge_ended,
             s.resolve(s.store.recordings),
-            on_connected=self._connected,
+            on_connected=lambda offer, recording: self.rows.connected(offer, recording),
         )
         u = s.understanding
         self.hotspots = HotSpots(u.hot_spot_window_minutes * 60, u.hot_spot_threshold, self._hot_spot)
         self.popper = ScreenPopper(self.store, self.bus.topics, hotspots=self.hotspots)
         since = time.time() - self.hotspots.window
-        recovered = await recover(
-            self.store, s.mqtt.client_id, self.popper.link_recording, seats=not s.store.url
-        )
-        if recovered.calls:
-            log.warning(
-                "recovered from a crash: %d calls closed as crashed, %d queue entries, "
-                "%d recordings repaired, %d linked to their tickets",
-                *(recovered.calls, recovered.queue_entries, recovered.recordings, recovered.linked),
-            )
-        if recovered.seats:
-            log.info("%d seats' last states closed: every seat starts logged out", recovered.seats)
+        await recover(self.store, s.mqtt.client_id, self.popper.link_recording, seats=not s.store.url)
         joined = await self.popper.rejoin_hot_spots(since)
         log.info("hot spots: %d tickets of the last %.0f min rejoined", joined, u.hot_spot_window_minutes)
         self.acd: AnyAcd
@@ -400,23 +390,6 @@ class Hotline:
                 log.info("call %s: callback requested from the queue", leg.id)
                 return
 
-    def _connected(self, offer: Offer, recording: str) -> None:
-        """An operator took the call: its row names seat, ticket and recording from now on, so a
-        crash mid-conversation leaves them for recovery and a caller's hang-up keeps them."""
-        row = self._rows.get(offer.call_id)
-        if row is None:
-            return
-        row = replace(
-            row, queue=offer.queue, seat_id=offer.seat_id, ticket_id=offer.ticket_id, recording=recording
-        )
-        self._rows[offer.call_id] = row
-        self._spawn(self.store.save_call(row))
-
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
     def _bridge_ended(self, offer: Offer, by: Literal["caller", "operator"], recording: str) -> None:
         self.acd.call_ended(offer.call_id, by)
         if offer.ticket_id and recording:
@@ -429,16 +402,7 @@ class Hotline:
     # -- one call --
     async def _run(self, leg: Leg) -> None:
         started_wall, started = time.time(), time.monotonic()
-        row = CallRecord(
-            call_id=leg.call_id,
-            caller=leg.caller,
-            started_at=started_wall,
-            dialled=leg.dialled,
-            answered_at=started_wall,
-            node=self.settings.mqtt.client_id,
-        )
-        self._rows[leg.id] = row
-        opened = asyncio.ensure_future(self.store.save_call(row))  # open until it ends
+        self.rows.open(leg.call_id, leg.caller, leg.dialled, started_wall)  # open until it ends
         path: list[str] = []
         outcome = "error"
         queue_result: QueueResult | None = None
@@ -484,19 +448,14 @@ class Hotline:
                 outcome,
                 " > ".join(path),
             )
-            row = self._rows.pop(leg.id, row)  # with seat and ticket if an operator took the call
             served = queue_result or QueueResult("error")
             with contextlib.suppress(Exception):
-                await asyncio.wait([opened])
-                await self.store.save_call(
-                    replace(
-                        row,
-                        ended_at=time.time(),
-                        flow=leg.flow,
-                        path=tuple(path),
-                        outcome=outcome,
-                        queue=queue_name or row.queue,
-                        seat_id=served.seat_id or row.seat_id,
-                        ticket_id=served.ticket_id or row.ticket_id,
-                    )
+                await self.rows.close(
+                    leg.call_id,
+                    flow=leg.flow,
+                    path=tuple(path),
+                    outcome=outcome,
+                    queue=queue_name,
+                    seat_id=served.seat_id or "",
+                    ticket_id=served.ticket_id or "",
                 )

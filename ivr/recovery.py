@@ -153,4 +153,12 @@ async def recover(
             closed += 1
     if calls or closed:
         await store.flush()
+    if calls:
+        log.warning(
+            "recovered from a crash: %d calls closed as crashed, %d queue entries, "
+            "%d recordings repaired, %d linked to their tickets",
+            *(calls, entries, repaired, linked),
+        )
+    if closed:
+        log.info("%d seats' last states closed: every seat starts logged out", closed)
     return Recovered(calls, entries, repaired, linked, closed)
