@@ -24,14 +24,17 @@ from agents.web.server import ConsoleServer
 from ivr.accounts import SeatAccounts
 from ivr.broker import LocalBroker
 from ivr.bus import Bus
+from ivr.cdr import CallRows
 from ivr.config import Settings
 from ivr.control import CallerHangup
 from ivr.flow import FlowLibrary, FlowServices, Interpreter, Rejected
 from ivr.flow.calendar import TimeRange
 from ivr.flow.services import surveys
 from ivr.housekeeping import Housekeeping
+from ivr.instance import InstanceLock
 from ivr.privacy import make_private
-from ivr.records import CallRecord, Offer, QueueRequest, QueueResult
+from ivr.records import Offer, QueueRequest, QueueResult
+from ivr.recovery import recover
 from ivr.roster import load as load_roster
 from ivr.sip.call import Call
 from ivr.sip.engine import EngineConfig, SipEngine, registrar_host
@@ -147,12 +150,17 @@ class Hotline:
         self._reg_backoff = 0.0
         self._reg_retry: asyncio.Future[None] | None = None
         self.broker: LocalBroker | None = None
+        # one line per database (ivr.instance); the lock file sits beside [store] path
+        db = settings.resolve(settings.store.path)
+        self.lock = InstanceLock(db.with_name(db.name + ".lock"))
 
     # -- lifecycle --
     async def start(self) -> None:
         s = self.settings
+        self.lock.acquire()
         where = s.store.url or s.resolve(s.store.path)
         self.store = await open_store(where, batch_max=s.store.batch_max)
+        self.rows = CallRows(self.store, s.mqtt.client_id)
         if not s.store.url:  # what an earlier run under a looser umask left readable
             db = s.resolve(s.store.path)
             wal = [db.with_name(db.name + suffix) for suffix in ("-wal", "-shm")]
@@ -161,7 +169,15 @@ class Hotline:
         await check_taxonomy_units(s, self.store)
         host, port, account = s.mqtt.host or None, None, None
         if not s.mqtt.host:
-            self.broker = LocalBroker(lines=(s.mqtt.client_id,), topic_prefix=s.mqtt.topic_prefix)
+            # beside the database, not in a temp folder: a restart after a crash stops the broker
+            # the killed run left (pid file) and keeps its port and its queued screen pops
+            data = self.lock.path.with_name(f"{s.resolve(s.store.path).stem}-mosquitto")
+            self.broker = LocalBroker(
+                LocalBroker.previous_port(data),
+                data_dir=data,
+                lines=(s.mqtt.client_id,),
+                topic_prefix=s.mqtt.topic_prefix,
+            )
             await self.broker.start()
             host, port = "127.0.0.1", self.broker.port
             account = (s.mqtt.client_id, self.broker.password(s.mqtt.client_id))
@@ -172,12 +188,17 @@ class Hotline:
             self.accounts.attach()
         self.events = EventLog(self.store)
         self.seatline = SipSeatLine(
-            self.engine, self.legs.get, self._bridge_ended, s.resolve(s.store.recordings)
+            self.engine,
+            self.legs.get,
+            self._bridge_ended,
+            s.resolve(s.store.recordings),
+            on_connected=lambda offer, recording: self.rows.connected(offer, recording),
         )
         u = s.understanding
         self.hotspots = HotSpots(u.hot_spot_window_minutes * 60, u.hot_spot_threshold, self._hot_spot)
         self.popper = ScreenPopper(self.store, self.bus.topics, hotspots=self.hotspots)
         since = time.time() - self.hotspots.window
+        await recover(self.store, s.mqtt.client_id, self.popper.link_recording, seats=not s.store.url)
         joined = await self.popper.rejoin_hot_spots(since)
         log.info("hot spots: %d tickets of the last %.0f min rejoined", joined, u.hot_spot_window_minutes)
         # config.toml's seats merged with the store's (ivr.roster.seats says how)
@@ -306,6 +327,7 @@ class Hotline:
             await self.store.close()  # its thread would keep the process alive
         if self.broker is not None:
             await self.broker.close()
+        self.lock.release()
 
     # -- events --
     async def _flows_rejected(self, rejected: Rejected) -> None:
@@ -392,6 +414,7 @@ class Hotline:
     # -- one call --
     async def _run(self, leg: Leg) -> None:
         started_wall, started = time.time(), time.monotonic()
+        self.rows.open(leg.call_id, leg.caller, leg.dialled, started_wall)  # open until it ends
         path: list[str] = []
         outcome = "error"
         queue_result: QueueResult | None = None
@@ -437,20 +460,14 @@ class Hotline:
                 outcome,
                 " > ".join(path),
             )
+            served = queue_result or QueueResult("error")
             with contextlib.suppress(Exception):
-                await self.store.save_call(
-                    CallRecord(
-                        call_id=leg.call_id,
-                        caller=leg.caller,
-                        started_at=started_wall,
-                        dialled=leg.dialled,
-                        answered_at=started_wall,
-                        ended_at=time.time(),
-                        flow=leg.flow,
-                        path=tuple(path),
-                        outcome=outcome,
-                        queue=queue_name,
-                        seat_id=(queue_result.seat_id or "") if queue_result else "",
-                        ticket_id=(queue_result.ticket_id or "") if queue_result else "",
-                    )
+                await self.rows.close(
+                    leg.call_id,
+                    flow=leg.flow,
+                    path=tuple(path),
+                    outcome=outcome,
+                    queue=queue_name,
+                    seat_id=served.seat_id or "",
+                    ticket_id=served.ticket_id or "",
                 )

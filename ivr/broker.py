@@ -10,7 +10,10 @@ the persistence file holds queued screen pops.
 
 It keeps its persistence file and the dynsec file in its own folder, so a restart on the same
 port restores the sessions, the QoS 1 messages queued for consoles that were offline, and the
-consoles' accounts.
+consoles' accounts. The folder also holds `mosquitto.pid`: when the process that started the
+broker was killed (SIGKILL leaves mosquitto running, with the retained screen pops), the next
+start on the same folder stops that orphan and takes its port back (`previous_port`), so the
+consoles find the broker where it was.
 """
 
 from __future__ import annotations
@@ -20,10 +23,14 @@ import base64
 import getpass
 import hashlib
 import json
+import logging
 import os
 import secrets
 import shutil
+import signal
+import socket
 import tempfile
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
@@ -31,6 +38,8 @@ from typing import Any
 
 from ivr.bus import LINE_ROLE, Topics
 from ivr.ports import free_port
+
+log = logging.getLogger(__name__)
 
 PLUGIN = "mosquitto_dynamic_security.so"
 PLUGIN_DIRS = ("/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib", "/usr/local/lib")
@@ -94,6 +103,63 @@ class LocalBroker:
         return self._proc is not None and self._proc.returncode is None
 
     @property
+    def pid_file(self) -> Path:
+        return self.data_dir / "mosquitto.pid"
+
+    @property
+    def conf_file(self) -> Path:
+        return self.data_dir / "mosquitto.conf"
+
+    @staticmethod
+    def previous_port(data_dir: Path) -> int:
+        """The port the broker last kept in data_dir listened on (0: none yet)."""
+        try:
+            text = (data_dir / "mosquitto.conf").read_text(encoding="utf-8")
+        except OSError:
+            return 0
+        for line in text.splitlines():
+            if line.startswith("listener "):
+                return int(line.split()[1])
+        return 0
+
+    def _stop_orphan(self, timeout: float = 5.0) -> None:
+        """Stop the broker an earlier, killed run left on this folder (the pid file names it and
+        its command line names our config, so an unrelated process with a reused pid is left)."""
+        try:
+            pid = int(self.pid_file.read_text(encoding="utf-8").strip())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (OSError, ValueError):
+            self.pid_file.unlink(missing_ok=True)
+            return
+        if not _alive(pid) or str(self.conf_file).encode() not in cmdline:
+            self.pid_file.unlink(missing_ok=True)
+            return
+        os.kill(pid, signal.SIGTERM)  # it saves its persistence file on the way out
+        deadline = time.monotonic() + timeout
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)
+        self.pid_file.unlink(missing_ok=True)
+        log.warning(
+            "stopped the local mosquitto (pid %d) an earlier run left running on port %d", pid, self.port
+        )
+
+    def _take_port(self) -> None:
+        """Keep the port consoles know, unless something else has it now."""
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as mosquitto binds
+            try:
+                probe.bind((self.host, self.port))
+                return
+            except OSError:
+                pass
+        taken, self.port = self.port, free_port(self.host)
+        log.warning(
+            "broker port %d is taken; the broker moves to %d (consoles get it at sign-in)", taken, self.port
+        )
+
+    @property
     def dynsec_file(self) -> Path:
         return self.data_dir / "dynsec.json"
 
@@ -148,7 +214,7 @@ class LocalBroker:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.data_dir.chmod(0o700)
         self._write_dynsec()
-        conf = self.data_dir / "mosquitto.conf"
+        conf = self.conf_file
         tls = f"certfile {self.tls[0]}\nkeyfile {self.tls[1]}\n" if self.tls else ""
         self._write_private(
             conf,
@@ -172,6 +238,9 @@ class LocalBroker:
         """Start and return once the port accepts connections."""
         if self.running:
             return
+        if not self._own_dir:
+            await asyncio.to_thread(self._stop_orphan)
+            self._take_port()
         conf = self._write_config()
         self._proc = await asyncio.create_subprocess_exec(
             self._exe,
@@ -181,6 +250,7 @@ class LocalBroker:
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
         )
+        self._write_private(self.pid_file, f"{self._proc.pid}\n")
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while loop.time() < deadline:
@@ -202,6 +272,8 @@ class LocalBroker:
     async def stop(self, timeout: float = 5.0) -> None:
         """SIGTERM (mosquitto saves its persistence and dynsec files), SIGKILL if it lingers."""
         proc, self._proc = self._proc, None
+        if proc is not None:
+            self.pid_file.unlink(missing_ok=True)
         if proc is None or proc.returncode is not None:
             if proc is not None:
                 await proc.wait()
@@ -226,3 +298,12 @@ class LocalBroker:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.close()
+
+
+def _alive(pid: int) -> bool:
+    """Running, not a zombie waiting for a parent that will not reap it."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii")
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")

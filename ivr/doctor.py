@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import os
+import resource
 import secrets
 import shutil
 import socket
@@ -40,14 +41,17 @@ class Check:
 
 def _pjsua2() -> Check:
     try:
+        from ivr.sip import capture
+        from ivr.sip.endpoint import HEADROOM
         from ivr.sip.engine import EngineConfig, SipEngine
 
         async def probe() -> int:
             # pjsua reports its limit only once initialised: start a throwaway endpoint
             engine = SipEngine(EngineConfig(port=0, transports=("udp",), rtp_port=39500, max_calls=1000))
             await engine.start()
+            compiled = capture.max_calls() - HEADROOM  # not the open-file limit's: see _open_files
             await engine.stop()
-            return engine.max_calls
+            return min(1000, compiled)
 
         limit = asyncio.run(probe())
     except Exception as exc:
@@ -59,6 +63,25 @@ def _pjsua2() -> Check:
             "pjsua2", False, f"compiled call limit {limit}", "rebuild with setup/pjsua2.sh (PJSUA_MAX_CALLS)"
         )
     return Check("pjsua2", True, f"pjsua2 loaded, compiled call limit {limit}")
+
+
+def _open_files(settings: Settings) -> Check:
+    """`ivr serve` raises the soft limit itself; only a hard limit below the need lowers calls."""
+    from ivr.sip.descriptors import PER_CALL, RESERVED, needed
+
+    want = needed(settings.sip.max_calls)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard >= want:
+        return Check(
+            "open files", True, f"limit {soft} (hard {hard}); {settings.sip.max_calls} calls need {want}"
+        )
+    calls = max(1, (hard - RESERVED) // PER_CALL)
+    return Check(
+        "open files",
+        False,
+        f"hard limit {hard} allows {calls} calls, not [sip] max_calls {settings.sip.max_calls}",
+        f"raise it to {want} (`ulimit -Hn {want}` as root, or LimitNOFILE={want} in the service unit)",
+    )
 
 
 def _model(settings: Settings) -> Check:
@@ -341,6 +364,7 @@ def run_doctor(
 ) -> int:
     checks = [
         _pjsua2(),
+        _open_files(settings),
         _espeak(settings),
         _model(settings),
         _flows(settings),

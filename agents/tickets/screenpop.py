@@ -154,5 +154,7 @@ class ScreenPopper:
         if ticket is None or not recording:
             return
         recordings: Sequence[str] = list(ticket.context.get("recordings", []))
+        if recording in recordings:  # linked before the line stopped (crash recovery links again)
+            return
         context = {**ticket.context, "recordings": [*recordings, recording]}
         await self._store.tickets.update(ticket_id, {"context": context}, actor=f"seat:{seat_id}")

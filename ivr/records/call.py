@@ -143,7 +143,9 @@ class Offer:
 
 @dataclass(frozen=True)
 class CallRecord:
-    """One CDR row; saved (upserted) as the call progresses."""
+    """One CDR row; saved (upserted) as the call progresses: when answered (no `ended_at` yet:
+    open), when an operator takes it (seat, ticket, recording), and when it ends. A row still open
+    when its line starts again is a call that line's crash cut off (ivr.recovery)."""
 
     call_id: str
     caller: str
@@ -157,3 +159,5 @@ class CallRecord:
     queue: str = ""
     seat_id: str = ""
     ticket_id: str = ""
+    node: str = ""  # the line that holds the call (its MQTT client id): who closes it after a crash
+    recording: str = ""  # the QA recording of the conversation with the operator

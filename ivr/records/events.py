@@ -28,6 +28,7 @@ class QueueEventKind(StrEnum):
     COMPLETECALLER = "COMPLETECALLER"  # the caller hung up first; data: wait, talk
     # a team leader on a connected call; data: mode (listen|whisper|barge|takeover|leave), leader, by
     SUPERVISE = "SUPERVISE"
+    CRASHED = "CRASHED"  # the line stopped without ending it; written at its restart; data: wait, talk
 
 
 # Events after which the caller is no longer in the queue (exactly one per ENTERQUEUE).
@@ -38,6 +39,7 @@ TERMINAL = frozenset(
         QueueEventKind.EXITEMPTY,
         QueueEventKind.COMPLETEAGENT,
         QueueEventKind.COMPLETECALLER,
+        QueueEventKind.CRASHED,
     }
 )
 

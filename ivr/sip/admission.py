@@ -1,5 +1,6 @@
-"""Which INVITEs the node takes: trunk addresses only, one call per Call-ID, and 503 with
-Retry-After at the call limit or while the pj thread runs behind.
+"""Which INVITEs the node takes: trunk addresses only (ivr.sip.guard refuses the others first),
+one call per Call-ID, and 503 with Retry-After at the call limit or while the pj thread runs
+behind.
 
 A carrier's trunk (or the Kamailio front of a cluster) fails over to another node on 503, but
 waits, retransmits and finally gives up on an INVITE answered seconds late: measured here before
@@ -19,6 +20,8 @@ from collections.abc import Collection
 
 import pjsua2 as pj
 
+from ivr.logflood import Throttle
+from ivr.sip.guard import AllowList
 from ivr.sip.pjcall import PjCall
 
 log = logging.getLogger("ivr.sip.engine")
@@ -28,13 +31,12 @@ OVERLOAD_HOLD = 1.0  # seconds new INVITEs keep getting 503 after the pj thread 
 
 class Admission:
     def __init__(self, allow: Collection[str] | None, overload_ms: int, retry_after: int) -> None:
-        self.allow = allow  # None: INVITEs from anywhere (softphones)
+        self.allow = AllowList(allow)  # None: INVITEs from anywhere (softphones)
         self.overload_ms = overload_ms  # 0: never refuse for lateness
         self.retry_after = retry_after
         self.rejected = 0  # INVITEs answered 503 since start (read by the loop for figures)
         self._overloaded_until = 0.0
-        self._unlogged = 0  # 503s since the last log line about them
-        self._logged_at = 0.0
+        self._throttle = Throttle(log)  # a burst must not become a burst of log lines
 
     def behind(self, seconds: float) -> None:
         """The pj thread has been missing its bridge ticks for this long."""
@@ -44,11 +46,15 @@ class Admission:
     def verdict(self, source: str, dialled: str, duplicate: bool, calls: int, limit: int) -> int:
         """0 to take the call, else the status to refuse it with (logged here)."""
         host = source.rsplit(":", 1)[0].strip("[]")
-        if self.allow is not None and host not in self.allow:
-            log.warning("INVITE from %s rejected with 403: not a trunk address (to %s)", source, dialled)
+        if not self.allow.allows(host):
+            self._throttle.log(
+                logging.WARNING, "403", "INVITE from %s rejected with 403: not a trunk address", source
+            )
             return 403
         if duplicate:  # our own dial came back to us: one id must name one call
-            log.warning("INVITE from %s rejected with 482: its Call-ID is already ours", source)
+            self._throttle.log(
+                logging.WARNING, "482", "INVITE from %s rejected with 482: its Call-ID is ours", source
+            )
             return 482
         if calls >= limit:  # 503, not pjsua's own 486: a proxy in front fails over on it
             return self._busy(source, f"at the call limit ({limit})")
@@ -71,13 +77,7 @@ class Admission:
             call.hangup(op)
 
     def _busy(self, source: str, why: str) -> int:
-        """503, logged once a second at most: a burst must not become a burst of log lines."""
+        """503, logged once a second at most with the count of the others."""
         self.rejected += 1
-        self._unlogged += 1
-        now = time.monotonic()
-        if now - self._logged_at >= 1.0:
-            log.warning(
-                "INVITE from %s rejected with 503: %s (%d in the last second)", source, why, self._unlogged
-            )
-            self._unlogged, self._logged_at = 0, now
+        self._throttle.log(logging.WARNING, why, "INVITE from %s rejected with 503: %s", source, why)
         return 503

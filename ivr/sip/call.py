@@ -9,6 +9,7 @@ handle of each id, keeping events that arrive before a dial has returned its id.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
@@ -77,6 +78,13 @@ class Calls:
 
     def __len__(self) -> int:
         return len(self._handles)
+
+    async def all_ended(self, timeout: float) -> None:
+        """Wait, at most `timeout` seconds, until every call known here has ended."""
+        waits = [call.ended.wait() for call in self._handles.values()]
+        if waits:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.gather(*waits), timeout)
 
     def dispatch(self, event: Event) -> None:
         try:

@@ -12,8 +12,9 @@ from typing import Any, NamedTuple
 
 import pjsua2 as pj
 
-from ivr.sip import capture
+from ivr.sip import capture, descriptors
 from ivr.sip.clock import BridgeClock
+from ivr.sip.guard import AllowList, Guard
 
 log = logging.getLogger("ivr.sip.engine")
 pjlog = logging.getLogger("pjsip")
@@ -72,18 +73,21 @@ class Opened(NamedTuple):
     sip_port: int
     max_calls: int  # what pjsua will really allow, which can be less than asked
     clock: BridgeClock  # the pj thread ticks the conference bridge (see ivr.sip.clock)
+    guard: Guard  # pjsip holds a pointer to its module: keep it as long as the Endpoint
 
 
 def open_endpoint(c: EngineConfig) -> Opened:
     """pj thread: create, configure and start the Endpoint with its transports."""
     capture.quiet_pjlib()
+    wanted = descriptors.fit_call_limit(c.max_calls)  # open files first: sockets come next
     ep = pj.Endpoint()
     ep.libCreate()
     cfg = pj.EpConfig()
     cfg.uaConfig.threadCnt = 0
     cfg.uaConfig.mainThreadOnly = True
-    cfg.uaConfig.maxCalls = c.max_calls + HEADROOM
+    cfg.uaConfig.maxCalls = wanted + HEADROOM
     cfg.uaConfig.userAgent = c.user_agent
+    cfg.uaConfig.mwiUnsolicitedEnabled = False  # no voicemail here: a stray NOTIFY gets no 200
     writer = _LogWriter()
     cfg.logConfig.writer = writer
     cfg.logConfig.level = c.log_level
@@ -96,6 +100,8 @@ def open_endpoint(c: EngineConfig) -> Opened:
     cfg.medConfig.audioFramePtime = PTIME_MS
     cfg.medConfig.maxMediaPorts = max(254, c.max_calls * 4)
     ep.libInit(cfg)
+    guard = Guard(AllowList(c.allow))
+    guard.register()
     tcfg = pj.TransportConfig()
     tcfg.port = c.port
     tcfg.boundAddress = c.bind
@@ -122,10 +128,10 @@ def open_endpoint(c: EngineConfig) -> Opened:
             ep.codecSetPriority(name, prio)
         except pj.Error:
             log.warning("codec %s not available", name)
-    max_calls = min(c.max_calls, capture.max_calls() - HEADROOM)
-    if max_calls < c.max_calls:
-        log.warning("pjsua2 limits this process to %d concurrent calls (asked %d)", max_calls, c.max_calls)
-    return Opened(ep, writer, sip_port, max_calls, clock)
+    max_calls = min(wanted, capture.max_calls() - HEADROOM)
+    if max_calls < wanted:
+        log.warning("pjsua2 limits this process to %d concurrent calls (asked %d)", max_calls, wanted)
+    return Opened(ep, writer, sip_port, max_calls, clock, guard)
 
 
 def return_memory() -> None:

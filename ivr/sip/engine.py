@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import concurrent.futures
+import contextlib
 import itertools
 import logging
 import queue
@@ -37,6 +38,7 @@ from ivr.sip.endpoint import EngineConfig as EngineConfig
 from ivr.sip.endpoint import account_config, open_endpoint, return_memory
 from ivr.sip.endpoint import registrar_host as registrar_host
 from ivr.sip.events import CallGone, Event, IncomingCall, Registration
+from ivr.sip.guard import Guard
 from ivr.sip.pjcall import MediaWatch, PjCall, uri_user
 
 log = logging.getLogger(__name__)
@@ -99,6 +101,7 @@ class SipEngine:
         self._account: _Account | None = None
         self._writer: Any = None  # the log writer lives as long as the Endpoint
         self._clock: BridgeClock | None = None
+        self._guard: Guard | None = None  # pjsip points at its module until libDestroy
         self.admission = Admission(config.allow, config.overload_ms, config.retry_after)  # pj thread
         # seconds from our 200 OK to the tick that sends a call's first prompt (pj thread appends)
         self.first_prompt: collections.deque[float] = collections.deque(maxlen=20000)
@@ -123,6 +126,11 @@ class SipEngine:
     async def stop(self) -> None:
         if not self._running:
             return
+        # hang up while commands still work, so each flow sees its caller gone (CallerHangup)
+        # instead of a command failing on a stopped engine
+        with contextlib.suppress(Exception):
+            await self._submit(self._pj_hangup_all)
+            await self.calls.all_ended(2.0)
         self._running = False
         self._commands.put(None)
         if self._thread is not None:
@@ -196,6 +204,7 @@ class SipEngine:
 
         return {
             "rejected_503": self.admission.rejected,
+            "refused_requests": self._guard.refused if self._guard is not None else 0,
             "first_prompt_p50_ms": ms(0.5),
             "first_prompt_p99_ms": ms(0.99),
         }
@@ -317,7 +326,7 @@ class SipEngine:
 
     def _create(self) -> None:
         c = self.config
-        self._ep, self._writer, self.sip_port, self.max_calls, self._clock = open_endpoint(c)
+        self._ep, self._writer, self.sip_port, self.max_calls, self._clock, self._guard = open_endpoint(c)
         self._account = _Account(self)
         self._account.create(account_config(c, self.sip_port))
         log.info(
@@ -349,6 +358,7 @@ class SipEngine:
         except Exception:
             log.exception("libDestroy failed")
         self._ep = None
+        self._guard = None
 
     def _incoming(self, acc: _Account, prm: Any) -> None:
         call = PjCall(acc, self._post, self._forget, prm.callId)
@@ -413,6 +423,10 @@ class SipEngine:
             call.hangup(op)
         except pj.Error as exc:
             log.debug("hangup %s: %s", call_id, exc.info())
+
+    def _pj_hangup_all(self) -> None:
+        if self._ep is not None:
+            self._ep.hangupAllCalls()
 
     def _pj_register(self) -> None:
         if self._account is not None:

@@ -148,7 +148,10 @@ class Leg:
 
     async def ready(self, timeout: float = 5.0) -> None:
         if await self._race(self.media_ready.wait(), timeout=timeout) is None:
-            raise TimeoutError(f"call {self.id}: no audio {timeout} s after the answer")
+            # no audio after our answer: the caller never ACKed it (ivr.sip.pjcall logs that
+            # once); a call that ends this way is a protocol event, not a failure of the flow
+            await self.hangup()
+            raise CallerHangup()
 
     # -- prompts --
     async def _resolve(self, prompt: Prompt) -> Path | None:

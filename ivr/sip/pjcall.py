@@ -17,6 +17,7 @@ from typing import Any
 
 import pjsua2 as pj
 
+from ivr.logflood import Throttle
 from ivr.sip.capture import Capture
 from ivr.sip.events import CallGone, CallState, Digit, Event, MediaReady
 
@@ -33,6 +34,7 @@ _STATES = {
 }
 WATCH_SLICE = 20  # calls whose RTP counter MediaWatch reads per pj loop
 _USER = re.compile(r"sips?:([^@;>]+)@")
+_throttle = Throttle(log)  # pj thread only, like every PjCall
 
 
 def uri_user(uri: str) -> str:
@@ -64,6 +66,7 @@ class PjCall(pj.Call):  # type: ignore[misc]
         self.receiving = True  # the peer sends us audio (not holding the call)
         self.answered_at = 0.0  # monotonic time we sent 200 OK to an incoming call
         self.prompted = False  # its first prompt has started
+        self.confirmed = False  # the dialog was confirmed (the caller ACKed our 200 OK)
         self.silent = False  # a call we reject before anyone owns its id posts nothing
 
     def info(self) -> Any:
@@ -83,7 +86,16 @@ class PjCall(pj.Call):  # type: ignore[misc]
             ci = self.info()
             state = _STATES.get(ci.state, str(ci.state))
             self._post(CallState(self.key, state, int(ci.lastStatusCode), str(ci.lastReason)))
+            if ci.state == pj.PJSIP_INV_STATE_CONFIRMED:
+                self.confirmed = True
             if ci.state == pj.PJSIP_INV_STATE_DISCONNECTED:
+                if self.answered_at and not self.confirmed:  # an ordinary event, not an error
+                    _throttle.log(
+                        logging.INFO,
+                        "no-ack",
+                        "call %s: the caller never ACKed our 200 OK; call ended",
+                        self.key,
+                    )
                 self.ended = True
                 self.release_media()
                 self._forget(self)

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Ended = Callable[[Offer, Literal["caller", "operator"], str], None]  # offer, who ended, recording
+Connected = Callable[[Offer, str], None]  # offer, recording
 
 
 @dataclass
@@ -49,10 +50,12 @@ class SipSeatLine:
         legs: Callable[[str], Leg | None],
         on_ended: Ended,
         recordings: Path,
+        on_connected: Connected | None = None,
     ):
         self.engine = engine
         self._legs = legs
         self._on_ended = on_ended
+        self._on_connected = on_connected  # the call's row names seat, ticket and recording now
         self.recordings = recordings
         self._tasks: set[asyncio.Task[None]] = set()
         self.conversations: dict[str, Conversation] = {}  # by the caller's call id (offer.call_id)
@@ -121,6 +124,8 @@ class SipSeatLine:
             if not out.answered.is_set() and not out.ended.is_set():
                 await self._drop(out)
         log.info("call %s connected to seat %s (ticket %s)", offer.call_id, offer.seat_id, offer.ticket_id)
+        if self._on_connected is not None:
+            self._on_connected(offer, path)
         self._spawn(self._watch(leg, out, offer, path, token))
         return "answered"
 

@@ -52,6 +52,12 @@ _CALL = "INSERT INTO calls ({}) VALUES ({}) ON CONFLICT (call_id) DO UPDATE SET 
 _ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
+def _call_record(row: Any) -> CallRecord:
+    values = dict(zip(_CALL_COLUMNS, row, strict=True))
+    values["path"] = tuple(json.loads(values["path"]))
+    return CallRecord(**values)
+
+
 async def probe(url: str, timeout: float = 5.0) -> str:
     """The server's version, without touching the schema (for `ivr doctor`); StoreError if the
     database cannot be reached."""
@@ -255,19 +261,32 @@ class PgStore:
         rows = await self._pool.fetch(sql, since)
         return [SeatEvent(r[0], r[1], SeatState(r[2]), SeatState(r[3]), r[4], r[5], r[6]) for r in rows]
 
+    async def last_seat_events(self) -> list[SeatEvent]:
+        sql = f"SELECT {_SEAT_COLUMNS} FROM seat_events"
+        sql += " WHERE id IN (SELECT MAX(id) FROM seat_events GROUP BY seat_id) ORDER BY id"
+        rows = await self._pool.fetch(sql)
+        return [SeatEvent(r[0], r[1], SeatState(r[2]), SeatState(r[3]), r[4], r[5], r[6]) for r in rows]
+
     # --- calls (CDR) -----------------------------------------------------------------------
     async def save_call(self, call: CallRecord) -> None:
         values = [json.dumps(list(call.path)) if c == "path" else getattr(call, c) for c in _CALL_COLUMNS]
         await self._writer.write([(_CALL, values)])
 
+    async def open_calls(self, node: str) -> list[CallRecord]:
+        sql = f"SELECT {', '.join(_CALL_COLUMNS)} FROM calls WHERE ended_at IS NULL AND node = $1"
+        return [_call_record(r) for r in await self._pool.fetch(sql, node)]
+
+    async def queue_events_of(self, call_id: str) -> list[QueueEvent]:
+        sql = (
+            "SELECT at, call_id, queue, kind, seat_id, data FROM queue_events WHERE call_id = $1 ORDER BY id"
+        )
+        rows = await self._pool.fetch(sql, call_id)
+        return [QueueEvent(r[0], r[1], r[2], QueueEventKind(r[3]), r[4], json.loads(r[5])) for r in rows]
+
     async def get_call(self, call_id: str) -> CallRecord | None:
         sql = f"SELECT {', '.join(_CALL_COLUMNS)} FROM calls WHERE call_id = $1"
         row = await self._pool.fetchrow(sql, call_id)
-        if row is None:
-            return None
-        values = dict(zip(_CALL_COLUMNS, row, strict=True))
-        values["path"] = tuple(json.loads(values["path"]))
-        return CallRecord(**values)
+        return None if row is None else _call_record(row)
 
     # --- outbox ------------------------------------------------------------------------------
     async def outbox_put(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None:

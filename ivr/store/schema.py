@@ -251,6 +251,13 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX seats_team ON seats (team);
     """,
+    # 13: crash recovery: the line (node) that holds a call, the call's QA recording, open calls
+    """
+    ALTER TABLE calls ADD COLUMN node TEXT NOT NULL DEFAULT '';
+    ALTER TABLE calls ADD COLUMN recording TEXT NOT NULL DEFAULT '';
+    CREATE INDEX calls_open ON calls (node) WHERE ended_at IS NULL;
+    CREATE INDEX queue_events_call ON queue_events (call_id);
+    """,
 )
 
 

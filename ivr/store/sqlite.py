@@ -36,6 +36,12 @@ _CALL = "INSERT OR REPLACE INTO calls ({}) VALUES ({})".format(
 )
 
 
+def _call_record(row: Any) -> CallRecord:
+    values = dict(zip(_CALL_COLUMNS, row, strict=True))
+    values["path"] = tuple(json.loads(values["path"]))
+    return CallRecord(**values)
+
+
 def outbox_rows(messages: Sequence[Outgoing], at: float) -> list[Statement]:
     return [(_OUTBOX, (m.topic, m.payload, m.qos, int(m.retain), at)) for m in messages]
 
@@ -155,20 +161,35 @@ class SqliteStore:
             rows = await cur.fetchall()
         return [SeatEvent(r[0], r[1], SeatState(r[2]), SeatState(r[3]), r[4], r[5], r[6]) for r in rows]
 
+    async def last_seat_events(self) -> list[SeatEvent]:
+        sql = f"SELECT {_SEAT_COLUMNS} FROM seat_events"
+        sql += " WHERE id IN (SELECT MAX(id) FROM seat_events GROUP BY seat_id) ORDER BY id"
+        async with self._conn.execute(sql) as cur:
+            rows = await cur.fetchall()
+        return [SeatEvent(r[0], r[1], SeatState(r[2]), SeatState(r[3]), r[4], r[5], r[6]) for r in rows]
+
     # --- calls (CDR) -----------------------------------------------------------------------
     async def save_call(self, call: CallRecord) -> None:
         values = [json.dumps(list(call.path)) if c == "path" else getattr(call, c) for c in _CALL_COLUMNS]
         await self._writer.write([(_CALL, values)])
 
+    async def open_calls(self, node: str) -> list[CallRecord]:
+        sql = f"SELECT {', '.join(_CALL_COLUMNS)} FROM calls WHERE ended_at IS NULL AND node = ?"
+        async with self._conn.execute(sql, (node,)) as cur:
+            rows = await cur.fetchall()
+        return [_call_record(r) for r in rows]
+
+    async def queue_events_of(self, call_id: str) -> list[QueueEvent]:
+        sql = "SELECT at, call_id, queue, kind, seat_id, data FROM queue_events WHERE call_id = ? ORDER BY id"
+        async with self._conn.execute(sql, (call_id,)) as cur:
+            rows = await cur.fetchall()
+        return [QueueEvent(r[0], r[1], r[2], QueueEventKind(r[3]), r[4], json.loads(r[5])) for r in rows]
+
     async def get_call(self, call_id: str) -> CallRecord | None:
         sql = f"SELECT {', '.join(_CALL_COLUMNS)} FROM calls WHERE call_id = ?"
         async with self._conn.execute(sql, (call_id,)) as cur:
             row = await cur.fetchone()
-        if row is None:
-            return None
-        values = dict(zip(_CALL_COLUMNS, row, strict=True))
-        values["path"] = tuple(json.loads(values["path"]))
-        return CallRecord(**values)
+        return None if row is None else _call_record(row)
 
     # --- outbox ------------------------------------------------------------------------------
     async def outbox_put(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None:

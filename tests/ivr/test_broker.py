@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import stat
 import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -128,3 +130,43 @@ async def test_a_restart_keeps_the_line_password_and_the_consoles_accounts(
     args = ("-u", account.username, "-P", account.password, "-i", account.client_id)
     sub = mosquitto("mosquitto_sub", broker.port, *args, "-t", "hotline/v1/seat/1001/pop", "-W", "1")
     assert "not authorised" not in sub.stderr and "denied" not in sub.stderr, sub
+
+
+ORPHAN = (
+    "import asyncio, sys; from pathlib import Path; from ivr.broker import LocalBroker\n"
+    "async def main():\n"
+    "    b = LocalBroker(data_dir=Path(sys.argv[1]))\n"
+    "    await b.start()\n"
+    "    print(b.port, flush=True)\n"
+    "    await asyncio.sleep(60)\n"
+    "asyncio.run(main())\n"
+)
+
+
+async def test_a_restart_stops_the_broker_a_killed_run_left_and_keeps_its_port(tmp_path: Path) -> None:
+    folder = tmp_path / "hotline-mosquitto"
+    owner = subprocess.Popen([sys.executable, "-c", ORPHAN, str(folder)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert owner.stdout is not None
+        port = int(owner.stdout.readline())
+        orphan = int((folder / "mosquitto.pid").read_text())
+        owner.send_signal(signal.SIGKILL)  # the broker it started runs on, an orphan
+        owner.wait(10)
+    finally:
+        if owner.poll() is None:
+            owner.kill()
+            owner.wait(10)
+        if owner.stdout is not None:
+            owner.stdout.close()
+    assert Path(f"/proc/{orphan}").exists()
+    assert LocalBroker.previous_port(folder) == port
+    broker = LocalBroker(LocalBroker.previous_port(folder), data_dir=folder)
+    await broker.start()
+    try:
+        assert broker.port == port
+        assert int((folder / "mosquitto.pid").read_text()) != orphan
+        state = Path(f"/proc/{orphan}/stat")
+        assert not state.exists() or state.read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    finally:
+        await broker.close()
+    assert not (folder / "mosquitto.pid").exists()

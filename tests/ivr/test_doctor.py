@@ -118,3 +118,30 @@ def test_missing_calendar_is_a_warning_and_doctor_prints_it(tmp_path: Path) -> N
     lines: list[str] = []
     run_doctor(settings, lines.append, today=dt.date(2026, 11, 30))
     assert any(line.startswith("[warn] deadline calendar:") for line in lines)
+
+
+OPEN_FILES = (
+    "import sys; from pathlib import Path; from ivr.config import parse; from ivr.doctor import _open_files\n"
+    "c = _open_files(parse({'sip': {'max_calls': 1000}}, Path(sys.argv[1])))\n"
+    "print(c.ok, c.detail, '|', c.fix)\n"
+)
+
+
+def test_a_hard_open_file_limit_below_the_call_limit_is_reported(tmp_path: Path) -> None:
+    import resource
+    import sys
+
+    def low() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (512, 512))
+
+    out = subprocess.run(
+        [sys.executable, "-c", OPEN_FILES, str(tmp_path / "c.toml")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        preexec_fn=low,
+        check=True,
+    ).stdout
+    assert out.startswith("False hard limit 512 allows 64 calls, not [sip] max_calls 1000"), out
+    assert "LimitNOFILE=4256" in out

@@ -6,6 +6,7 @@ import array
 import json
 import math
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -122,7 +123,14 @@ class Server:
 
 
 @contextmanager
-def serve(config: Path, *, duration: float = 300, args: tuple[str, ...] = ()) -> Iterator[Server]:
+def serve(
+    config: Path,
+    *,
+    duration: float = 300,
+    args: tuple[str, ...] = (),
+    open_files: tuple[int, int] | None = None,
+) -> Iterator[Server]:
+    """`ivr serve` in its own process; `open_files`: its (soft, hard) RLIMIT_NOFILE."""
     port = int(
         next(line.split("=")[1] for line in config.read_text().splitlines() if line.startswith("port"))
     )
@@ -134,6 +142,9 @@ def serve(config: Path, *, duration: float = 300, args: tuple[str, ...] = ()) ->
             stderr=err,
             text=True,
             cwd=ROOT,
+            preexec_fn=None
+            if open_files is None
+            else lambda: resource.setrlimit(resource.RLIMIT_NOFILE, open_files),
         )
     server = Server(proc, port, log)
     try:
