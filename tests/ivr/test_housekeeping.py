@@ -22,10 +22,10 @@ def _wav(path: Path, age_days: float) -> Path:
 def test_only_recordings_past_retention_go(tmp_path: Path) -> None:
     old = _wav(tmp_path / "2025-01-01" / "a.wav", 200)
     recent = _wav(tmp_path / "2025-06-01" / "b.wav", 10)
-    assert prune_recordings(tmp_path, 180) == 1
+    assert prune_recordings(tmp_path, 180) == ["2025-01-01/a.wav"]
     assert not old.exists() and recent.exists()
     assert not (tmp_path / "2025-01-01").exists()  # the emptied day folder goes too
-    assert prune_recordings(tmp_path, 0) == 0 and recent.exists()  # 0 keeps everything
+    assert prune_recordings(tmp_path, 0) == [] and recent.exists()  # 0 keeps everything
 
 
 async def test_housekeeping_prunes_recordings_delivered_outbox_and_idle_sessions(tmp_path: Path) -> None:

@@ -13,13 +13,26 @@ import aiomqtt
 import pytest
 from web_rig import Rig
 
+from agents.web.guard import SigninGuard
 from agents.web.sessions import Sessions, token_hash
 from ivr.accounts import SeatAccounts
+from ivr.audit import AuditTrail
 from ivr.broker import LocalBroker
 from ivr.bus import Bus
-from ivr.config import MqttSettings
-from ivr.store import SESSION_IDLE_SECONDS as IDLE_SECONDS
+from ivr.config import MqttSettings, SigninSettings
 from ivr.store import SqliteStore
+
+IDLE_SECONDS = SigninSettings().idle_minutes * 60
+
+
+def sessions_of(rig: Rig, store: SqliteStore, clock: list[float], **given: Any) -> Sessions:
+    """Sessions as the console makes them, on `store`, on the test's clock."""
+    audit = AuditTrail(store.audit, lambda: clock[0])
+    guard = SigninGuard(store.signins, rig.settings.signin, audit, lambda: clock[0])
+    s = rig.settings
+    return Sessions(
+        s.seats, s.supervisors, store.sessions, guard, audit, signin=s.signin, now=lambda: clock[0], **given
+    )
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -80,9 +93,9 @@ async def test_idle_sessions_end_and_use_keeps_them(tmp_path: Path) -> None:
     store = await SqliteStore.open(tmp_path / "s.db")
     clock = [1000.0]
     try:
-        sessions = Sessions(rig.settings.seats, "boss", store.sessions, now=lambda: clock[0])
+        sessions = sessions_of(rig, store, clock)
         used = await sessions.login_seat("1001", "pw1001")
-        idle = await sessions.login_supervisor("boss")
+        idle = (await sessions.login_supervisor("supervisor", "boss"))[0]
         clock[0] += IDLE_SECONDS * 0.75
         await sessions.get(used.token)  # used within the limit: last seen moves on
         clock[0] += IDLE_SECONDS * 0.5
@@ -107,10 +120,8 @@ async def test_a_seat_sign_in_gets_a_broker_account_that_sign_out_and_expiry_rev
         await bus.start()
         try:
             await bus.wait_connected(5)
-            sessions = Sessions(
-                rig.settings.seats, "boss", store.sessions, now=lambda: clock[0], accounts=accounts
-            )
-            boss = await sessions.login_supervisor("boss")
+            sessions = sessions_of(rig, store, clock, accounts=accounts)
+            boss = (await sessions.login_supervisor("supervisor", "boss"))[0]
             assert boss.mqtt is None  # supervisors get no broker account
             first = await sessions.login_seat("1001", "pw1001")
             assert first.mqtt is not None and first.mqtt["topic_base"] == "hotline/v1/seat/1001"
