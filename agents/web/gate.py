@@ -97,22 +97,18 @@ class Gate:
             self._observe(answered(status))
             return
         api = scope["path"].startswith("/api/")
-        seen = [0]
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                seen[0] = int(message["status"])
                 extra = self._extra + (NO_STORE if api else ())
                 names = {name for name, _ in extra}
                 kept = [(k, v) for k, v in message.get("headers", []) if k.lower() not in names]
                 message = {**message, "headers": [*kept, *extra]}
+                if api:  # recorded before the answer leaves: a read is audited before it is seen
+                    self._observe(answered(int(message["status"])))
             await send(message)
 
-        try:
-            await self._app(scope, receive, send_with_headers)
-        finally:
-            if api and seen[0]:
-                self._observe(answered(seen[0]))
+        await self._app(scope, receive, send_with_headers)
 
     @staticmethod
     def _answered(scope: Scope, headers: Headers) -> Callable[[int], Answered]:

@@ -25,7 +25,7 @@ PASSWORDS = {"1001": "pw1001", "1002": "pw1002", "1003": ""}
 SUPERVISOR = "boss"
 
 
-def settings(tmp: Path, store_url: str = "") -> Settings:
+def settings(tmp: Path, store_url: str = "", extra: dict[str, Any] | None = None) -> Settings:
     raw: dict[str, Any] = {
         "web": {"bind": "127.0.0.1", "port": 0, "supervisor_password": SUPERVISOR},
         "store": {"path": str(tmp / "web.db"), "url": store_url},
@@ -41,6 +41,8 @@ def settings(tmp: Path, store_url: str = "") -> Settings:
             for sid, pw in PASSWORDS.items()
         ],
     }
+    for section, values in (extra or {}).items():  # a test's own keys, section by section
+        raw[section] = {**raw.get(section, {}), **values} if isinstance(values, dict) else values
     return parse(raw, tmp / "config.toml")
 
 
@@ -60,8 +62,8 @@ class FakeSeatLine:
 
 
 class Rig:
-    def __init__(self, tmp: Path, store_url: str = "") -> None:
-        self.settings = settings(tmp, store_url)
+    def __init__(self, tmp: Path, store_url: str = "", extra: dict[str, Any] | None = None) -> None:
+        self.settings = settings(tmp, store_url, extra)
         self.line = FakeSeatLine()
         self.calls: dict[str, asyncio.Task[QueueResult]] = {}
 
@@ -82,7 +84,9 @@ class Rig:
         await self.acd.start()
         self.server = ConsoleServer(s, self.acd, self.store, self.bus, self.events, self.console)
         await self.server.start()
-        self.http = httpx.AsyncClient(base_url=self.server.url.rstrip("/"), timeout=10)
+        self.http = httpx.AsyncClient(base_url=self.server.url.rstrip("/"), timeout=10, verify=self.verify)
+
+    verify: Any = True  # httpx's verify: a test serving HTTPS gives its CA file
 
     async def stop(self) -> None:
         await self.http.aclose()
