@@ -193,8 +193,8 @@ class Sessions:
         record = await self._book.get(key) if token else None
         now = self._now()
         if record is not None and record.created_at < now - self._lifetime:
-            local = self._by_token.get(key)
-            self.audit.record(local.actor if local else record.role, "session.expired", address="")
+            who = f"seat:{record.seat_id}" if record.seat_id else f"{record.role}:{record.login}"
+            self.audit.record(who, "session.expired")
             await self._end(key, record, "登录已超过最长时限，请重新登录")
             raise AuthError(401, "登录已超过最长时限，请重新登录")
         if record is None or record.last_seen < now - self._idle or record.role not in ROLES:
