@@ -17,6 +17,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from ivr import config as config_mod
+from ivr.privacy import mask
 from ivr.store import AuditBook, AuditEntry, AuditQuery
 
 log = logging.getLogger("ivr.audit")
@@ -28,8 +29,10 @@ class AuditTrail:
         self._now = now
 
     def record(self, actor: str, action: str, subject: str = "", address: str = "", detail: str = "") -> None:
-        """Queue one entry (committed with the store's next batch) and log it."""
-        entry = AuditEntry(self._now(), actor, action, subject[:200], address[:64], detail[:500])
+        """Queue one entry (committed with the store's next batch) and log it. A number in the
+        subject or detail (a search by caller) is masked: the trail is read by more people than
+        the tickets."""
+        entry = AuditEntry(self._now(), actor, action, mask(subject[:200]), address[:64], mask(detail[:500]))
         log.info("audit: %s %s %s from %s %s", actor, action, subject or "-", address or "-", detail)
         try:
             self._book.add(entry)

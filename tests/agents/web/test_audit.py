@@ -28,6 +28,10 @@ async def test_ticket_reads_exports_and_plays_are_audited(rig: Rig) -> None:
     assert ("seat:1001", ticket_id) in await audited(rig, "ticket.read")
     searches = await rig.store.audit.search(AuditQuery(action="ticket.search"))
     assert searches[0].actor == "seat:1001" and "q=" in searches[0].detail
+    assert (await rig.http.get("/api/tickets?caller=13900000001", headers=h)).status_code == 200
+    await rig.store.audit.flush()
+    searches = await rig.store.audit.search(AuditQuery(action="ticket.search"))
+    assert searches[0].detail == "caller=139****0001"  # the trail never keeps a caller's number
 
     boss = await rig.supervisor()
     today = time.strftime("%Y-%m-%d")
