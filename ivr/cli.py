@@ -76,7 +76,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     private_files()
     settings = _load(args)
     setup_logging(args.log_level or settings.log_level)
-    refuse, warn = exposure(settings.web.bind, settings.web.cert, console_passwords(settings))
+    web = settings.web
+    refuse, warn = exposure(web.bind, web.cert, console_passwords(settings), web.hosts)
     for reason in refuse:
         print(f"ivr serve: refusing to start: {reason}", file=sys.stderr)
     if refuse:

@@ -86,9 +86,12 @@ def is_loopback(bind: str) -> bool:
         return False
 
 
-def exposure(bind: str, cert: str, passwords: dict[str, str]) -> tuple[list[str], list[str]]:
+def exposure(
+    bind: str, cert: str, passwords: dict[str, str], hosts: tuple[str, ...] = ()
+) -> tuple[list[str], list[str]]:
     """(reasons not to start, warnings) for a console on `bind`; `passwords` maps each account
-    ("seat 1001", "supervisor zhang") to its configured password or hash."""
+    ("seat 1001", "supervisor zhang") to its configured password or hash; `hosts` are the names
+    it answers to besides its bind address and loopback."""
     shipped = sorted(who for who, pw in passwords.items() if pw in SHIPPED_PASSWORDS)
     plain = sorted(who for who, pw in passwords.items() if pw and not is_hash(pw))
     refuse: list[str] = []
@@ -106,4 +109,6 @@ def exposure(bind: str, cert: str, passwords: dict[str, str]) -> tuple[list[str]
         refuse.append(f"{where} with plain-text passwords ({', '.join(plain)}); put `ivr passwd` hashes")
     if not cert:
         refuse.append(f"{where} without TLS: set [web] cert and key")
+    if bind in ("0.0.0.0", "::") and not hosts:
+        refuse.append(f"{where} but answers only loopback names: list its names in [web] hosts")
     return refuse, warn

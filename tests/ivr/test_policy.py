@@ -21,9 +21,11 @@ def test_loopback_warns_and_beyond_loopback_refuses() -> None:
     refuse, warn = exposure("127.0.0.1", "", shipped)
     assert refuse == [] and "shipped example passwords" in warn[0] and "seat 1001" in warn[0]
     refuse, warn = exposure("0.0.0.0", "", shipped)
-    assert len(refuse) == 2 and "shipped example passwords" in refuse[0] and "without TLS" in refuse[1]
+    assert len(refuse) == 3 and "shipped example passwords" in refuse[0] and "without TLS" in refuse[1]
+    assert "[web] hosts" in refuse[2]
     hashed = {"seat 1001": hash_password("a-long-secret", iterations=1000)}
     assert exposure("10.1.2.3", "console.pem", hashed) == ([], [])
+    assert exposure("0.0.0.0", "console.pem", hashed, ("hotline.city.gov.cn",)) == ([], [])
     refuse, _ = exposure("10.1.2.3", "console.pem", {"seat 1001": "a-long-secret"})
     assert "plain-text passwords (seat 1001)" in refuse[0]
 
