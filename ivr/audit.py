@@ -56,6 +56,9 @@ def _day(text: str) -> float:
 def cmd_audit(args: argparse.Namespace) -> int:
     from ivr.store import open_store
 
+    if not 1 <= args.limit <= 1_000_000:
+        print(f"ivr audit: --limit: expected 1 to 1000000, got {args.limit}", file=sys.stderr)
+        return 2
     try:
         settings = config_mod.load(args.config, files=False)
     except config_mod.ConfigError as exc:
