@@ -170,6 +170,7 @@ class Sessions:
             local = self._by_token.get(record.token_hash)
             if local is not None:
                 self._forget(local, "该班长账号已在别处登录，本窗口已退出")
+            self.audit.record(f"supervisor:{login}", "session.replaced", address=address)
         session = await self._open(SUPERVISOR, "", login=login, address=address)
         return session, account.name
 

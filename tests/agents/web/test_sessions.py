@@ -20,7 +20,7 @@ from ivr.audit import AuditTrail
 from ivr.broker import LocalBroker
 from ivr.bus import Bus
 from ivr.config import MqttSettings, SigninSettings
-from ivr.store import SqliteStore
+from ivr.store import AuditQuery, SqliteStore
 
 IDLE_SECONDS = SigninSettings().idle_minutes * 60
 
@@ -196,6 +196,9 @@ async def test_one_session_per_supervisor_on_every_node(pg_url: str, tmp_path: P
         assert (await a.http.get("/api/me", headers=bearer(first))).status_code == 401
         assert (await b.http.get("/api/me", headers=bearer(second))).status_code == 200
         assert (await a.http.get("/api/me", headers=bearer(li))).status_code == 200
+        await b.store.audit.flush()
+        replaced = await b.store.audit.search(AuditQuery(action="session.replaced"))
+        assert [e.actor for e in replaced] == ["supervisor:zhang"]
         bad = {"role": "supervisor", "login": "zhang", "password": "pbkdf2_sha256$1000$00$00"}
         assert (await a.http.post("/api/login", json=bad)).status_code == 401  # a hash is no password
     finally:
