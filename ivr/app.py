@@ -248,7 +248,14 @@ class Hotline:
             hotspots=self.hotspots,  # tells _hot_spot itself
         )
         self._watcher = asyncio.ensure_future(self.flows.watch())
-        keeper = Housekeeping(self.store, s.resolve(s.store.recordings), s.store.recording_retention_days)
+        keeper = Housekeeping(
+            self.store,
+            s.resolve(s.store.recordings),
+            s.store.recording_retention_days,
+            s.retention.every_hours * 3600,
+            retention=s.retention,
+            idle_seconds=s.signin.idle_minutes * 60,
+        )
         self._housekeeping = asyncio.ensure_future(keeper.run())
         self.web = ConsoleServer(
             s,

@@ -12,8 +12,11 @@ from pathlib import Path
 from typing import NoReturn
 
 from ivr import config as config_mod
+from ivr.audit import add_command as add_audit
 from ivr.cluster.cli import add_commands as add_cluster_commands
 from ivr.flow.cli import add_commands
+from ivr.passwords import add_command as add_passwd
+from ivr.policy import exposure
 from ivr.privacy import mask_logs, private_files
 from ivr.roster.cli import add_command as add_roster_command
 from ivr.store import StoreError
@@ -63,10 +66,25 @@ async def _until_signal(duration: float) -> None:
         pass
 
 
+def console_passwords(settings: config_mod.Settings) -> dict[str, str]:
+    """Each console account's configured password (or hash), for the start-up check."""
+    found = {f"seat {s.id}": s.password for s in settings.seats}
+    found.update({f"supervisor {s.login}": s.password for s in settings.supervisors})
+    return found
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     private_files()
     settings = _load(args)
     setup_logging(args.log_level or settings.log_level)
+    web = settings.web
+    refuse, warn = exposure(web.bind, web.cert, console_passwords(settings), web.hosts)
+    for reason in refuse:
+        print(f"ivr serve: refusing to start: {reason}", file=sys.stderr)
+    if refuse:
+        return 2
+    for warning in warn:
+        log.warning("!!! console: %s", warning)
 
     async def main() -> None:
         from ivr.app import Hotline
@@ -293,6 +311,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_understand(sub)
     add_unit_command(sub)
     add_roster_command(sub)
+    add_audit(sub)
+    add_passwd(sub)
     return p
 
 

@@ -48,6 +48,11 @@ from ivr.configcheck import (
     show,
     subset_of,
 )
+from ivr.policy import PASSWORD
+from ivr.policy import RetentionSettings as RetentionSettings  # [signin], [retention], [[supervisors]]
+from ivr.policy import SigninSettings as SigninSettings
+from ivr.policy import SupervisorSettings as SupervisorSettings
+from ivr.policy import supervisors as supervisor_accounts
 from ivr.quality import QaSettings as QaSettings  # the [qa] section
 from ivr.records import SHIFTS
 from ivr.store.base import StoreError, check_store_url
@@ -154,8 +159,13 @@ class MqttSettings:
 class WebSettings:
     bind: str = checked("127.0.0.1", IPV4_OR_HOST)
     port: int = checked(8345, PORT)  # 0: a free port (the console prints its real address)
-    supervisor_password: str = ""  # empty: nobody can sign in as supervisor
-    admin_password: str = ""  # seats and teams (管理员); empty: nobody can sign in as admin
+    supervisor_password: str = checked(
+        "", PASSWORD
+    )  # the account "supervisor" (older configs); [[supervisors]] names them
+    admin_password: str = checked("", PASSWORD)  # seats and teams (管理员); empty: nobody signs in as admin
+    cert: str = ""  # PEM certificate: the console speaks HTTPS (needed beyond loopback)
+    key: str = ""  # its PEM private key
+    hosts: tuple[str, ...] = ()  # names the console answers to besides its bind and loopback
     alert_wait_seconds: float = checked(60.0, SECONDS)  # the board flags a queue waiting longer
 
 
@@ -206,7 +216,7 @@ class SeatSettings:
     uri: str = field(metadata={"rule": SIP_URI})
     skills: dict[str, int] = field(default_factory=dict, metadata={"rule": LEVELS})
     queues: tuple[str, ...] = ()
-    password: str = ""
+    password: str = checked("", PASSWORD)  # plain (loopback only) or a hash from `ivr passwd`
     wrapup_seconds: float | None = checked(None, SECONDS)  # None: the queue's wrapup_seconds
     team: str = ""  # a team's id (班组, kept in the store; created on start when unknown)
     shift: str = checked("", one_of("", *SHIFTS))
@@ -270,6 +280,9 @@ class Settings:
     followup: FollowupSettings = field(default_factory=FollowupSettings)
     webhook: WebhookSettings = field(default_factory=WebhookSettings)
     qa: QaSettings = field(default_factory=QaSettings)
+    signin: SigninSettings = field(default_factory=SigninSettings)
+    supervisors: tuple[SupervisorSettings, ...] = ()
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
 
     def resolve(self, path: str | Path) -> Path:
         """Paths in config are relative to the config file's folder."""
@@ -293,6 +306,9 @@ SECTIONS = (
     "followup",
     "webhook",
     "qa",
+    "signin",
+    "supervisors",
+    "retention",
 )
 TOP_KEYS = ("log_level", "timezone")
 FLOWS_KEYS = ("dir", "audio", "default", "numbers")
@@ -392,6 +408,9 @@ def _parse(raw: dict[str, Any], source: Path, problems: Problems) -> Settings:
         followup=problems.section(FollowupSettings, raw.get("followup", {}), "[followup]"),
         webhook=webhook_settings(raw.get("webhook", {}), problems),
         qa=problems.section(QaSettings, raw.get("qa", {}), "[qa]"),
+        signin=problems.section(SigninSettings, raw.get("signin", {}), "[signin]"),
+        supervisors=supervisor_accounts(raw.get("supervisors", []), web.supervisor_password, problems),
+        retention=problems.section(RetentionSettings, raw.get("retention", {}), "[retention]"),
         **{k: v.upper() if k == "log_level" else v for k, v in top.items() if v is not MISSING},
     )
 
@@ -461,6 +480,11 @@ def _check_files(s: Settings, problems: Problems) -> None:
 
         for problem in file_problems(s.resolve(s.understanding.taxonomy)):
             problems.add("[understanding]", f"taxonomy: {problem}")
+    if bool(s.web.cert) != bool(s.web.key):
+        problems.add("[web]", "cert, key: expected both (the console's certificate and its key) or neither")
+    elif s.web.cert:
+        problems.pem("[web]", "cert", s.resolve(s.web.cert), "CERTIFICATE")
+        problems.pem("[web]", "key", s.resolve(s.web.key), "PRIVATE KEY")
     problems.creatable("[store]", "path", s.resolve(s.store.path).parent)
     problems.creatable("[store]", "recordings", s.resolve(s.store.recordings))
     problems.creatable("[speech]", "tts_cache", s.resolve(s.speech.tts_cache))

@@ -21,14 +21,15 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 class ApiError(Exception):
     """A refused request: answered with `status` and {"error": message}; nothing changed."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.headers = headers or {}
 
 
-def error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message, "status": status}, status_code=status)
+def error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": message, "status": status}, status_code=status, headers=headers)
 
 
 def endpoint(fn: Endpoint) -> Endpoint:
@@ -39,7 +40,7 @@ def endpoint(fn: Endpoint) -> Endpoint:
         try:
             return await fn(request)
         except ApiError as exc:
-            return error(exc.status, exc.message)
+            return error(exc.status, exc.message, exc.headers)
         except Exception:
             log.exception("%s %s failed", request.method, request.url.path)
             return error(500, "服务器内部错误，请稍后重试")
@@ -66,12 +67,20 @@ async def read_json(request: Request) -> dict[str, Any]:
 
 
 def token_of(request: Request) -> str:
-    """Bearer header for REST calls; the query string for the live socket (browsers cannot set
-    headers on a WebSocket)."""
+    """The Bearer token of the Authorization header, the only place a token is read from (in a
+    URL it would land in logs, history and Referer headers); the live socket uses a one-use
+    ticket instead (agents/web/live.py). A token in the query string is refused outright."""
+    if "token" in request.query_params:
+        raise ApiError(400, "令牌不能放在网址中，请使用 Authorization 请求头")
     auth = request.headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
         return auth[7:].strip()
-    return request.query_params.get("token", "")
+    return ""
+
+
+def client_address(request: Request) -> str:
+    """The peer's address (the console is reached directly, not through a proxy)."""
+    return request.client.host if request.client is not None else ""
 
 
 def text_field(data: dict[str, Any], name: str, *, required: bool = True, limit: int = 200) -> str:

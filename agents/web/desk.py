@@ -18,7 +18,7 @@ from agents.console import FIELD_LIMITS, Console
 from agents.seat import REASONS, SeatError
 from agents.shared import AnyAcd
 from agents.tickets.lifecycle import LifeError, TicketLife, operator_move
-from agents.web.api import ApiError, endpoint, read_json, text_field, token_of
+from agents.web.api import ApiError, client_address, endpoint, read_json, text_field, token_of
 from agents.web.dispatch import history_view
 from agents.web.knowledge import KnowledgeBase
 from agents.web.sessions import ADMIN, SUPERVISOR, UNIT, Session, Sessions
@@ -148,18 +148,23 @@ class Desk:
     async def login(self, request: Request) -> Response:
         data = await read_json(request)
         password = text_field(data, "password", limit=200)
+        address = client_address(request)
         if data.get("role") == SUPERVISOR:
-            session = await self.sessions.login_supervisor(password)
+            # older pages sent no login: the account "supervisor" of `[web] supervisor_password`
+            login = text_field(data, "login", required=False, limit=50) or "supervisor"
+            session, name = await self.sessions.login_supervisor(login, password, address)
         elif data.get("role") == ADMIN:
-            session = await self.sessions.login_admin(password)
+            session = await self.sessions.login_admin(password, address)
             return JSONResponse({"token": session.token, **session.as_dict(), "name": "管理员"})
         elif data.get("role") == UNIT:
-            session, name = await self.sessions.login_unit(text_field(data, "login", limit=50), password)
+            login = text_field(data, "login", limit=50)
+            session, name = await self.sessions.login_unit(login, password, address)
             return JSONResponse({"token": session.token, **session.as_dict(), "name": name})
         else:
             seat_id = text_field(data, "seat_id", limit=50)
-            session = await self.sessions.login_seat(seat_id, password, takeover=data.get("takeover") is True)
-        name = self.sessions.seat_name(session.seat_id) if session.seat_id else "班长"
+            takeover = data.get("takeover") is True
+            session = await self.sessions.login_seat(seat_id, password, takeover=takeover, address=address)
+            name = self.sessions.seat_name(session.seat_id)
         body: dict[str, Any] = {"token": session.token, **session.as_dict(), "name": name}
         if session.role != SUPERVISOR:
             body["mqtt"], session.mqtt = session.mqtt, None  # the password is told once, not kept
@@ -168,6 +173,7 @@ class Desk:
     async def logout(self, request: Request) -> Response:
         session = await self._session(request)
         await self.sessions.revoke(session.token)
+        self.sessions.audit.record(session.actor, "signout", address=client_address(request))
         return JSONResponse({"ok": True})
 
     async def me(self, request: Request) -> Response:

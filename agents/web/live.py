@@ -1,4 +1,10 @@
-"""Live updates over one WebSocket per page (/api/live?token=...).
+"""Live updates over one WebSocket per page (/api/live?ticket=...).
+
+Browsers cannot put an Authorization header on a WebSocket, and a session token in a URL would
+end up in logs: the page first asks `POST /api/live/ticket` (with its token in the header) for a
+ticket that opens one socket, once, within `[signin] ticket_seconds`. While the socket is open its
+pings re-check the session, so a sign-out on another node, the idle limit or the session's
+lifetime closes it (`revoked`), and an open console counts as in use.
 
 A seat's page gets its state changes and its screen pops; a supervisor's page gets the board.
 Pops cannot be lost: the page asks for the current offer (GET /api/seats/{id}/offer) whenever it
@@ -12,13 +18,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from agents.shared import AnyAcd
-from agents.web.api import ApiError
+from agents.web.api import ApiError, endpoint, token_of
 from agents.web.board import LiveBoard
 from agents.web.desk import ON_CALL, Desk
 from agents.web.sessions import SUPERVISOR, Session, Sessions
@@ -31,6 +41,7 @@ log = logging.getLogger(__name__)
 BOARD_EVERY = 2.0  # seconds between board pushes when nothing changed (wait times still grow)
 BOARD_SOON = 0.25  # after a change, at most this late
 QUEUE_MAX = 500  # messages waiting for one slow page before it is dropped (it reconnects)
+TICKETS_MAX = 10_000  # unused tickets kept at most (each expires within seconds anyway)
 
 
 @dataclass(eq=False)
@@ -48,8 +59,18 @@ class Client:
 
 
 class LiveHub:
-    def __init__(self, acd: AnyAcd, store: Store, desk: Desk, board: LiveBoard, sessions: Sessions) -> None:
+    def __init__(
+        self,
+        acd: AnyAcd,
+        store: Store,
+        desk: Desk,
+        board: LiveBoard,
+        sessions: Sessions,
+        ticket_seconds: float = 30.0,
+    ) -> None:
         self._acd = acd
+        self._tickets: dict[str, tuple[str, float]] = {}  # ticket -> (session token, expires at)
+        self._ticket_seconds = ticket_seconds
         self._store = store
         self._desk = desk
         self._board = board
@@ -137,10 +158,36 @@ class LiveHub:
                     c.send({"type": "board", "board": snapshot})
 
     # --- the socket --------------------------------------------------------------------------
+    def routes(self) -> list[Route]:
+        return [Route("/api/live/ticket", endpoint(self.ticket), methods=["POST"])]
+
+    async def ticket(self, request: Request) -> Response:
+        """A one-use ticket for one socket, for the session in the Authorization header."""
+        session = await self._sessions.get(token_of(request))
+        now = self._store_now()
+        for old in [t for t, (_, until) in self._tickets.items() if until < now]:
+            del self._tickets[old]
+        if len(self._tickets) >= TICKETS_MAX:
+            raise ApiError(503, "实时连接请求过多，请稍后重试")
+        ticket = secrets.token_urlsafe(24)
+        self._tickets[ticket] = (session.token, now + self._ticket_seconds)
+        return JSONResponse({"ticket": ticket, "expires_in": self._ticket_seconds})
+
+    def _store_now(self) -> float:
+        return self._sessions.now()
+
+    async def _redeem(self, ws: WebSocket) -> Session:
+        if "token" in ws.query_params:
+            raise ApiError(400, "令牌不能放在网址中，请先申请实时连接票据")
+        token, until = self._tickets.pop(ws.query_params.get("ticket", ""), ("", 0.0))
+        if not token or until < self._store_now():
+            raise ApiError(401, "实时连接票据无效或已过期，请重新连接")
+        return await self._sessions.get(token)
+
     async def websocket(self, ws: WebSocket) -> None:
         await ws.accept()
         try:
-            session = await self._sessions.get(ws.query_params.get("token", ""))
+            session = await self._redeem(ws)
             if session.seat_id and session.live > 0:
                 raise ApiError(409, "该座席已在另一个窗口打开，请关闭其他窗口或重新登录接管")
         except ApiError as exc:
@@ -180,6 +227,11 @@ class LiveHub:
             with contextlib.suppress(WebSocketDisconnect):
                 while True:  # pings from the page; ends when it goes away
                     await ws.receive_text()
+                    try:  # still signed in (any node's sign-out, idle, lifetime)? and in use
+                        await self._sessions.get(client.session.token)
+                    except ApiError as exc:
+                        client.send({"type": "revoked", "error": exc.message})
+                        client.send(None)
 
         reader = asyncio.get_running_loop().create_task(receive())
         try:

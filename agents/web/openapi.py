@@ -96,7 +96,7 @@ def spec() -> dict[str, Any]:
             "seat_id": _STR,
             "password": _STR,
             "role": {"enum": ["seat", "supervisor", "unit", "admin"]},
-            "login": {"type": "string", "description": "a unit staff member's login (role=unit)"},
+            "login": {"type": "string", "description": "a supervisor's or unit staff member's login"},
             "takeover": {"type": "boolean", "description": "close the seat's other open console"},
         },
         "required": ["password"],
@@ -117,7 +117,7 @@ def spec() -> dict[str, Any]:
                 " (role=unit, login + password); returns a token, and for a seat `mqtt`: its console's"
                 " broker account until the session ends (or null)",
                 body=login,
-                errors=(400, 401, 409, 413),
+                errors=(400, 401, 409, 413, 429),
                 public=True,
             )
         },
@@ -206,6 +206,27 @@ def spec() -> dict[str, Any]:
             )
         },
         "/api/openapi.json": {"get": _op("This document", public=True, errors=())},
+        "/api/live/ticket": {
+            "post": _op("A one-use ticket (valid [signin] ticket_seconds) to open /api/live?ticket=...")
+        },
+        "/api/audit": {
+            "get": _op(
+                "The audit trail, newest first (supervisors): sign-ins, failures, lockouts, refusals,"
+                " reads, exports, recording plays, deletions; actor/action/subject match prefixes",
+                query=("from", "to", "actor", "action", "subject", "limit"),
+                errors=(400, 401, 403),
+            )
+        },
+        "/api/tickets/{ticket_id}/recordings": {
+            "get": _op("A ticket's call recordings (supervisors)", params=("ticket_id",), errors=(401, 403))
+        },
+        "/api/tickets/{ticket_id}/recordings/{name}": {
+            "get": _op(
+                "Play one recording (audio/wav; supervisors; audited)",
+                params=("ticket_id", "name"),
+                errors=(401, 403, 404),
+            )
+        },
         **_after_call(),
         **quality_paths(_op),
         **_teams(),

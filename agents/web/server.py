@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+import time
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -28,16 +29,20 @@ from agents.tickets.deadlines import Deadlines, DeadlineWatch
 from agents.tickets.lifecycle import TicketLife
 from agents.tickets.webhook import Webhook
 from agents.web.articles import Articles
+from agents.web.audit import AuditDesk
 from agents.web.board import LiveBoard
 from agents.web.desk import Desk
 from agents.web.dispatch import DispatchDesk
 from agents.web.followups import FollowupPages
+from agents.web.gate import Gate, allowed_hosts
+from agents.web.guard import SigninGuard
 from agents.web.hotspots import HotSpotDesk
 from agents.web.knowledge import KnowledgeBase
 from agents.web.listening import Leaders, Listening
 from agents.web.live import LiveHub
 from agents.web.openapi import spec
 from agents.web.quality import QualityPages
+from agents.web.recordings import RecordingDesk
 from agents.web.reports import Reports
 from agents.web.roster import RosterDesk
 from agents.web.sessions import Sessions
@@ -45,6 +50,7 @@ from agents.web.supervision import Supervision
 from agents.web.taxonomy import Taxonomy
 from agents.web.units import UnitDesk
 from ivr.accounts import AccountError, SeatAccounts
+from ivr.audit import AuditTrail
 from ivr.bus import Bus
 from ivr.checklist import load_checklist
 from ivr.config import ConfigError, Settings
@@ -88,10 +94,15 @@ class ConsoleServer:
         web = settings.web
         self._sweeper: asyncio.Task[None] | None = None
         self.roster = RosterDesk(store, settings.seats, settings.queues, acd)
+        self.audit = AuditTrail(store.audit)
+        self.guard = SigninGuard(store.signins, settings.signin, self.audit, time.time)
         self.sessions = Sessions(
             settings.seats,
-            web.supervisor_password,
+            settings.supervisors,
             store.sessions,
+            self.guard,
+            self.audit,
+            signin=settings.signin,
             accounts=accounts,
             units=store.units,
             roster=lambda: self.roster.current,
@@ -141,13 +152,21 @@ class ConsoleServer:
         self.listening = Listening(self.sessions, leaders)
         self.board.roster = lambda: roster.current
         self.board.supervised = self.listening.supervised
-        self.hub = LiveHub(acd, store, self.desk, self.board, self.sessions)
+        self.hub = LiveHub(
+            acd, store, self.desk, self.board, self.sessions, ticket_seconds=settings.signin.ticket_seconds
+        )
         self.hub.attach()
         self.hotspots = HotSpotDesk(self.sessions, store, console, hotspots)
         supervision = Supervision(self.sessions, self.board, reports, self.oversight)
         self.quality = self._quality(store)
+        self.recordings = RecordingDesk(self.sessions, settings.resolve(settings.store.recordings))
+        self.audit_desk = AuditDesk(self.sessions)
         self.app = Starlette(routes=self._routes(supervision))
-        self.url = f"http://{web.bind}:{web.port}/"
+        self.tls = bool(web.cert and web.key)
+        hosts = allowed_hosts(web.bind, web.hosts)
+        self.gate = Gate(self.app, hosts, tls=self.tls, observe=self.audit_desk.observe)
+        self.scheme = "https" if self.tls else "http"
+        self.url = f"{self.scheme}://{web.bind}:{web.port}/"
         self._server: uvicorn.Server | None = None
         self._task: asyncio.Task[None] | None = None
         self._events = events
@@ -172,6 +191,9 @@ class ConsoleServer:
             *self.quality.routes(),
             *self.roster.routes(self.sessions),
             *self.listening.routes(),
+            *self.recordings.routes(),
+            *self.audit_desk.routes(),
+            *self.hub.routes(),
             WebSocketRoute("/api/live", self.hub.websocket),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ]
@@ -227,8 +249,18 @@ class ConsoleServer:
         sock.listen(128)
         sock.setblocking(False)
         port = int(sock.getsockname()[1])
-        self.url = f"http://{web.bind}:{port}/"
-        config = uvicorn.Config(self.app, log_level="warning", lifespan="off", ws="websockets-sansio")
+        self.url = f"{self.scheme}://{web.bind}:{port}/"
+        tls: dict[str, Any] = (
+            {
+                "ssl_certfile": str(self.settings.resolve(web.cert)),
+                "ssl_keyfile": str(self.settings.resolve(web.key)),
+            }
+            if self.tls
+            else {}
+        )
+        config = uvicorn.Config(
+            self.gate, log_level="warning", lifespan="off", ws="websockets-sansio", server_header=False, **tls
+        )
         server = _Uvicorn(config)
         self._server = server
         await self.hub.start()
@@ -246,6 +278,10 @@ class ConsoleServer:
     async def _sweep(self) -> None:
         while True:
             await asyncio.sleep(SWEEP_EVERY)
+            try:
+                await self.guard.prune()
+            except Exception:  # the next sweep tries again
+                log.exception("old sign-in failure counts not pruned")
             try:
                 gone = await self.sessions.sweep_accounts()
             except AccountError as exc:

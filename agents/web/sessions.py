@@ -4,8 +4,13 @@ own seat), supervisor (值班长) sessions, admin sessions (seats and teams), un
 Seats come from the roster (ivr.roster: config.toml's seats with their config password, the
 store's with a PBKDF2 hash) when one is given, else from config.toml alone.
 
-A token is the only credential the browser keeps (per tab, in sessionStorage). One seat has at
-most one session: a second login for a seat whose console is open (live socket connected) is
+A token is the only credential the browser keeps (per tab, in sessionStorage), sent only in the
+Authorization header. Seats, supervisors and unit staff sign in through one path: the sign-in
+guard (agents/web/guard.py) locks out guessing per account and per address, every sign-in,
+failure and sign-out is audited, and a session ends `session_hours` after sign-in or
+`idle_minutes` after its last use ([signin]), whichever comes first. One supervisor has one
+session: signing in again ends the earlier one (the supervisor moved desks; the old page is told).
+One seat has at most one session: a second login for a seat whose console is open (live socket connected) is
 refused with 409 unless it asks to take over, so two tabs never edit the same calls.
 
 Sessions are kept by the store (a SHA-256 of each token, never the token): a restarted node
@@ -25,7 +30,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
-import hmac
 import logging
 import secrets
 import time
@@ -34,11 +38,13 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
 from agents.web.api import ApiError as AuthError
+from agents.web.guard import SigninGuard
 from ivr.accounts import AccountError, SeatAccounts
-from ivr.config import SeatSettings
-from ivr.passwords import check_password, hash_password
+from ivr.audit import AuditTrail
+from ivr.config import SeatSettings, SigninSettings, SupervisorSettings
+from ivr.passwords import check_password, hash_password, password_matches
 from ivr.roster import Roster
-from ivr.store import SESSION_IDLE_SECONDS, SessionBook, SessionRecord, UnitBook
+from ivr.store import SessionBook, SessionRecord, UnitBook
 
 log = logging.getLogger(__name__)
 
@@ -67,17 +73,20 @@ class Session:
     live: int = 0  # open live sockets (0 or 1 for a seat)
     mqtt: dict[str, Any] | None = None  # the broker account issued at sign-in, until told
     unit_id: str = ""  # the unit of a unit staff session
+    login: str = ""  # the person: a supervisor's or unit staff member's login
+    address: str = ""  # where it signed in from (audit entries of sockets)
     on_revoke: list[Callable[[str], None]] = field(default_factory=list)
+
+    @property
+    def actor(self) -> str:
+        """Who, in the audit trail: "seat:1001", "supervisor:zhang", "unit:wang"."""
+        return f"seat:{self.seat_id}" if self.role == "seat" else f"{self.role}:{self.login}"
 
     def can_see_seat(self, seat_id: str) -> bool:
         return self.role == SUPERVISOR or (self.role == "seat" and self.seat_id == seat_id)
 
     def as_dict(self) -> dict[str, str]:
         return {"role": self.role, "seat_id": self.seat_id, "unit_id": self.unit_id}
-
-
-def _same(a: str, b: str) -> bool:
-    return hmac.compare_digest(a.encode(), b.encode())
 
 
 def token_hash(token: str) -> str:
@@ -89,24 +98,31 @@ class Sessions:
     def __init__(
         self,
         seats: Iterable[SeatSettings],
-        supervisor_password: str,
+        supervisors: Iterable[SupervisorSettings],
         book: SessionBook,
+        guard: SigninGuard,
+        audit: AuditTrail,
+        *,
+        signin: SigninSettings | None = None,
         now: Callable[[], float] = time.time,
-        idle_seconds: float = SESSION_IDLE_SECONDS,
         accounts: SeatAccounts | None = None,
         units: UnitBook | None = None,
         roster: Callable[[], Roster] | None = None,
         admin_password: str = "",
     ) -> None:
+        signin = signin or SigninSettings()
         self._accounts = accounts
         self._roster = roster
         self._admin_password = admin_password
         self._seats = {s.id: s for s in seats}
         self._units = units
-        self._supervisor_password = supervisor_password
+        self._supervisors = {s.login: s for s in supervisors}
         self._book = book
+        self.guard = guard
+        self.audit = audit
         self._now = now
-        self._idle = idle_seconds
+        self._idle = signin.idle_minutes * 60.0
+        self._lifetime = signin.session_hours * 3600.0
         self._by_token: dict[str, Session] = {}  # sessions this node has served, by token hash
         self._by_seat: dict[str, Session] = {}
         self._touched: dict[str, float] = {}  # token hash -> last_seen as written
@@ -118,25 +134,41 @@ class Sessions:
         seat = self.seat(seat_id)
         return seat.name if seat is not None else ""
 
-    async def _seat_password_ok(self, seat_id: str, password: str) -> bool:
-        seat = self.seat(seat_id)
-        hashed = self._roster().hashes.get(seat_id, "") if self._roster is not None else ""
-        if seat is not None and seat.password:  # config.toml's
-            return _same(seat.password, password)
-        # PBKDF2 takes ~0.1 s: off the loop, and as long for unknown seats as for known ones
-        ok = await asyncio.to_thread(check_password, password, hashed or _nobody())
-        return ok and bool(hashed)
+    async def _check(
+        self, account: str, address: str, password: str, configured: str | None, wrong: str
+    ) -> None:
+        """The one password check: the guard first (429 while locked out), then the password
+        against its configured value or hash, off the loop and as long for unknown accounts."""
+        await self.guard.check(account, address)
+        given = password if configured else "no such login"
+        ok = await asyncio.to_thread(password_matches, given, configured or _nobody())
+        if not configured or not ok:
+            await self.guard.failed(account, address)
+            raise AuthError(401, wrong)
+        await self.guard.succeeded(account)
 
-    async def login_seat(self, seat_id: str, password: str, takeover: bool = False) -> Session:
+    def _seat_password(self, seat_id: str) -> str | None:
+        """config.toml's password (plain or hash) for its seats, the store's hash for the others;
+        None for an unknown seat."""
+        seat = self.seat(seat_id)
+        if seat is None:
+            return None
+        if seat.password:
+            return seat.password
+        return self._roster().hashes.get(seat_id, "") if self._roster is not None else ""
+
+    async def login_seat(
+        self, seat_id: str, password: str, takeover: bool = False, address: str = ""
+    ) -> Session:
         # one answer for unknown seat and wrong password: the form must not reveal seat ids
-        if not await self._seat_password_ok(seat_id, password):
-            raise AuthError(401, "座席号或密码错误")
+        configured = self._seat_password(seat_id)
+        await self._check(f"seat:{seat_id}", address, password, configured, "座席号或密码错误")
         old = self._by_seat.get(seat_id)
         if old is not None and old.live > 0 and not takeover:
             raise AuthError(409, "该座席已在另一个窗口登录；如需在此接管，请选择“接管”")
         if old is not None:
             self._forget(old, "该座席已在另一个窗口登录，本窗口已退出")
-        session = await self._open("seat", seat_id)  # the store ends the seat's other sessions
+        session = await self._open("seat", seat_id, address=address)  # the store ends the seat's others
         if self._accounts is not None:
             try:  # the seat's other accounts go with its other sessions
                 account = await self._accounts.issue(seat_id, token_hash(session.token))
@@ -145,25 +177,36 @@ class Sessions:
                 log.error("seat %s signed in without a broker account: %s", seat_id, exc)
         return session
 
-    async def login_supervisor(self, password: str) -> Session:
-        if not self._supervisor_password or not _same(self._supervisor_password, password):
-            raise AuthError(401, "班长密码错误")
-        return await self._open(SUPERVISOR, "")
+    async def login_supervisor(self, login: str, password: str, address: str = "") -> tuple[Session, str]:
+        """A supervisor's sign-in; their earlier session, on any node, ends (one per person)."""
+        account = self._supervisors.get(login)
+        configured = account.password if account else None
+        await self._check(f"supervisor:{login}", address, password, configured, "班长账号或密码错误")
+        assert account is not None
+        for record in await self._book.by_login(SUPERVISOR, login):
+            local = self._by_token.get(record.token_hash)
+            if local is not None:
+                self._forget(local, "该班长账号已在别处登录，本窗口已退出")
+            self.audit.record(f"supervisor:{login}", "session.replaced", address=address)
+        session = await self._open(SUPERVISOR, "", login=login, address=address)
+        return session, account.name
 
-    async def login_admin(self, password: str) -> Session:
-        if not self._admin_password or not _same(self._admin_password, password):
-            raise AuthError(401, "管理员密码错误")
-        return await self._open(ADMIN, "")
+    async def login_admin(self, password: str, address: str = "") -> Session:
+        await self._check("admin", address, password, self._admin_password or None, "管理员密码错误")
+        return await self._open(ADMIN, "", login="admin", address=address)
 
-    async def login_unit(self, login: str, password: str) -> tuple[Session, str]:
+    async def login_unit(self, login: str, password: str, address: str = "") -> tuple[Session, str]:
         """A unit staff sign-in; returns the session and the staff member's name. Units may sign
         in several times (a unit's office has several desks)."""
         staff = await self._units.staff(login) if self._units is not None else None
+        await self.guard.check(f"unit:{login}", address)
         # PBKDF2 takes ~0.1 s: off the loop, and as long for unknown logins as for known ones
         ok = await asyncio.to_thread(check_password, password, staff.password_hash if staff else _nobody())
         if staff is None or not ok:
+            await self.guard.failed(f"unit:{login}", address)
             raise AuthError(401, "账号或密码错误")
-        return await self._open(UNIT, "", staff.unit_id), staff.name
+        await self.guard.succeeded(f"unit:{login}")
+        return await self._open(UNIT, "", staff.unit_id, login=login, address=address), staff.name
 
     async def get(self, token: str | None) -> Session:
         """The session of `token` if the store still has it (on any node's say) and it was used
@@ -171,6 +214,11 @@ class Sessions:
         key = token_hash(token or "")
         record = await self._book.get(key) if token else None
         now = self._now()
+        if record is not None and record.created_at < now - self._lifetime:
+            who = f"seat:{record.seat_id}" if record.seat_id else f"{record.role}:{record.login}"
+            self.audit.record(who, "session.expired")
+            await self._end(key, record, "登录已超过最长时限，请重新登录")
+            raise AuthError(401, "登录已超过最长时限，请重新登录")
         if record is None or record.last_seen < now - self._idle or record.role not in ROLES:
             local = self._by_token.get(key)
             if local is not None:
@@ -183,13 +231,29 @@ class Sessions:
         if session is None:  # signed in on another node, or before this node restarted
             role = cast(Role, record.role)
             session = Session(
-                cast(str, token), role, record.seat_id, record.created_at, unit_id=record.unit_id
+                cast(str, token),
+                role,
+                record.seat_id,
+                record.created_at,
+                unit_id=record.unit_id,
+                login=record.login,
             )
             self._remember(key, session)
         if now - max(record.last_seen, self._touched.get(key, 0.0)) >= TOUCH_EVERY:
             self._touched[key] = now
             await self._book.touch(key, now)
         return session
+
+    async def _end(self, key: str, record: SessionRecord, why: str) -> None:
+        local = self._by_token.get(key)
+        if local is not None:
+            self._forget(local, why)
+        await self._book.delete(key)
+        await self._revoke_account(record.seat_id, key)
+
+    def known(self, token: str) -> Session | None:
+        """The session of `token` if this node has served it (for audit entries; not a check)."""
+        return self._by_token.get(token_hash(token)) if token else None
 
     async def revoke(self, token: str, why: str = "已退出") -> None:
         key = token_hash(token)
@@ -221,12 +285,16 @@ class Sessions:
             return 0
         return await self._accounts.sweep(self.alive)
 
-    async def _open(self, role: Role, seat_id: str, unit_id: str = "") -> Session:
+    async def _open(
+        self, role: Role, seat_id: str, unit_id: str = "", *, login: str = "", address: str = ""
+    ) -> Session:
         now = self._now()
-        session = Session(secrets.token_urlsafe(24), role, seat_id, now, unit_id=unit_id)
+        token = secrets.token_urlsafe(24)
+        session = Session(token, role, seat_id, now, unit_id=unit_id, login=login, address=address)
         key = token_hash(session.token)
-        await self._book.put(SessionRecord(key, role, seat_id, now, now, unit_id))
+        await self._book.put(SessionRecord(key, role, seat_id, now, now, unit_id, login))
         self._remember(key, session)
+        self.audit.record(session.actor, "signin", address=address)
         return session
 
     def _remember(self, key: str, session: Session) -> None:
@@ -246,6 +314,12 @@ class Sessions:
             del self._by_seat[session.seat_id]
         for fn in list(session.on_revoke):
             fn(why)
+
+    def now(self) -> float:
+        return self._now()
+
+    def lifetime_left(self, session: Session) -> float:
+        return session.created_at + self._lifetime - self._now()
 
     def require_seat(self, session: Session, seat_id: str) -> None:
         if self.seat(seat_id) is None:

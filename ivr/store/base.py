@@ -124,6 +124,40 @@ class SessionRecord:
     created_at: float
     last_seen: float
     unit_id: str = ""  # the unit of a unit staff session
+    login: str = ""  # the person (a supervisor's or unit staff's login); one supervisor session each
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One line of the audit trail: `actor` ("seat:1001", "supervisor:zhang", "unit:li",
+    "housekeeping") did `action` ("signin", "ticket.read", "recording.delete"...) to `subject`."""
+
+    at: float
+    actor: str
+    action: str
+    subject: str = ""
+    address: str = ""  # the client's IP address, for actions over the console
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    since: float = 0.0
+    until: float = float("inf")
+    actor: str = ""  # prefixes: "seat:" is every seat
+    action: str = ""
+    subject: str = ""
+    limit: int = 500
+
+
+@dataclass(frozen=True)
+class FailureCount:
+    """Failed sign-ins under one key ("account:seat:1001", "address:10.0.0.7") since the count
+    was last forgotten."""
+
+    key: str
+    failures: int
+    last_failure: float
 
 
 # the messages a ticket change announces, made from the ticket as it will be committed
@@ -231,9 +265,51 @@ class SessionBook(Protocol):
 
     async def delete(self, token_hash: str) -> None: ...
 
+    async def by_login(self, role: str, login: str) -> list[SessionRecord]:
+        """The sessions of one person (a supervisor's, before a new sign-in ends them)."""
+        ...
+
     async def prune(self, idle_before: float) -> int:
         """Drop sessions last seen before `idle_before`; returns how many went."""
         ...
+
+
+class AuditBook(Protocol):
+    """The append-only audit trail (ivr/store/audit.py)."""
+
+    def add(self, entry: AuditEntry) -> None:
+        """Queue the entry; it is committed with the next batch (`flush` waits for it)."""
+        ...
+
+    async def flush(self) -> None: ...
+
+    async def search(self, query: AuditQuery) -> list[AuditEntry]:
+        """Newest first, at most `query.limit`."""
+        ...
+
+    async def prune(self, before: float) -> None: ...
+
+
+class SigninBook(Protocol):
+    """Failed sign-ins per key, shared by the nodes (ivr/store/signins.py)."""
+
+    async def get(self, key: str) -> FailureCount | None: ...
+
+    async def fail(self, key: str, at: float, stale_before: float) -> FailureCount:
+        """Count one failure (the count restarts when the last was before `stale_before`)."""
+        ...
+
+    async def clear(self, key: str) -> None: ...
+
+    async def prune(self, stale_before: float) -> None: ...
+
+
+class PersonalData(Protocol):
+    """Forgetting personal fields past the retention period (ivr/store/retention.py)."""
+
+    async def forget(self, closed_before: float, at: float, limit: int = 500) -> list[str]: ...
+
+    async def forget_calls(self, before: float) -> int: ...
 
 
 class UnitBook(Protocol):
@@ -398,6 +474,15 @@ class Store(Protocol):
 
     @property
     def units(self) -> UnitBook: ...
+
+    @property
+    def audit(self) -> AuditBook: ...
+
+    @property
+    def signins(self) -> SigninBook: ...
+
+    @property
+    def personal(self) -> PersonalData: ...
 
     @property
     def followups(self) -> FollowupBook: ...

@@ -22,14 +22,18 @@ from typing import Any
 import asyncpg
 
 from ivr.records import CallRecord, QueueEvent, QueueEventKind, SeatEvent, SeatState
+from ivr.store.audit import StoreAuditBook
 from ivr.store.base import OutboxItem, Outgoing, StoreError, check_store_url, redact_store_url
+from ivr.store.dialect import Reader
 from ivr.store.followups import PgFollowupBook
 from ivr.store.knowledge import PgKnowledgeBook
 from ivr.store.pgschema import migrate
 from ivr.store.pgtickets import PgTicketBook
+from ivr.store.retention import StorePersonalData
 from ivr.store.reviews import PgReviewBook
 from ivr.store.roster import PgRosterBook
 from ivr.store.sessions import PgSessionBook
+from ivr.store.signins import StoreSigninBook
 from ivr.store.units import PgUnitBook
 from ivr.store.writer import BatchWriter, Statement
 
@@ -99,6 +103,10 @@ class PgStore:
         self._now = now
         self.tickets = PgTicketBook(pool, self._writer, now, outbox_rows, self._outbox_changed)
         self.sessions = PgSessionBook(pool, self._writer)
+        reader = Reader(pool=pool)
+        self.audit = StoreAuditBook(reader, self._writer)
+        self.signins = StoreSigninBook(reader, self._writer)
+        self.personal = StorePersonalData(reader, self._writer)
         self.units = PgUnitBook(pool, self._writer)
         self.roster = PgRosterBook(pool, self._writer)
         self.followups = PgFollowupBook(pool, self._writer, now)

@@ -258,6 +258,30 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX calls_open ON calls (node) WHERE ended_at IS NULL;
     CREATE INDEX queue_events_call ON queue_events (call_id);
     """,
+    # 14: sign-in guard and the audit trail: the person behind each console session (one
+    # supervisor session per person), failed sign-ins per account and per address (lockout
+    # across nodes), who read, exported or deleted what (append-only), tickets whose personal
+    # fields the retention policy has blanked
+    """
+    ALTER TABLE console_sessions ADD COLUMN login TEXT NOT NULL DEFAULT '';
+    CREATE TABLE signin_failures (
+        key TEXT PRIMARY KEY,
+        failures INTEGER NOT NULL,
+        last_failure REAL NOT NULL
+    );
+    CREATE TABLE audit_log (
+        id INTEGER PRIMARY KEY,
+        at REAL NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        subject TEXT NOT NULL DEFAULT '',
+        address TEXT NOT NULL DEFAULT '',
+        detail TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX audit_log_at ON audit_log (at);
+    CREATE INDEX audit_log_actor ON audit_log (actor, at);
+    ALTER TABLE tickets ADD COLUMN forgotten_at REAL NOT NULL DEFAULT 0;
+    """,
 )
 
 

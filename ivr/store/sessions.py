@@ -15,23 +15,28 @@ from ivr.store.writer import BatchWriter, Statement
 if TYPE_CHECKING:
     import asyncpg
 
-_COLUMNS = "token_hash, role, seat_id, created_at, last_seen, unit_id"
+_COLUMNS = "token_hash, role, seat_id, created_at, last_seen, unit_id, login"
 
 
 def _record(row: Any) -> SessionRecord:
-    return SessionRecord(row[0], row[1], row[2], float(row[3]), float(row[4]), row[5])
+    return SessionRecord(row[0], row[1], row[2], float(row[3]), float(row[4]), row[5], row[6])
 
 
 def _put(record: SessionRecord, mark: str) -> list[Statement]:
-    """A seat's earlier sessions end when it signs in again (supervisors may have several)."""
-    p = [f"${i}" if mark == "$" else "?" for i in range(1, 7)]
+    """A seat's earlier sessions end when it signs in again, and so do a supervisor's (one
+    session per person); unit staff may sign in at several desks."""
+    p = [f"${i}" if mark == "$" else "?" for i in range(1, 8)]
+    values = (record.token_hash, record.role, record.seat_id, record.created_at, record.last_seen)
     insert = (
         f"INSERT INTO console_sessions ({_COLUMNS}) VALUES ({', '.join(p)})",
-        (record.token_hash, record.role, record.seat_id, record.created_at, record.last_seen, record.unit_id),
+        (*values, record.unit_id, record.login),
     )
-    if not record.seat_id:
-        return [insert]
-    return [(f"DELETE FROM console_sessions WHERE seat_id = {p[0]}", (record.seat_id,)), insert]
+    if record.seat_id:
+        return [(f"DELETE FROM console_sessions WHERE seat_id = {p[0]}", (record.seat_id,)), insert]
+    if record.role == "supervisor" and record.login:
+        sql = f"DELETE FROM console_sessions WHERE role = {p[0]} AND login = {p[1]}"
+        return [(sql, (record.role, record.login)), insert]
+    return [insert]
 
 
 class SqliteSessionBook:
@@ -54,6 +59,11 @@ class SqliteSessionBook:
 
     async def delete(self, token_hash: str) -> None:
         await self._writer.write([("DELETE FROM console_sessions WHERE token_hash = ?", (token_hash,))])
+
+    async def by_login(self, role: str, login: str) -> list[SessionRecord]:
+        sql = f"SELECT {_COLUMNS} FROM console_sessions WHERE role = ? AND login = ?"
+        async with self._conn.execute(sql, (role, login)) as cur:
+            return [_record(r) for r in await cur.fetchall()]
 
     async def prune(self, idle_before: float) -> int:
         sql = "SELECT count(*) FROM console_sessions WHERE last_seen < ?"
@@ -82,6 +92,10 @@ class PgSessionBook:
 
     async def delete(self, token_hash: str) -> None:
         await self._writer.write([("DELETE FROM console_sessions WHERE token_hash = $1", (token_hash,))])
+
+    async def by_login(self, role: str, login: str) -> list[SessionRecord]:
+        sql = f"SELECT {_COLUMNS} FROM console_sessions WHERE role = $1 AND login = $2"
+        return [_record(r) for r in await self._pool.fetch(sql, role, login)]
 
     async def prune(self, idle_before: float) -> int:
         gone = await self._pool.fetchval(

@@ -14,13 +14,17 @@ from typing import Any
 import aiosqlite
 
 from ivr.records import CallRecord, QueueEvent, QueueEventKind, SeatEvent, SeatState
+from ivr.store.audit import StoreAuditBook
 from ivr.store.base import OutboxItem, Outgoing
+from ivr.store.dialect import Reader
 from ivr.store.followups import SqliteFollowupBook
 from ivr.store.knowledge import SqliteKnowledgeBook
+from ivr.store.retention import StorePersonalData
 from ivr.store.reviews import SqliteReviewBook
 from ivr.store.roster import SqliteRosterBook
 from ivr.store.schema import migrate
 from ivr.store.sessions import SqliteSessionBook
+from ivr.store.signins import StoreSigninBook
 from ivr.store.tickets import SqliteTicketBook
 from ivr.store.units import SqliteUnitBook
 from ivr.store.writer import BatchWriter, Statement
@@ -59,6 +63,10 @@ class SqliteStore:
         self._now = now
         self.tickets = SqliteTicketBook(conn, self._writer, now, outbox_rows, self._outbox_changed)
         self.sessions = SqliteSessionBook(conn, self._writer)
+        reader = Reader(conn=conn)
+        self.audit = StoreAuditBook(reader, self._writer)
+        self.signins = StoreSigninBook(reader, self._writer)
+        self.personal = StorePersonalData(reader, self._writer)
         self.units = SqliteUnitBook(conn, self._writer)
         self.roster = SqliteRosterBook(conn, self._writer)
         self.followups = SqliteFollowupBook(conn, self._writer, now)

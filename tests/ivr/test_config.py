@@ -80,7 +80,7 @@ def problems(path: Path) -> list[str]:
         ({"trunk": {"allow": '["10.0.0.300"]'}}, "[trunk] allow: expected a list of IPv4 addresses"),
         (
             {"seats_2": {"password": "1002"}},
-            '[[seats]] #2 (id "1002") password: expected a string, got 1002',
+            '[[seats]] #2 (id "1002") password: expected a password, or a hash from `ivr passwd`',
         ),
         (
             {"queues_general": {"max_wait": "-5"}},
@@ -305,7 +305,7 @@ def test_serve_exits_2_naming_each_bad_value(tmp_path: Path) -> None:
     assert res.returncode == 2, res.stderr
     assert "answering on" not in res.stdout
     assert f'ivr: {path}: [sip] transports: expected a list of "udp", "tcp", "tls", got "udp"' in res.stderr
-    assert f'ivr: {path}: [[seats]] #2 (id "1002") password: expected a string, got 1002' in res.stderr
+    assert f'ivr: {path}: [[seats]] #2 (id "1002") password: expected a password, or a hash' in res.stderr
     assert "Traceback" not in res.stderr
 
 

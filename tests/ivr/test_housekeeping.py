@@ -22,10 +22,10 @@ def _wav(path: Path, age_days: float) -> Path:
 def test_only_recordings_past_retention_go(tmp_path: Path) -> None:
     old = _wav(tmp_path / "2025-01-01" / "a.wav", 200)
     recent = _wav(tmp_path / "2025-06-01" / "b.wav", 10)
-    assert prune_recordings(tmp_path, 180) == 1
+    assert prune_recordings(tmp_path, 180) == ["2025-01-01/a.wav"]
     assert not old.exists() and recent.exists()
     assert not (tmp_path / "2025-01-01").exists()  # the emptied day folder goes too
-    assert prune_recordings(tmp_path, 0) == 0 and recent.exists()  # 0 keeps everything
+    assert prune_recordings(tmp_path, 0) == [] and recent.exists()  # 0 keeps everything
 
 
 async def test_housekeeping_prunes_recordings_delivered_outbox_and_idle_sessions(tmp_path: Path) -> None:
@@ -45,5 +45,32 @@ async def test_housekeeping_prunes_recordings_delivered_outbox_and_idle_sessions
             rows = raw.execute("SELECT topic FROM outbox").fetchall()
         assert rows == [("t/pending",)]  # undelivered messages are never pruned
         assert await store.sessions.get("idle") is None and await store.sessions.get("busy") is not None
+    finally:
+        await store.close()
+
+
+async def test_the_retention_policy_is_carried_out_and_audited(tmp_path: Path) -> None:
+    from ivr.policy import RetentionSettings
+    from ivr.store import AuditQuery
+
+    years_ago = time.time() - 4 * 365 * 86400
+    store = await SqliteStore.open(tmp_path / "h.db", now=lambda: years_ago)
+    try:
+        old = await store.tickets.create(
+            "13900000001", description="王五反映噪音扰民", address="幸福小区3号楼"
+        )
+        await store.tickets.update(old.id, {"status": "closed"}, actor="seat:1001")
+        wav = _wav(tmp_path / "rec" / "2022-01-01" / f"{old.id}-1.wav", 400)
+        keeper = Housekeeping(store, tmp_path / "rec", 180, retention=RetentionSettings(personal_days=1095))
+        assert await keeper.run_once() == 1
+        assert not wav.exists()
+        t = await store.tickets.get(old.id)
+        assert t is not None and (t.caller, t.description, t.address) == ("", "", "")
+        log = await store.audit.search(AuditQuery(actor="housekeeping"))
+        assert {(e.action, e.subject) for e in log} == {
+            ("recording.delete", f"2022-01-01/{old.id}-1.wav"),
+            ("personal.forget", old.id),
+        }
+        assert "13900000001" not in repr(log)  # the trail names tickets, never callers
     finally:
         await store.close()

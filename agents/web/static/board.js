@@ -1,4 +1,5 @@
-// The supervisor's page: live board over the socket, charts every 30 s, reports as CSV.
+// The supervisor's page: live board over the socket, charts every 30 s, reports as CSV, the
+// audit trail.
 "use strict";
 
 const me = session();
@@ -241,10 +242,25 @@ const handlers = {
   },
   fatal: (m) => toLogin(m.error),
 };
+// --- audit trail (who signed in, read, exported, deleted) -----------------------------------
+async function loadAudit() {
+  $("audit-error").textContent = "";
+  const q = new URLSearchParams({ actor: $("audit-actor").value.trim(), action: $("audit-action").value.trim(),
+    limit: "200" });
+  try {
+    const r = await api("GET", `/api/audit?${q}`);
+    $("audit-entries").tBodies[0].replaceChildren(...r.entries.map((e) => el("tr", {},
+      el("td", {}, new Date(e.at * 1000).toLocaleString("zh-CN", { hour12: false })),
+      el("td", {}, e.actor), el("td", {}, e.action), el("td", {}, e.subject),
+      el("td", {}, e.address), el("td", {}, e.detail))));
+  } catch (e) { $("audit-error").textContent = e.message; }
+}
+$("audit-load").onclick = loadAudit;
+
 if (LEADER) {
   document.title = "12345 · 班组监控";
   for (const part of [$("oversight"), $("preview").closest("section"), $("kb-editor"), $("kb-list").closest("section"),
-    document.querySelector(".charts"), $("my-phone").parentElement, $("team-filter").parentElement]) {
+    document.querySelector(".charts"), $("my-phone").parentElement, $("team-filter").parentElement, $("audit")]) {
     part.style.display = "none";
   }
   const poll = async () => {
@@ -258,4 +274,5 @@ if (LEADER) {
   loadCharts();
   loadOversight();
   loadArticles();
+  loadAudit();
 }

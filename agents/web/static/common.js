@@ -36,11 +36,25 @@ async function api(method, path, body) {
 function live(handlers) {
   let delay = 500, ws = null, stopped = false;
   const dot = document.getElementById("live");
-  function connect() {
+  function retry() {
+    if (stopped) return;
+    setTimeout(connect, delay);
+    delay = Math.min(delay * 2, 5000);
+  }
+  async function connect() {
     const s = session();
     if (!s || stopped) return;
+    // the token stays in headers: the socket opens with a one-use ticket asked for over the API
+    let ticket;
+    try {
+      ticket = (await api("POST", "/api/live/ticket")).ticket;
+    } catch (e) {
+      if (e.status === 401) return;  // api() has gone back to the sign-in page
+      retry();
+      return;
+    }
     const proto = location.protocol === "https:" ? "wss" : "ws";
-    ws = new WebSocket(`${proto}://${location.host}/api/live?token=${encodeURIComponent(s.token)}`);
+    ws = new WebSocket(`${proto}://${location.host}/api/live?ticket=${encodeURIComponent(ticket)}`);
     ws.onopen = () => { delay = 500; if (dot) dot.classList.add("on"); };
     ws.onmessage = (ev) => {
       const msg = JSON.parse(ev.data);
@@ -50,9 +64,7 @@ function live(handlers) {
     };
     ws.onclose = () => {
       if (dot) dot.classList.remove("on");
-      if (stopped) return;
-      setTimeout(connect, delay);
-      delay = Math.min(delay * 2, 5000);
+      retry();
     };
   }
   setInterval(() => { if (ws && ws.readyState === 1) ws.send("ping"); }, 20000);

@@ -178,6 +178,12 @@ def test_operator_takes_a_call_and_files_the_ticket(line: tuple[str, Any]) -> No
             expect(sup.locator("#chart-calls svg rect").first).to_be_visible()
             sup.click("#preview")
             expect(sup.locator('[data-report="operators"] tbody tr').first).to_contain_text("1001")
+            # the audit trail on the board: the operator's read of the ticket, with its number
+            sup.fill("#audit-action", "ticket.read")
+            sup.click("#audit-load")
+            expect(sup.locator("#audit-entries tbody tr").first).to_contain_text(
+                f"seat:1001ticket.read{ticket_id}"
+            )
             shot(sup, "06-supervisor-board")
         finally:
             browser.close()

@@ -233,7 +233,8 @@ async def test_the_third_caller_about_one_place_raises_the_alert(line: Line) -> 
         h = await line.login({"seat_id": sid, "password": f"pw{sid}"})
         await line.http.post(f"/api/seats/{sid}/state", json={"action": "login"}, headers=h)
     boss = await line.login({"role": "supervisor", "password": SUPERVISOR})
-    live = line.server.url.replace("http", "ws") + "api/live?token=" + boss["authorization"][7:]
+    ticket = (await line.http.post("/api/live/ticket", headers=boss)).json()["ticket"]
+    live = line.server.url.replace("http", "ws") + "api/live?ticket=" + ticket
     mqtt = aiomqtt.Client(
         "127.0.0.1",
         line.broker.port,

@@ -13,13 +13,26 @@ import aiomqtt
 import pytest
 from web_rig import Rig
 
+from agents.web.guard import SigninGuard
 from agents.web.sessions import Sessions, token_hash
 from ivr.accounts import SeatAccounts
+from ivr.audit import AuditTrail
 from ivr.broker import LocalBroker
 from ivr.bus import Bus
-from ivr.config import MqttSettings
-from ivr.store import SESSION_IDLE_SECONDS as IDLE_SECONDS
-from ivr.store import SqliteStore
+from ivr.config import MqttSettings, SigninSettings
+from ivr.store import AuditQuery, SqliteStore
+
+IDLE_SECONDS = SigninSettings().idle_minutes * 60
+
+
+def sessions_of(rig: Rig, store: SqliteStore, clock: list[float], **given: Any) -> Sessions:
+    """Sessions as the console makes them, on `store`, on the test's clock."""
+    audit = AuditTrail(store.audit, lambda: clock[0])
+    guard = SigninGuard(store.signins, rig.settings.signin, audit, lambda: clock[0])
+    s = rig.settings
+    return Sessions(
+        s.seats, s.supervisors, store.sessions, guard, audit, signin=s.signin, now=lambda: clock[0], **given
+    )
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -80,9 +93,9 @@ async def test_idle_sessions_end_and_use_keeps_them(tmp_path: Path) -> None:
     store = await SqliteStore.open(tmp_path / "s.db")
     clock = [1000.0]
     try:
-        sessions = Sessions(rig.settings.seats, "boss", store.sessions, now=lambda: clock[0])
+        sessions = sessions_of(rig, store, clock)
         used = await sessions.login_seat("1001", "pw1001")
-        idle = await sessions.login_supervisor("boss")
+        idle = (await sessions.login_supervisor("supervisor", "boss"))[0]
         clock[0] += IDLE_SECONDS * 0.75
         await sessions.get(used.token)  # used within the limit: last seen moves on
         clock[0] += IDLE_SECONDS * 0.5
@@ -107,10 +120,8 @@ async def test_a_seat_sign_in_gets_a_broker_account_that_sign_out_and_expiry_rev
         await bus.start()
         try:
             await bus.wait_connected(5)
-            sessions = Sessions(
-                rig.settings.seats, "boss", store.sessions, now=lambda: clock[0], accounts=accounts
-            )
-            boss = await sessions.login_supervisor("boss")
+            sessions = sessions_of(rig, store, clock, accounts=accounts)
+            boss = (await sessions.login_supervisor("supervisor", "boss"))[0]
             assert boss.mqtt is None  # supervisors get no broker account
             first = await sessions.login_seat("1001", "pw1001")
             assert first.mqtt is not None and first.mqtt["topic_base"] == "hotline/v1/seat/1001"
@@ -141,3 +152,55 @@ def console(account: dict[str, Any]) -> aiomqtt.Client:
         username=account["username"],
         password=account["password"],
     )
+
+
+async def test_a_session_ends_at_its_lifetime_even_in_use(tmp_path: Path) -> None:
+    rig = Rig(tmp_path)  # for its settings only
+    store = await SqliteStore.open(tmp_path / "s.db")
+    clock = [1000.0]
+    try:
+        sessions = sessions_of(rig, store, clock)
+        seat = await sessions.login_seat("1001", "pw1001")
+        lifetime = rig.settings.signin.session_hours * 3600
+        while clock[0] + IDLE_SECONDS / 2 < 1000.0 + lifetime:
+            clock[0] += IDLE_SECONDS / 2  # used all along: never idle
+            await sessions.get(seat.token)
+        clock[0] = 1000.0 + lifetime + 1
+        with pytest.raises(Exception, match="最长时限") as caught:
+            await sessions.get(seat.token)
+        assert getattr(caught.value, "status", None) == 401
+        assert await store.sessions.get(token_hash(seat.token)) is None
+    finally:
+        await store.close()
+
+
+async def test_one_session_per_supervisor_on_every_node(pg_url: str, tmp_path: Path) -> None:
+    """A second sign-in of one supervisor ends the first, wherever it was; another supervisor's
+    session stays."""
+    from ivr.passwords import hash_password
+
+    boss = {"login": "zhang", "name": "张班长", "password": hash_password("zhang-pass", iterations=1000)}
+    extra: dict[str, Any] = {
+        "supervisors": [boss, {"login": "li", "name": "李班长", "password": "li-pass-1"}]
+    }
+    a, b = Rig(tmp_path / "a", pg_url, extra), Rig(tmp_path / "b", pg_url, extra)
+    await a.start()
+    await b.start()
+    try:
+        zhang = {"role": "supervisor", "login": "zhang", "password": "zhang-pass"}
+        r = await a.http.post("/api/login", json=zhang)  # a hashed password from config
+        assert r.status_code == 200 and r.json()["name"] == "张班长"
+        first = r.json()["token"]
+        li = await _token(a, {"role": "supervisor", "login": "li", "password": "li-pass-1"})
+        second = await _token(b, zhang)
+        assert (await a.http.get("/api/me", headers=bearer(first))).status_code == 401
+        assert (await b.http.get("/api/me", headers=bearer(second))).status_code == 200
+        assert (await a.http.get("/api/me", headers=bearer(li))).status_code == 200
+        await b.store.audit.flush()
+        replaced = await b.store.audit.search(AuditQuery(action="session.replaced"))
+        assert [e.actor for e in replaced] == ["supervisor:zhang"]
+        bad = {"role": "supervisor", "login": "zhang", "password": "pbkdf2_sha256$1000$00$00"}
+        assert (await a.http.post("/api/login", json=bad)).status_code == 401  # a hash is no password
+    finally:
+        await a.stop()
+        await b.stop()

@@ -26,7 +26,9 @@ SUPERVISOR = "boss"
 ADMIN = "admin-pass-1"
 
 
-def settings(tmp: Path, store_url: str = "", **sections: dict[str, Any]) -> Settings:
+def settings(
+    tmp: Path, store_url: str = "", extra: dict[str, Any] | None = None, **sections: dict[str, Any]
+) -> Settings:
     raw: dict[str, Any] = {
         **sections,
         "web": {"bind": "127.0.0.1", "port": 0, "supervisor_password": SUPERVISOR, "admin_password": ADMIN},
@@ -43,6 +45,8 @@ def settings(tmp: Path, store_url: str = "", **sections: dict[str, Any]) -> Sett
             for sid, pw in PASSWORDS.items()
         ],
     }
+    for section, values in (extra or {}).items():  # a test's own keys, section by section
+        raw[section] = {**raw.get(section, {}), **values} if isinstance(values, dict) else values
     return parse(raw, tmp / "config.toml")
 
 
@@ -62,8 +66,10 @@ class FakeSeatLine:
 
 
 class Rig:
-    def __init__(self, tmp: Path, store_url: str = "", **sections: dict[str, Any]) -> None:
-        self.settings = settings(tmp, store_url, **sections)
+    def __init__(
+        self, tmp: Path, store_url: str = "", extra: dict[str, Any] | None = None, **sections: dict[str, Any]
+    ) -> None:
+        self.settings = settings(tmp, store_url, extra, **sections)
         self.line = FakeSeatLine()
         self.calls: dict[str, asyncio.Task[QueueResult]] = {}
 
@@ -84,7 +90,9 @@ class Rig:
         await self.acd.start()
         self.server = ConsoleServer(s, self.acd, self.store, self.bus, self.events, self.console)
         await self.server.start()
-        self.http = httpx.AsyncClient(base_url=self.server.url.rstrip("/"), timeout=10)
+        self.http = httpx.AsyncClient(base_url=self.server.url.rstrip("/"), timeout=10, verify=self.verify)
+
+    verify: Any = True  # httpx's verify: a test serving HTTPS gives its CA file
 
     async def stop(self) -> None:
         await self.http.aclose()
