@@ -15,6 +15,7 @@ from typing import Literal
 
 from agents.acd import Acd
 from agents.console import Console
+from agents.controls import SeatControls
 from agents.eventlog import EventLog
 from agents.followups import FollowupCaller
 from agents.shared import AnyAcd, SharedAcd
@@ -25,6 +26,7 @@ from ivr.broker import LocalBroker
 from ivr.bus import Bus
 from ivr.config import Settings
 from ivr.control import CallerHangup
+from ivr.duty import duty_leader
 from ivr.flow import FlowLibrary, FlowServices, Interpreter, Rejected
 from ivr.flow.calendar import TimeRange
 from ivr.flow.services import surveys
@@ -32,6 +34,7 @@ from ivr.housekeeping import Housekeeping
 from ivr.privacy import make_private
 from ivr.records import CallRecord, Offer, QueueRequest, QueueResult
 from ivr.sip.call import Call
+from ivr.sip.callcontrol import CallControls
 from ivr.sip.engine import EngineConfig, SipEngine, registrar_host
 from ivr.sip.events import Registration
 from ivr.sip.leg import Leg, Recognizer, Voice
@@ -219,6 +222,20 @@ class Hotline:
         self._watcher = asyncio.ensure_future(self.flows.watch())
         keeper = Housekeeping(self.store, s.resolve(s.store.recordings), s.store.recording_retention_days)
         self._housekeeping = asyncio.ensure_future(keeper.run())
+        self.seatline.on_recorded = self._recorded
+        self.call_controls = CallControls(
+            self.seatline,
+            self.audio_dir / s.controls.hold_music,
+            s.followup.trunk,  # outside numbers go out the way follow-up calls do
+            answer_timeout=s.controls.answer_seconds,
+        )
+        self.controls = SeatControls(
+            self.acd,
+            self.store,
+            self.call_controls,
+            leader=lambda: duty_leader(s.controls),
+            screen_pop=self.popper,
+        )
         self.web = ConsoleServer(
             s,
             self.acd,
@@ -228,6 +245,7 @@ class Hotline:
             self.console,
             hotspots=self.hotspots,
             accounts=self.accounts,
+            controls=self.controls,
         )
         try:
             await self.web.start()
@@ -263,6 +281,7 @@ class Hotline:
             answer_timeout=f.answer_seconds,
         )
         self.web.followup_pages.dialer = line.connect  # operators' follow-ups from the console
+        self.controls.dialer = line.connect  # and any outbound call from the console
         hours = tuple(TimeRange.parse(h) for h in f.hours)
         return FollowupCaller(self.web.followups, line, hours=hours, flow=f.flow, every=f.every_seconds)
 
@@ -283,6 +302,9 @@ class Hotline:
         if hasattr(self, "web"):
             await self.web.stop()
         # each part only if start got that far (a failed start is stopped the same way)
+        if hasattr(self, "controls"):
+            await self.controls.close()
+            await self.call_controls.close()
         if hasattr(self, "acd"):
             await self.seatline.close()
             await self.acd.stop()
@@ -370,6 +392,9 @@ class Hotline:
 
     def _bridge_ended(self, offer: Offer, by: Literal["caller", "operator"], recording: str) -> None:
         self.acd.call_ended(offer.call_id, by)
+        self._recorded(offer, recording)
+
+    def _recorded(self, offer: Offer, recording: str) -> None:
         if offer.ticket_id and recording:
             task = asyncio.ensure_future(
                 self.popper.link_recording(offer.ticket_id, recording, offer.seat_id)

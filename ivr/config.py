@@ -48,6 +48,7 @@ from ivr.configcheck import (
     show,
     subset_of,
 )
+from ivr.duty import ControlSettings, control_settings
 from ivr.store.base import StoreError, check_store_url
 
 log = logging.getLogger(__name__)
@@ -255,6 +256,7 @@ class Settings:
     deadlines: DeadlineSettings = field(default_factory=DeadlineSettings)
     followup: FollowupSettings = field(default_factory=FollowupSettings)
     webhook: WebhookSettings = field(default_factory=WebhookSettings)
+    controls: ControlSettings = field(default_factory=ControlSettings)
 
     def resolve(self, path: str | Path) -> Path:
         """Paths in config are relative to the config file's folder."""
@@ -277,6 +279,7 @@ SECTIONS = (
     "deadlines",
     "followup",
     "webhook",
+    "controls",
 )
 TOP_KEYS = ("log_level", "timezone")
 FLOWS_KEYS = ("dir", "audio", "default", "numbers")
@@ -354,6 +357,7 @@ def _parse(raw: dict[str, Any], source: Path, problems: Problems) -> Settings:
     queues: dict[str, QueueSettings] = {}
     for name, q in problems.table("[queues]", raw.get("queues", {})).items():
         queues[name] = problems.section(QueueSettings, q, f"[queues.{name}]", name=name)
+    seats = _seats(raw.get("seats", []), queues, problems)
     return Settings(
         source=source,
         sip=sip,
@@ -367,7 +371,7 @@ def _parse(raw: dict[str, Any], source: Path, problems: Problems) -> Settings:
         numbers=numbers,
         default_flow=default_flow,
         queues=queues,
-        seats=_seats(raw.get("seats", []), queues, problems),
+        seats=seats,
         cluster=problems.section(ClusterSettings, raw.get("cluster", {}), "[cluster]"),
         understanding=problems.section(
             UnderstandingSettings, raw.get("understanding", {}), "[understanding]"
@@ -375,6 +379,7 @@ def _parse(raw: dict[str, Any], source: Path, problems: Problems) -> Settings:
         deadlines=problems.section(DeadlineSettings, raw.get("deadlines", {}), "[deadlines]"),
         followup=problems.section(FollowupSettings, raw.get("followup", {}), "[followup]"),
         webhook=webhook_settings(raw.get("webhook", {}), problems),
+        controls=control_settings(raw.get("controls", {}), tuple(s.id for s in seats), problems),
         **{k: v.upper() if k == "log_level" else v for k, v in top.items() if v is not MISSING},
     )
 

@@ -20,6 +20,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from agents.console import Console
+from agents.controls import SeatControls
 from agents.eventlog import EventLog
 from agents.followups import FollowupDesk
 from agents.shared import AnyAcd
@@ -28,6 +29,7 @@ from agents.tickets.lifecycle import TicketLife
 from agents.tickets.webhook import Webhook
 from agents.web.articles import Articles
 from agents.web.board import LiveBoard
+from agents.web.calls import CallDesk
 from agents.web.desk import Desk
 from agents.web.dispatch import DispatchDesk
 from agents.web.followups import FollowupPages
@@ -75,6 +77,7 @@ class ConsoleServer:
         accounts: SeatAccounts | None = None,
         life: TicketLife | None = None,
         watch_every: float = 60.0,
+        controls: SeatControls | None = None,
     ) -> None:
         """`accounts`: issue each seat's console a broker account at sign-in (None: no MQTT
         accounts; the login answer's `mqtt` is null)."""
@@ -117,7 +120,8 @@ class ConsoleServer:
         self.articles = Articles(self.sessions, store.knowledge, self.desk.knowledge)
         levels = {n: q.service_level_seconds for n, q in settings.queues.items()}
         reports = Reports(store, levels, {s.id: s.name for s in settings.seats})
-        self.hub = LiveHub(acd, store, self.desk, self.board, self.sessions)
+        self.calls = CallDesk(self.sessions, controls)  # hold, transfer, three-way, outbound
+        self.hub = LiveHub(acd, store, self.desk, self.board, self.sessions, self.calls)
         self.hub.attach()
         self.hotspots = HotSpotDesk(self.sessions, store, console, hotspots)
         supervision = Supervision(self.sessions, self.board, reports, self.oversight)
@@ -138,6 +142,7 @@ class ConsoleServer:
             Route("/", home),
             Route("/api/openapi.json", openapi),
             *self.desk.routes(),
+            *self.calls.routes(),
             *supervision.routes(),
             *self.hotspots.routes(),
             *UnitDesk(self.sessions, self.life).routes(),

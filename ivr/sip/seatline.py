@@ -1,6 +1,10 @@
 """The ACD's reach into SIP: ring an operator's seat, bridge it with the waiting caller (B2BUA),
 record both parties for quality checks, and report who ended the call.
 
+Each bridged call is a `Connection`, kept by the queue's call id while it lasts, so the
+operator's call controls (ivr.sip.callcontrol) can hold it, hand it to another phone or add a
+third party; the watcher follows whoever is the operator's side now.
+
 Runs on the event loop and drives calls only through the engine's async facade; a call that has
 gone (`CallGone`) is the caller or the seat having hung up, not an error.
 """
@@ -8,9 +12,11 @@ gone (`CallGone`) is the caller or the seat having hung up, not an error.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -25,6 +31,25 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Ended = Callable[[Offer, Literal["caller", "operator"], str], None]  # offer, who ended, recording
+Recorded = Callable[[Offer, str], None]  # a recording closed before the call's end (a hand-over)
+
+
+@dataclass(eq=False)
+class Connection:
+    """A caller bridged to the operator's side. The controls change `operator` (a transfer, a
+    three-way call the operator left) and set `changed`, so the watcher follows the new side."""
+
+    caller: Leg | Call
+    operator: Call
+    offer: Offer
+    recording: str = ""
+    token: int = 0  # the recorder's
+    held: int = 0  # the hold-music player's token while the caller holds
+    consult: Call | None = None  # the phone the operator consults while the caller holds
+    outside: Call | None = None  # the outside number of a three-way call
+    released: bool = False  # the operator handed the caller back to the queue (blind transfer)
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 class SipSeatLine:
@@ -40,6 +65,8 @@ class SipSeatLine:
         self._on_ended = on_ended
         self.recordings = recordings
         self._tasks: set[asyncio.Task[None]] = set()
+        self.connections: dict[str, Connection] = {}  # by the queue's call id
+        self.on_recorded: Recorded | None = None
 
     async def ring(self, offer: Offer, timeout: float) -> RingOutcome:
         if offer.callback:
@@ -85,7 +112,7 @@ class SipSeatLine:
             if not out.answered.is_set() and not out.ended.is_set():
                 await self._drop(out)
         log.info("call %s connected to seat %s (ticket %s)", offer.call_id, offer.seat_id, offer.ticket_id)
-        self._spawn(self._watch(leg, out, offer, path, token))
+        self._spawn(self._watch(Connection(leg, out, offer, path, token)))
         return "answered"
 
     async def _callback(self, offer: Offer, timeout: float) -> RingOutcome:
@@ -138,7 +165,7 @@ class SipSeatLine:
             offer.context.caller,
             offer.ticket_id,
         )
-        self._spawn(self._watch(citizen, operator, offer, path, token))
+        self._spawn(self._watch(Connection(citizen, operator, offer, path, token)))
         return "answered"
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
@@ -148,7 +175,7 @@ class SipSeatLine:
 
     async def _record(self, caller_id: str, seat_id: str, offer: Offer) -> tuple[str, int]:
         day = time.strftime("%Y-%m-%d")
-        name = f"{offer.ticket_id or offer.call_id}-{int(time.time())}.wav".replace("/", "_")
+        name = f"{offer.ticket_id or offer.call_id}-{int(time.time() * 1000)}.wav".replace("/", "_")
         path = self.recordings / day / name
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -160,28 +187,52 @@ class SipSeatLine:
             return "", 0
         return str(path), token
 
-    async def _watch(
-        self,
-        caller: Leg | Call,
-        operator: Call,
-        offer: Offer,
-        recording: str,
-        token: int,
-    ) -> None:
-        """Wait for either side to hang up, end the other side's part, and report who ended it."""
-        await first(caller.ended.wait(), operator.ended.wait())
+    async def close_recording(self, conn: Connection) -> None:
+        """The operator's side is about to change: close this part's recording and link it to
+        the ticket now (the caller's next part is recorded with the new side)."""
+        if conn.token:
+            await self.engine.stop_recording(conn.caller.id, conn.token)
+        if conn.recording and self.on_recorded is not None:
+            self.on_recorded(conn.offer, conn.recording)
+        conn.recording, conn.token = "", 0
+
+    async def open_recording(self, conn: Connection) -> None:
+        with contextlib.suppress(CallGone):
+            conn.recording, conn.token = await self._record(conn.caller.id, conn.operator.id, conn.offer)
+
+    async def _watch(self, conn: Connection) -> None:
+        """Wait for either side to hang up, end the other side's part, and report who ended it.
+        A hand-over (conn.changed) swaps the operator's side; a release ends the watch quietly."""
+        key = conn.offer.call_id
+        self.connections[key] = conn
+        try:
+            for _ in range(10_000):  # one turn per hand-over
+                conn.changed.clear()
+                await first(conn.caller.ended.wait(), conn.operator.ended.wait(), conn.changed.wait())
+                if conn.released:
+                    return
+                if not (conn.caller.ended.is_set() or conn.operator.ended.is_set()):
+                    continue
+                break
+        finally:
+            if self.connections.get(key) is conn:
+                del self.connections[key]
+        caller, operator = conn.caller, conn.operator
         by: Literal["caller", "operator"] = "caller" if caller.ended.is_set() else "operator"
+        await self._drop(conn.consult, conn.outside)
         if by == "caller":
             await self._drop(operator)
         elif isinstance(caller, Call):  # a callback: nothing follows for the citizen
             await self._drop(caller)
         else:  # the caller stays on the line for the survey, which is not part of the recording
+            if conn.held:
+                await self.engine.stop_playing(caller.id, conn.held)
             await self.engine.unbridge(caller.id, operator.id)
-            if token:
-                await self.engine.stop_recording(caller.id, token)
+            if conn.token:
+                await self.engine.stop_recording(caller.id, conn.token)
         if not isinstance(caller, Call):
             caller.connected = False
-        self._on_ended(offer, by, recording)
+        self._on_ended(conn.offer, by, conn.recording)
 
     @staticmethod
     def _why(out: Call) -> RingOutcome:
