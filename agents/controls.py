@@ -80,6 +80,7 @@ class Consultation:
     seat_id: str  # who consults
     target: str  # the consulted seat
     how: str  # "seat:1002", "leader", "skill:housing": what the operator asked for
+    ending: str = ""  # "back" once the operator went back (the hang-up that follows is ours)
 
 
 class SeatControls:
@@ -246,7 +247,7 @@ class SeatControls:
         await ended.wait()
         consult = self._consults.get(call_id)
         if consult is not None and consult.target == target:  # hung up before a hand-over
-            self._end_consult(call_id, "target_hangup")
+            self._end_consult(call_id, consult.ending or "target_hangup")
 
     def _end_consult(self, call_id: str, outcome: str) -> None:
         consult = self._consults.pop(call_id, None)
@@ -259,10 +260,14 @@ class SeatControls:
         self._changed(consult.target)
 
     async def _back(self, seat: Seat, call_id: str, data: Mapping[str, Any]) -> None:
-        if call_id not in self._consults:
+        consult = self._consults.get(call_id)
+        if consult is None:
             raise ControlError(409, "当前没有咨询")
-        await self._sip.back(call_id)
-        self._end_consult(call_id, "back")
+        consult.ending = "back"
+        try:
+            await self._sip.back(call_id)
+        finally:
+            self._end_consult(call_id, "back")
 
     async def _complete(self, seat: Seat, call_id: str, data: Mapping[str, Any]) -> None:
         acd = self._single("转接")

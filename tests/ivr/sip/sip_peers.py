@@ -328,3 +328,24 @@ def tone(path: Path, seconds: float = 3, freq: int = 440) -> Path:
         check=True,
     )
     return path
+
+
+def tone_seconds(path: Path, freq: float, threshold: float = 300.0) -> float:
+    """Seconds of `path` in which a steady `freq` tone carries most of the energy (Goertzel on
+    100 ms windows): finds one party's tone in another's recording, whatever else was said."""
+    data, rate = read_pcm(path)
+    win = rate // 10
+    coeff = 2 * math.cos(2 * math.pi * freq / rate)
+    found = 0
+    for i in range(0, len(data) - win + 1, win):
+        w = data[i : i + win]
+        energy = sum(s * s for s in w) / win
+        if energy < threshold * threshold:
+            continue
+        s1 = s2 = 0.0
+        for x in w:
+            s1, s2 = x + coeff * s1 - s2, s1
+        power = 2 * (s1 * s1 + s2 * s2 - coeff * s1 * s2) / (win * win)
+        if power > 0.5 * energy:
+            found += 1
+    return found / 10
