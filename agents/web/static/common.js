@@ -57,7 +57,10 @@ function live(handlers) {
   }
   setInterval(() => { if (ws && ws.readyState === 1) ws.send("ping"); }, 20000);
   connect();
-  return { close() { stopped = true; if (ws) ws.close(); } };
+  return {
+    close() { stopped = true; if (ws) ws.close(); },
+    send(msg) { if (!ws || ws.readyState !== 1) return false; ws.send(JSON.stringify(msg)); return true; },
+  };
 }
 
 function fmtDuration(s) {
