@@ -178,7 +178,7 @@ class Acd:
     def call_ended(self, call_id: str, by: Literal["caller", "operator"]) -> bool:
         """The bridged call ended. Returns False (and does nothing) for an unknown call."""
         entry = self._entries.get(call_id)
-        if entry is None or entry.state is not EntryState.CONNECTED or entry.seat_id is None:
+        if entry is None or entry.state is not EntryState.CONNECTED:  # no seat: the operator left
             return False
         now = self.clock.now()
         seat = self.seats[entry.seat_id] if entry.seat_id else None

@@ -164,6 +164,8 @@ class SeatControls:
 
     # --- hold ---------------------------------------------------------------------------------
     async def _hold(self, seat: Seat, call_id: str, data: Mapping[str, Any]) -> None:
+        if call_id in self._consults:
+            raise ControlError(409, "正在咨询，来电方已在保持中")
         await self._sip.hold(call_id)
         self._event(call_id, K.HOLD, seat.id)
 

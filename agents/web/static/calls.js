@@ -46,7 +46,6 @@ function showCall(c) {
   el("btn-drop-outside").disabled = !conf;
   el("btn-dial").disabled = !free;
   let text = "无通话";
-  if (!onCall && !callView.outbound) el("call-state").parentElement.dataset.call = "";
   if (callView.outbound) text = `外呼 ${callView.outbound.number}：${callView.outbound.state === "answered" ? "通话中" : "呼叫中…"}`;
   else if (callView.consulted_by) text = `座席 ${callView.consulted_by} 正在咨询您`;
   else if (consulting) text = `咨询座席 ${callView.consult_to}${callView.consult_answered ? "（已接通）" : "（呼叫中…）"}，来电方保持中`;
