@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from agents.controls import SeatControls
+from agents.controls import ACTIONS, SeatControls
 from agents.web.api import ApiError, endpoint, read_json, text_field, token_of
 from agents.web.sessions import Session, Sessions
 from ivr.control import ControlError
@@ -64,3 +64,61 @@ class CallDesk:
             return await self._controls().act(seat_id, action, data)
         except ControlError as exc:
             raise ApiError(exc.status, exc.message) from exc
+
+
+def call_paths(op: Any) -> dict[str, dict[str, Any]]:
+    """The OpenAPI description of these routes (agents.web.openapi takes `op`, its builder)."""
+    text = {"type": "string"}
+    control = {
+        "type": "object",
+        "properties": {
+            "action": {"enum": list(ACTIONS)},
+            "to": {"type": "string", "description": 'transfer: "seat:<id>", "leader" or "skill:<name>"'},
+            "mode": {"enum": ["blind", "consult"], "description": "transfer (default blind)"},
+            "number": {"type": "string", "description": "conference, dial: 3-20 digits"},
+            "ticket_id": {"type": "string", "description": "dial: note the call on this ticket"},
+        },
+        "required": ["action"],
+    }
+    view = {
+        "type": "object",
+        "properties": {
+            "call_id": text,
+            "held": {"type": "boolean"},
+            "consulting": {"type": "boolean"},
+            "consult_answered": {"type": "boolean"},
+            "consult_to": text,
+            "consulted_by": text,
+            "conference": {"type": "boolean"},
+            "conference_answered": {"type": "boolean"},
+            "outbound": {"type": ["object", "null"]},
+            "outcome": {"type": "string", "description": "queued, consulting, no_answer, answered, calling"},
+        },
+    }
+    one = "/api/seats/{seat_id}/call"
+    return {
+        one: {
+            "get": op(
+                "The seat's call as its console shows it",
+                ok=view,
+                params=("seat_id",),
+                errors=(401, 403, 404),
+            ),
+            "post": op(
+                "A call control from the seat's own console: hold, resume, transfer (blind or consult),"
+                " complete, back, conference, leave, drop_outside, dial (also over the live socket as"
+                ' {"type": "control", "id": ..., ...})',
+                body=control,
+                ok=view,
+                params=("seat_id",),
+                errors=(400, 401, 403, 404, 409, 413, 501, 502, 503),
+            ),
+        },
+        "/api/seats/{seat_id}/transfer-targets": {
+            "get": op(
+                "Seats (with their state), the team leader on duty and the skill groups to transfer to",
+                params=("seat_id",),
+                errors=(401, 403, 404),
+            )
+        },
+    }

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from agents.web.calls import call_paths
 from ivr.records import STATUSES
 
 _ERR = {"description": 'refused: {"error": message, "status": code}; nothing changed'}
@@ -206,6 +207,7 @@ def spec() -> dict[str, Any]:
         },
         "/api/openapi.json": {"get": _op("This document", public=True, errors=())},
         **_after_call(),
+        **call_paths(_op),  # the operator's call controls
     }
     return {
         "openapi": "3.1.0",
