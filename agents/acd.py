@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from agents.clock import Clock, RealClock
 from agents.eventlog import EventLog
+from agents.handover import HandOvers
 from agents.lines import CallerLine, EntryState, QueueEntry, ScreenPop, SeatLine
 from agents.queue import CallQueue
 from agents.seat import Seat, SeatError
@@ -55,7 +56,7 @@ class QueueStatus:
     longest_wait: float
 
 
-class Acd:
+class Acd(HandOvers):
     def __init__(
         self,
         queues: Mapping[str, QueueSettings],
@@ -211,69 +212,6 @@ class Acd:
             self._wrapups[seat.id] = self._spawn(
                 self._wrapup_timer(seat, call_id, wrapup), f"wrapup-{seat.id}"
             )
-
-    # --- call controls (agents.controls) -----------------------------------------------------
-    def connected(self, call_id: str) -> QueueEntry | None:
-        """The entry of a caller talking to a seat (or, after the operator left a three-way
-        call, to an outside party)."""
-        entry = self._entries.get(call_id)
-        return entry if entry is not None and entry.state is EntryState.CONNECTED else None
-
-    def take_seat(self, seat_id: str, call_id: str) -> None:
-        """A free seat starts a call the operators placed (a consultation, an outbound call)."""
-        seat = self.seats.get(seat_id)
-        if seat is None:
-            raise SeatError(f"unknown seat {seat_id!r}")
-        seat.take(self.clock.now(), call_id)
-
-    def free_seat(self, seat_id: str, call_id: str, queue: str = "", *, wrapup: bool = True) -> None:
-        """That call is over for the seat: wrap-up (of `queue`'s length, or the seat's own), or
-        ready at once without it (a consultation that went back)."""
-        seat = self.seats.get(seat_id)
-        if seat is None or seat.call_id != call_id or seat.state is not SeatState.TALKING:
-            return
-        if wrapup and queue in self.queues:
-            self._seat_done(seat, call_id, queue, self.clock.now() - seat.since)
-        else:
-            seat.hung_up(self.clock.now(), False)
-
-    def leave_call(self, call_id: str) -> str:
-        """The operator leaves a connected call that goes on without them (a three-way call, a
-        transfer): their seat goes to wrap-up; returns the seat id ("" if none)."""
-        entry = self.connected(call_id)
-        if entry is None or entry.seat_id is None:
-            return ""
-        seat = self.seats[entry.seat_id]
-        entry.seat_id = None
-        self._seat_done(seat, call_id, entry.queue, self.clock.now() - entry.connected_at)
-        return seat.id
-
-    def hand_over(self, call_id: str, seat_id: str) -> None:
-        """A consultation completed: the seat that took part (talking on this call since
-        `take_seat`) is now the caller's seat; the first seat leaves."""
-        entry = self.connected(call_id)
-        if entry is None:
-            return
-        self.leave_call(call_id)
-        entry.seat_id = seat_id
-
-    def requeue(self, call_id: str, only: frozenset[str]) -> None:
-        """Blind transfer: the caller waits again, at the front, for one of `only` (a seat, the
-        team leader's, or a skill group's seats); the first seat leaves; the ticket goes along
-        with the next offer. If the target does not answer, any seat of the queue may take it."""
-        entry = self.connected(call_id)
-        if entry is None:
-            return
-        self.leave_call(call_id)
-        now = self.clock.now()
-        entry.state = EntryState.WAITING
-        entry.only = only
-        entry.entered_at = now  # the transfer's own wait (max_wait counts from here)
-        entry.declined.clear()
-        self._waiting.add(entry, front=True)
-        entry.next_announce = now + self.queues[entry.queue].announce_every
-        self._start_timers(entry)
-        self._kick()
 
     # --- seats -------------------------------------------------------------------------
     def seat_command(self, seat_id: str, action: SeatAction, reason: str = "") -> SeatState:
