@@ -1,6 +1,6 @@
 """The operator's call controls, the queue's side: hold and resume, transfer (blind or consulted)
 to a seat, to the team leader on duty or to a skill group, a three-way call with an outside
-number, and an outbound call from the console.
+number, and an outbound call from the console (agents.outbound).
 
 The SIP side does the audio (ivr.sip.callcontrol, behind `CallSide`); this module checks that
 the control fits the seat and the call, keeps the seats' states right (the first seat goes to
@@ -18,18 +18,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import uuid
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from agents.acd import Acd
 from agents.lines import ScreenPop
-from agents.seat import Seat, SeatError
+from agents.outbound import Dialer, OutboundCalls
+from agents.seat import Seat
 from agents.shared import AnyAcd
 from ivr.control import ControlError
 from ivr.privacy import mask
-from ivr.records import Offer, OutboundResult, QueueEvent, SeatState
+from ivr.records import Offer, QueueEvent, SeatState
 from ivr.records import QueueEventKind as K
 from ivr.store import Store, StoreError
 
@@ -37,7 +37,6 @@ log = logging.getLogger(__name__)
 
 ACTIONS = ("hold", "resume", "transfer", "complete", "back", "conference", "leave", "drop_outside", "dial")
 NUMBER = re.compile(r"^\+?[0-9]{3,20}$")  # 110, a unit's duty line, a citizen's mobile
-FREE = (SeatState.READY, SeatState.NOT_READY)
 
 
 class CallSide(Protocol):
@@ -67,14 +66,6 @@ class CallSide(Protocol):
     async def leave(self, call_id: str) -> None: ...
 
 
-class Dialer(Protocol):
-    """The console's outbound call: seat phone first, then the number (ivr.sip.outcall)."""
-
-    async def __call__(
-        self, seat_uri: str, number: str, call_id: str, *, on_end: Callable[[], None] | None = None
-    ) -> OutboundResult: ...
-
-
 @dataclass
 class Consultation:
     seat_id: str  # who consults
@@ -99,9 +90,8 @@ class SeatControls:
         self._sip = sip
         self._leader = leader
         self._pop = screen_pop
-        self.dialer = dialer
+        self.outbound = OutboundCalls(acd, store, self._changed, self._note, dialer)
         self._consults: dict[str, Consultation] = {}  # by call id
-        self._outbound: dict[str, dict[str, Any]] = {}  # by seat id: the console's outbound call
         self._tasks: set[asyncio.Task[None]] = set()
         self.listeners: list[Callable[[str], None]] = []  # told the seat whose call view changed
 
@@ -110,7 +100,7 @@ class SeatControls:
         """The call as the operator's console shows it (with the seat's state from the desk)."""
         seat = self._acd.seats.get(seat_id)
         call_id = seat.call_id if seat is not None and seat.state is SeatState.TALKING else ""
-        body: dict[str, Any] = {"call_id": call_id, "outbound": self._outbound.get(seat_id)}
+        body: dict[str, Any] = {"call_id": call_id, "outbound": self.outbound.calls.get(seat_id)}
         consult = self._consults.get(call_id)
         if call_id and self._owner(call_id) == seat_id:
             body |= self._sip.state(call_id)
@@ -144,7 +134,8 @@ class SeatControls:
         if seat is None:
             raise ControlError(404, f"没有座席 {seat_id}")
         if action == "dial":
-            result = await self._dial(seat, str(data.get("number", "")), str(data.get("ticket_id", "")))
+            self._single("外呼")
+            result = await self.outbound.start(seat, _number(data), str(data.get("ticket_id", "")))
         else:
             call_id = self._call_of(seat)
             handler = getattr(self, f"_{action}")
@@ -326,60 +317,6 @@ class SeatControls:
         if entry is not None:
             await self._note(entry.ticket_id, seat.id, "call", "话务员退出三方通话，来电方与外线继续通话")
 
-    # --- outbound -----------------------------------------------------------------------------
-    async def _dial(self, seat: Seat, number: str, ticket_id: str) -> dict[str, Any]:
-        acd = self._single("外呼")
-        number = _number({"number": number})
-        if self.dialer is None:
-            raise ControlError(503, "外呼线路未启用（[followup] trunk 未配置）")
-        if seat.state not in FREE:
-            raise ControlError(409, "通话中或未签入，不能外呼")
-        if ticket_id:
-            ticket = await self._store.tickets.get(ticket_id)
-            if ticket is None or ticket.operator != seat.id:
-                raise ControlError(403, f"座席 {seat.id} 不是工单 {ticket_id} 的受理人")
-        call_id = f"out-{uuid.uuid4().hex[:12]}"
-        try:
-            acd.take_seat(seat.id, call_id)  # busy from now: no caller is offered meanwhile
-        except SeatError as exc:
-            raise ControlError(409, str(exc)) from exc
-        self._outbound[seat.id] = {
-            "call_id": call_id,
-            "number": number,
-            "state": "calling",
-            "ticket_id": ticket_id,
-        }
-        self._spawn(self._place(seat, number, call_id, ticket_id))
-        return {"outcome": "calling"}
-
-    async def _place(self, seat: Seat, number: str, call_id: str, ticket_id: str) -> None:
-        assert self.dialer is not None and isinstance(self._acd, Acd)
-        acd = self._acd
-        queue = seat.settings.queues[0] if seat.settings.queues else ""
-
-        def ended() -> None:
-            self._outbound.pop(seat.id, None)
-            acd.free_seat(seat.id, call_id, queue)
-            self._changed(seat.id)
-
-        result = OutboundResult("failed")
-        try:
-            result = await self.dialer(seat.settings.uri, number, call_id, on_end=ended)
-        finally:
-            log.info("seat %s: outbound call to %s: %s", seat.id, mask(number), result.outcome)
-            if result.outcome == "answered":
-                if seat.id in self._outbound:
-                    self._outbound[seat.id]["state"] = "answered"
-            else:
-                self._outbound.pop(seat.id, None)
-                acd.free_seat(seat.id, call_id, wrapup=False)
-            self._changed(seat.id)
-        if ticket_id:
-            words = {"answered": "已接通", "busy": "占线", "no_answer": "无人接听"}.get(
-                result.outcome, "未接通"
-            )
-            await self._note(ticket_id, seat.id, "call", f"外呼 {number}：{words}")
-
     # --- records --------------------------------------------------------------------------------
     def _event(self, call_id: str, kind: K, seat_id: str, **data: Any) -> None:
         entry = self._acd.connected(call_id) if isinstance(self._acd, Acd) else None
@@ -405,6 +342,7 @@ class SeatControls:
         task.add_done_callback(self._tasks.discard)
 
     async def close(self) -> None:
+        await self.outbound.close()
         for t in list(self._tasks):
             t.cancel()
         if self._tasks:

@@ -280,8 +280,10 @@ class Hotline:
             f.trunk,
             answer_timeout=f.answer_seconds,
         )
-        self.web.followup_pages.dialer = line.connect  # operators' follow-ups from the console
-        self.controls.dialer = line.connect  # and any outbound call from the console
+        # operators' calls from the console (the call bar's and the follow-up worklist's): the seat
+        # phone rings first, then the number; the seat is busy meanwhile
+        self.controls.outbound.dialer = line.connect
+        self.web.followup_pages.dialer = self.controls.outbound.place
         hours = tuple(TimeRange.parse(h) for h in f.hours)
         return FollowupCaller(self.web.followups, line, hours=hours, flow=f.flow, every=f.every_seconds)
 

@@ -183,7 +183,7 @@ async def test_outbound_call_keeps_the_seat_busy_until_it_ends(make: MakeHarness
     view = await controls.act("b", "dial", {"number": "010-62345678"})
     assert view["outcome"] == "calling"
     await asyncio.sleep(0.01)
-    dialer = controls.dialer
+    dialer = controls.outbound.dialer
     assert isinstance(dialer, FakeDialer) and dialer.calls == [("sip:b@127.0.0.1", "01062345678")]
     assert h.state("b") == "talking" and controls.view("b")["outbound"]["state"] == "answered"
     with pytest.raises(ControlError):
@@ -232,3 +232,18 @@ async def test_no_leader_on_duty_is_refused(make: MakeHarness, store: Store) -> 
     with pytest.raises(ControlError) as refused:
         await controls.act("a", "transfer", {"to": "leader"})
     assert refused.value.status == 409 and "值班班长" in refused.value.message
+
+
+async def test_worklist_follow_up_calls_keep_the_seat_busy_too(make: MakeHarness, store: Store) -> None:
+    h, controls, _ = await rig(make, store)
+    h.acd.seat_command("b", "login")
+    result = await controls.outbound.place("sip:b@127.0.0.1", "13900000002", "followup-7")
+    assert result.outcome == "answered" and h.state("b") == "talking"
+    assert h.acd.seats["b"].call_id == "followup-7"
+    with pytest.raises(ControlError) as refused:  # a's phone is on the queue's caller
+        await controls.outbound.place("sip:a@127.0.0.1", "13900000002", "followup-8")
+    assert refused.value.status == 409 and h.acd.seats["a"].call_id == "c1"
+    dialer = controls.outbound.dialer
+    assert isinstance(dialer, FakeDialer) and dialer.on_end is not None
+    dialer.on_end()
+    assert h.state("b") == "wrap_up"
