@@ -17,7 +17,7 @@ import pytest
 from ivr import config
 from ivr.broker import LocalBroker
 from ivr.config import load, parse
-from ivr.doctor import Check, _broker, _calendar, _model, run_doctor
+from ivr.doctor import Check, _broker, _calendar, _hold_music, _model, run_doctor
 from ivr.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -116,3 +116,10 @@ def test_missing_calendar_is_a_warning_and_doctor_prints_it(tmp_path: Path) -> N
     lines: list[str] = []
     run_doctor(settings, lines.append, today=dt.date(2026, 11, 30))
     assert any(line.startswith("[warn] deadline calendar:") for line in lines)
+
+
+def test_hold_music_is_checked(tmp_path: Path) -> None:
+    shipped = _hold_music(load(ROOT / "config.toml", files=False))
+    assert shipped.ok and "hold.wav, 20 s" in shipped.detail
+    missing = _hold_music(parse({"controls": {"hold_music": "nope.wav"}}, tmp_path / "c.toml"))
+    assert not missing.ok and not missing.required and "silence" in missing.detail
