@@ -138,6 +138,7 @@ class CallControls:
         async with conn.lock:
             if conn.consult is target and not conn.caller.ended.is_set():
                 conn.consult = None
+                await self._engine.unbridge(conn.operator.id, target.id)
                 with contextlib.suppress(ControlError):
                     await self._resume(conn)
 
@@ -147,6 +148,7 @@ class CallControls:
             target, conn.consult = conn.consult, None
             if target is None:
                 raise ControlError(409, "当前没有咨询")
+            await self._engine.unbridge(conn.operator.id, target.id)
             await self._drop(target)
             await self._resume(conn)
 
@@ -233,6 +235,8 @@ class CallControls:
             out, conn.outside = conn.outside, None
             if out is None:
                 raise ControlError(409, "当前没有外线")
+            await self._engine.unbridge(conn.caller.id, out.id)
+            await self._engine.unbridge(conn.operator.id, out.id)
             await self._drop(out)
 
     async def leave(self, call_id: str) -> None:
