@@ -359,7 +359,7 @@ async def test_three_way_call_the_operator_leaves_then_an_outbound_call(tmp_path
         db = sqlite3.connect(tmp_path / "hotline.db")
         rows = db.execute("SELECT kind, seat_id, data FROM queue_events WHERE kind='CONFERENCE'").fetchall()
         assert [json.loads(d)["outcome"] for _, _, d in rows] == ["answered", "operator_left"], rows
-        assert "120" not in rows[0][2] or json.loads(rows[0][2])["number"] == "120"
+        assert json.loads(rows[0][2])["number"] == "120" and rows[0][1] == "1001"  # who, and whom they called
         notes = [n for (n,) in db.execute("SELECT note FROM ticket_history WHERE ticket_id=?", (ticket,))]
         assert any("三方通话" in n for n in notes) and any("退出三方通话" in n for n in notes), notes
         assert any(n.startswith("外呼 13900001111") for n in notes), notes
