@@ -455,7 +455,13 @@ class Acd(HandOvers):
             entry.connected_at = now
             self._cancel(entry.announce_task)
             self._qevent(
-                entry.call_id, q.name, K.CONNECT, seat.id, wait=now - entry.entered_at, ring=now - started
+                entry.call_id,
+                q.name,
+                K.CONNECT,
+                seat.id,
+                wait=now - entry.entered_at,
+                ring=now - started,
+                **({"transfer": True} if entry.transferred else {}),
             )
             if entry.line is not None:
                 self._spawn(entry.line.stop_hold_music(), f"hold-off-{entry.call_id}")

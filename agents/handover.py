@@ -83,6 +83,7 @@ class HandOvers:
         now = self.clock.now()
         entry.state = EntryState.WAITING
         entry.only = only
+        entry.transferred = True
         entry.entered_at = now  # the transfer's own wait (max_wait counts from here)
         entry.declined.clear()
         self._waiting.add(entry, front=True)

@@ -12,6 +12,7 @@ import pytest
 from acd_fakes import Harness, MakeHarness, seat
 
 from agents.controls import SeatControls
+from agents.stats import queue_figures
 from ivr.control import ControlError
 from ivr.records import OutboundResult
 from ivr.records import QueueEventKind as K
@@ -111,6 +112,8 @@ async def test_blind_transfer_to_a_seat_rings_it_and_the_first_seat_wraps_up(
     assert h.kinds("c1").count(K.CONNECT) == 2 and K.TRANSFER in h.kinds("c1")
     transfer = next(e for e in h.log.queue if e.kind is K.TRANSFER)
     assert transfer.seat_id == "a" and transfer.data == {"to": "seat:b", "how": "blind", "seats": "b"}
+    figures = queue_figures("general", h.log.queue, h.log.seat, h.clock.now(), 20)
+    assert (figures.entered, figures.answered, figures.completed) == (1, 1, 1)  # one call, answered once
 
 
 async def test_blind_transfer_to_a_skill_group_waits_at_the_front_for_that_group(
