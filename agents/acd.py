@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from agents.clock import Clock, RealClock
 from agents.eventlog import EventLog
+from agents.handover import HandOvers
 from agents.lines import CallerLine, EntryState, QueueEntry, ScreenPop, SeatLine
 from agents.queue import CallQueue
 from agents.seat import Seat, SeatError
@@ -55,7 +56,7 @@ class QueueStatus:
     longest_wait: float
 
 
-class Acd:
+class Acd(HandOvers):
     def __init__(
         self,
         queues: Mapping[str, QueueSettings],
@@ -178,23 +179,27 @@ class Acd:
     def call_ended(self, call_id: str, by: Literal["caller", "operator"]) -> bool:
         """The bridged call ended. Returns False (and does nothing) for an unknown call."""
         entry = self._entries.get(call_id)
-        if entry is None or entry.state is not EntryState.CONNECTED or entry.seat_id is None:
+        if entry is None or entry.state is not EntryState.CONNECTED:  # no seat: the operator left
             return False
         now = self.clock.now()
-        seat = self.seats[entry.seat_id]
+        seat = self.seats[entry.seat_id] if entry.seat_id else None
         talk = now - entry.connected_at
-        self._talk[call_id] = (entry.queue, talk)
         kind = K.COMPLETEAGENT if by == "operator" else K.COMPLETECALLER
         self._qevent(
-            call_id, entry.queue, kind, seat.id, wait=entry.connected_at - entry.entered_at, talk=talk
+            call_id,
+            entry.queue,
+            kind,
+            entry.seat_id or "",
+            wait=entry.connected_at - entry.entered_at,
+            talk=talk,
         )
-        if not entry.seat_left:
-            self._release(seat, entry.queue, call_id, now)
+        if seat is not None and not entry.seat_left:  # a leader's take-over freed it already
+            self._seat_done(seat, call_id, entry.queue, talk)
         outcome: Literal["operator_hangup", "completed"] = (
             "operator_hangup" if by == "operator" else "completed"
         )
         self._finish(
-            entry, QueueResult(outcome, entry.ticket_id, seat.id, entry.connected_at - entry.entered_at)
+            entry, QueueResult(outcome, entry.ticket_id, entry.seat_id, entry.connected_at - entry.entered_at)
         )
         return True
 
@@ -210,12 +215,15 @@ class Acd:
         ):
             return False
         entry.seat_left = True
-        self._release(self.seats[entry.seat_id], entry.queue, call_id, self.clock.now())
+        talk = self.clock.now() - entry.connected_at
+        self._seat_done(self.seats[entry.seat_id], call_id, entry.queue, talk)
         return True
 
-    def _release(self, seat: Seat, queue: str, call_id: str, now: float) -> None:
+    def _seat_done(self, seat: Seat, call_id: str, queue: str, talk: float) -> None:
+        """The seat's part of a call is over: wrap-up (timed) or ready."""
+        self._talk[call_id] = (queue, talk)
         wrapup = self._wrapup_seconds(seat, queue)
-        seat.hung_up(now, wrapup > 0)
+        seat.hung_up(self.clock.now(), wrapup > 0)
         if seat.state is SeatState.WRAP_UP:
             self._wrapups[seat.id] = self._spawn(
                 self._wrapup_timer(seat, call_id, wrapup), f"wrapup-{seat.id}"
@@ -407,7 +415,10 @@ class Acd:
                     break
                 q = self.queues[entry.queue]
                 levels = required_levels(entry, q, now)
-                seats = [s for s in self._ready.values() if s.serves(q.name) and qualifies(s, levels)]
+                if entry.only:
+                    seats = [s for s in self._ready.values() if s.id in entry.only]
+                else:
+                    seats = [s for s in self._ready.values() if s.serves(q.name) and qualifies(s, levels)]
                 if seats:
                     seat = self._chooser.pick(q.strategy, seats, entry, wanted_skills(entry, q))
                     taken.add(entry.call_id)
@@ -469,7 +480,13 @@ class Acd:
             entry.connected_at = now
             self._cancel(entry.announce_task)
             self._qevent(
-                entry.call_id, q.name, K.CONNECT, seat.id, wait=now - entry.entered_at, ring=now - started
+                entry.call_id,
+                q.name,
+                K.CONNECT,
+                seat.id,
+                wait=now - entry.entered_at,
+                ring=now - started,
+                **({"transfer": True} if entry.transferred else {}),
             )
             if entry.line is not None:
                 self._spawn(entry.line.stop_hold_music(), f"hold-off-{entry.call_id}")
@@ -480,6 +497,7 @@ class Acd:
         seat.ring_failed(now, True, q.max_no_answer)
         self._qevent(entry.call_id, q.name, K.RINGNOANSWER, seat.id, outcome=outcome, ring=now - started)
         entry.declined.add(seat.id)
+        entry.only = frozenset()  # a transfer's target missed it: any seat of the queue will do
         entry.seat_id = None
         self._waiting.add(entry, front=True)
         entry.next_announce = max(entry.next_announce, now + q.announce_every / 2)

@@ -30,6 +30,8 @@ class QueueEntry:
     state: EntryState = EntryState.WAITING
     seat_id: str | None = None
     declined: set[str] = field(default_factory=set)  # seats that missed this caller
+    only: frozenset[str] = frozenset()  # a transfer's target seats; empty: any seat of the queue
+    transferred: bool = False  # queued again by a blind transfer: its next CONNECT is not a new answer
     attempts: int = 0
     connected_at: float = 0.0
     seat_left: bool = False  # the operator left a call that went on (a team leader took it over)

@@ -150,6 +150,17 @@ class Seat:
             self._go(SeatState.READY, now)  # idle_since kept: the seat did not work meanwhile
         self.call_id = ""
 
+    def take(self, now: float, call_id: str) -> None:
+        """A call the operator's side starts (a consultation reaching this seat, an outbound
+        call from its console): talking at once; a not-ready seat returns to not ready after."""
+        if self.state not in (SeatState.READY, SeatState.NOT_READY):
+            raise SeatError(f"seat {self.id} is {self.state.value}, not free for a call")
+        if self.state is SeatState.NOT_READY:
+            self.pending = Pending(SeatState.NOT_READY, self.reason)
+        self.call_id = call_id
+        self.misses = 0
+        self._go(SeatState.TALKING, now)
+
     def hung_up(self, now: float, wrapup: bool) -> None:
         assert self.state is SeatState.TALKING
         self.calls += 1

@@ -63,8 +63,8 @@ def queue_figures(
     talk = 0.0
     completed_calls: set[str] = set()
     for e in events:
-        if e.queue != queue:
-            continue
+        if e.queue != queue or (e.kind is K.CONNECT and e.data.get("transfer")):
+            continue  # a transferred caller's second CONNECT: answered once, waited once
         counts[e.kind] += 1
         if e.kind is K.ENTERQUEUE:
             entered_at[e.call_id] = e.at

@@ -15,6 +15,7 @@ from typing import Literal
 
 from agents.acd import Acd
 from agents.console import Console
+from agents.controls import SeatControls
 from agents.eventlog import EventLog
 from agents.followups import FollowupCaller
 from agents.leaders import LeaderLog
@@ -27,6 +28,7 @@ from ivr.bus import Bus
 from ivr.cdr import CallRows
 from ivr.config import Settings
 from ivr.control import CallerHangup
+from ivr.duty import duty_leader
 from ivr.flow import FlowLibrary, FlowServices, Interpreter, Rejected
 from ivr.flow.calendar import TimeRange
 from ivr.flow.services import surveys
@@ -37,6 +39,7 @@ from ivr.records import Offer, QueueRequest, QueueResult
 from ivr.recovery import recover
 from ivr.roster import load as load_roster
 from ivr.sip.call import Call
+from ivr.sip.callcontrol import CallControls
 from ivr.sip.engine import EngineConfig, SipEngine, registrar_host
 from ivr.sip.events import Registration
 from ivr.sip.leader import LeaderLine
@@ -257,6 +260,20 @@ class Hotline:
             idle_seconds=s.signin.idle_minutes * 60,
         )
         self._housekeeping = asyncio.ensure_future(keeper.run())
+        self.seatline.on_recorded = self._recorded
+        self.call_controls = CallControls(
+            self.seatline,
+            self.audio_dir / s.controls.hold_music,
+            s.followup.trunk,  # outside numbers go out the way follow-up calls do
+            answer_timeout=s.controls.answer_seconds,
+        )
+        self.controls = SeatControls(
+            self.acd,
+            self.store,
+            self.call_controls,
+            leader=lambda: duty_leader(s.controls),
+            screen_pop=self.popper,
+        )
         self.web = ConsoleServer(
             s,
             self.acd,
@@ -267,6 +284,7 @@ class Hotline:
             hotspots=self.hotspots,
             accounts=self.accounts,
             leaders=self.leaders,
+            controls=self.controls,
         )
         try:
             await self.web.start()
@@ -301,7 +319,10 @@ class Hotline:
             f.trunk,
             answer_timeout=f.answer_seconds,
         )
-        self.web.followup_pages.dialer = line.connect  # operators' follow-ups from the console
+        # operators' calls from the console (the call bar's and the follow-up worklist's): the seat
+        # phone rings first, then the number; the seat is busy meanwhile
+        self.controls.outbound.dialer = line.connect
+        self.web.followup_pages.dialer = self.controls.outbound.place
         hours = tuple(TimeRange.parse(h) for h in f.hours)
         return FollowupCaller(self.web.followups, line, hours=hours, flow=f.flow, every=f.every_seconds)
 
@@ -322,6 +343,9 @@ class Hotline:
         if hasattr(self, "web"):
             await self.web.stop()
         # each part only if start got that far (a failed start is stopped the same way)
+        if hasattr(self, "controls"):
+            await self.controls.close()
+            await self.call_controls.close()
         if hasattr(self, "acd"):
             await self.leaders.close()
             await self.seatline.close()
@@ -411,6 +435,9 @@ class Hotline:
 
     def _bridge_ended(self, offer: Offer, by: Literal["caller", "operator"], recording: str) -> None:
         self.acd.call_ended(offer.call_id, by)
+        self._recorded(offer, recording)
+
+    def _recorded(self, offer: Offer, recording: str) -> None:
         if offer.ticket_id and recording:
             task = asyncio.ensure_future(
                 self.popper.link_recording(offer.ticket_id, recording, offer.seat_id)

@@ -48,6 +48,7 @@ from ivr.configcheck import (
     show,
     subset_of,
 )
+from ivr.duty import ControlSettings, control_settings
 from ivr.policy import PASSWORD
 from ivr.policy import RetentionSettings as RetentionSettings  # [signin], [retention], [[supervisors]]
 from ivr.policy import SigninSettings as SigninSettings
@@ -283,6 +284,7 @@ class Settings:
     signin: SigninSettings = field(default_factory=SigninSettings)
     supervisors: tuple[SupervisorSettings, ...] = ()
     retention: RetentionSettings = field(default_factory=RetentionSettings)
+    controls: ControlSettings = field(default_factory=ControlSettings)
 
     def resolve(self, path: str | Path) -> Path:
         """Paths in config are relative to the config file's folder."""
@@ -309,6 +311,7 @@ SECTIONS = (
     "signin",
     "supervisors",
     "retention",
+    "controls",
 )
 TOP_KEYS = ("log_level", "timezone")
 FLOWS_KEYS = ("dir", "audio", "default", "numbers")
@@ -386,6 +389,7 @@ def _parse(raw: dict[str, Any], source: Path, problems: Problems) -> Settings:
     queues: dict[str, QueueSettings] = {}
     for name, q in problems.table("[queues]", raw.get("queues", {})).items():
         queues[name] = problems.section(QueueSettings, q, f"[queues.{name}]", name=name)
+    seats = _seats(raw.get("seats", []), queues, problems)
     return Settings(
         source=source,
         sip=sip,
@@ -399,7 +403,7 @@ def _parse(raw: dict[str, Any], source: Path, problems: Problems) -> Settings:
         numbers=numbers,
         default_flow=default_flow,
         queues=queues,
-        seats=_seats(raw.get("seats", []), queues, problems),
+        seats=seats,
         cluster=problems.section(ClusterSettings, raw.get("cluster", {}), "[cluster]"),
         understanding=problems.section(
             UnderstandingSettings, raw.get("understanding", {}), "[understanding]"
@@ -411,6 +415,7 @@ def _parse(raw: dict[str, Any], source: Path, problems: Problems) -> Settings:
         signin=problems.section(SigninSettings, raw.get("signin", {}), "[signin]"),
         supervisors=supervisor_accounts(raw.get("supervisors", []), web.supervisor_password, problems),
         retention=problems.section(RetentionSettings, raw.get("retention", {}), "[retention]"),
+        controls=control_settings(raw.get("controls", {}), tuple(s.id for s in seats), problems),
         **{k: v.upper() if k == "log_level" else v for k, v in top.items() if v is not MISSING},
     )
 

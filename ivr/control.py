@@ -18,6 +18,16 @@ class CallerHangup(Exception):
     """Raised from any CallControl await once the caller has hung up."""
 
 
+class ControlError(Exception):
+    """An operator's call control (hold, transfer, three-way) that does not fit the call now:
+    `status` as HTTP would say it, `message` for the operator; nothing was changed."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
 @dataclass(frozen=True)
 class Prompt:
     """One thing to say: TTS text or a recorded WAV (with text as the fallback when it is missing)."""

@@ -11,6 +11,7 @@ import shutil
 import socket
 import sqlite3
 import subprocess
+import wave
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -359,6 +360,19 @@ def _calendar(settings: Settings, today: datetime.date | None = None) -> Check:
     return Check("deadline calendar", True, f"{path.name} covers the next {d.calendar_ahead_days} days")
 
 
+def _hold_music(settings: Settings) -> Check:
+    """What a caller held by an operator hears ([controls] hold_music under [flows] audio)."""
+    path = settings.resolve(settings.audio_dir) / settings.controls.hold_music
+    fix = f"put a WAV at {path} or name another in [controls] hold_music"
+    try:
+        with wave.open(str(path), "rb") as w:
+            seconds = w.getnframes() / float(w.getframerate())
+    except (OSError, EOFError, wave.Error) as exc:
+        detail = f"{path}: {exc}: held callers hear silence"
+        return Check("hold music", False, detail, fix, required=False)
+    return Check("hold music", True, f"{path.name}, {seconds:.0f} s")
+
+
 def run_doctor(
     settings: Settings, out: Callable[[str], None] = print, today: datetime.date | None = None
 ) -> int:
@@ -372,6 +386,7 @@ def run_doctor(
         _database(settings),
         _registration(settings),
         _calendar(settings, today),
+        _hold_music(settings),
     ]
     for c in checks:
         mark = "ok  " if c.ok else ("FAIL" if c.required else "warn")

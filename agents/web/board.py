@@ -165,7 +165,7 @@ class LiveBoard:
                 continue
             if e.kind is K.ENTERQUEUE:
                 entered[i] += 1
-            elif e.kind is K.CONNECT:
+            elif e.kind is K.CONNECT and not e.data.get("transfer"):  # a transfer: answered once
                 answered[i] += 1
                 in_time[i] += float(e.data.get("wait", 0.0)) <= sl_seconds.get(e.queue, 20.0)
             elif e.kind is K.ABANDON:

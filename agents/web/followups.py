@@ -20,6 +20,7 @@ from agents.followups import FollowupDesk
 from agents.tickets.lifecycle import LifeError
 from agents.web.api import ApiError, endpoint, read_json, text_field, token_of
 from agents.web.sessions import SUPERVISOR, Session, Sessions
+from ivr.control import ControlError
 from ivr.records import FOLLOWUP_STATES, Followup, OutboundResult
 
 # seat URI, citizen's number, call id -> how the call went (ivr.sip.outcall.OutboundFlows.connect)
@@ -118,7 +119,10 @@ class FollowupPages:
         session, task = await self._mine(request)
         if self.dialer is None:
             raise ApiError(503, "外呼线路未启用，请用电话手工拨打后记录结果")
-        result = await self.dialer(self._seat_uri(session.seat_id), task.caller, f"followup-{task.id}")
+        try:
+            result = await self.dialer(self._seat_uri(session.seat_id), task.caller, f"followup-{task.id}")
+        except ControlError as exc:  # the seat is on a call, or no outbound line
+            raise ApiError(exc.status, exc.message) from exc
         return JSONResponse({"outcome": result.outcome})
 
     async def answer(self, request: Request) -> Response:

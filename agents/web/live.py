@@ -10,13 +10,17 @@ A seat's page gets its state changes and its screen pops; a supervisor's page ge
 Pops cannot be lost: the page asks for the current offer (GET /api/seats/{id}/offer) whenever it
 (re)connects, and the hub pushes a pop as soon as the ACD's outbox row for it is committed,
 which happens before the seat's phone rings. Messages are JSON objects with a `type`:
-`seat`, `offer`, `board`, `error` (then the socket closes with a 44xx code), `revoked`.
+`seat`, `offer`, `board`, `error` (then the socket closes with a 44xx code), `revoked`, and
+`call` (the seat's call controls' view). A seat's page may send `{"type": "control", "id": ...,
+"action": ...}` (as POST /api/seats/{id}/call takes it); the answer is a `control` message with
+the same id and `ok`, or `status` and `error`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import secrets
 from dataclasses import dataclass, field
@@ -30,6 +34,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from agents.shared import AnyAcd
 from agents.web.api import ApiError, endpoint, token_of
 from agents.web.board import LiveBoard
+from agents.web.calls import CallDesk
 from agents.web.desk import ON_CALL, Desk
 from agents.web.sessions import SUPERVISOR, Session, Sessions
 from ivr.race import first
@@ -50,6 +55,7 @@ class Client:
     outbox: asyncio.Queue[dict[str, Any] | None] = field(default_factory=lambda: asyncio.Queue(QUEUE_MAX))
     last_pop: str = ""  # envelope id of the pop last sent
     dropped: bool = False
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)  # call controls under way
 
     def send(self, message: dict[str, Any] | None) -> None:
         try:
@@ -66,8 +72,10 @@ class LiveHub:
         desk: Desk,
         board: LiveBoard,
         sessions: Sessions,
+        calls: CallDesk,
         ticket_seconds: float = 30.0,
     ) -> None:
+        self._calls = calls
         self._acd = acd
         self._tickets: dict[str, tuple[str, float]] = {}  # ticket -> (session token, expires at)
         self._ticket_seconds = ticket_seconds
@@ -87,6 +95,8 @@ class LiveHub:
         if listen is not None:
             listen(self._on_event)
         self._store.outbox_listeners.append(self._check_pops_soon)
+        if self._calls.controls is not None:
+            self._calls.controls.listeners.append(self._call_changed)
 
     async def start(self) -> None:
         self._ticker = asyncio.get_running_loop().create_task(self._tick(), name="console-board")
@@ -110,8 +120,17 @@ class LiveHub:
                 view = self._desk.seat_view(event.seat_id)
                 for c in clients:
                     c.send({"type": "seat", "seat": view})
+                self._call_changed(event.seat_id)
                 if event.state in ON_CALL:
                     self._check_pops_soon()
+
+    def _call_changed(self, seat_id: str) -> None:
+        controls = self._calls.controls
+        clients = self._seat_clients(seat_id)
+        if controls is not None and clients:
+            view = controls.view(seat_id)
+            for c in clients:
+                c.send({"type": "call", "call": view})
 
     def _seat_clients(self, seat_id: str) -> list[Client]:
         return [c for c in self._clients if c.session.seat_id == seat_id]
@@ -219,19 +238,56 @@ class LiveHub:
             offer = await self._desk.current_offer(seat_id)
             client.last_pop = str(offer.get("id")) if offer else ""
             client.send({"type": "offer", "offer": offer})
+            if self._calls.controls is not None:
+                client.send({"type": "call", "call": self._calls.controls.view(seat_id)})
         else:
             client.send({"type": "board", "board": self._board.snapshot()})
+
+    def _spawn_control(self, client: Client, text: str) -> None:
+        task = asyncio.get_running_loop().create_task(self._control(client, text))
+        client.tasks.add(task)
+        task.add_done_callback(client.tasks.discard)
+
+    async def _control(self, client: Client, text: str) -> None:
+        """A call control sent over the socket: answered on it with the same id."""
+        request: Any = None
+        try:
+            data = json.loads(text)
+            if not isinstance(data, dict) or data.get("type") != "control":
+                raise ApiError(400, "消息应为 {type: control, action: ...}")
+            request = data.get("id")
+            seat_id = client.session.seat_id
+            if not seat_id:
+                raise ApiError(403, "只有座席可以操作通话")
+            view = await self._calls.act(client.session, seat_id, data)
+            client.send({"type": "control", "id": request, "ok": True, "call": view})
+        except ApiError as exc:
+            client.send(
+                {"type": "control", "id": request, "ok": False, "status": exc.status, "error": exc.message}
+            )
+        except ValueError:
+            client.send(
+                {"type": "control", "id": None, "ok": False, "status": 400, "error": "消息不是合法的 JSON"}
+            )
+        except Exception:
+            log.exception("console: call control failed")
+            client.send(
+                {"type": "control", "id": request, "ok": False, "status": 500, "error": "服务器内部错误"}
+            )
 
     async def _serve(self, ws: WebSocket, client: Client) -> None:
         async def receive() -> None:
             with contextlib.suppress(WebSocketDisconnect):
-                while True:  # pings from the page; ends when it goes away
-                    await ws.receive_text()
+                while True:  # pings and call controls from the page; ends when it goes away
+                    text = await ws.receive_text()
                     try:  # still signed in (any node's sign-out, idle, lifetime)? and in use
                         await self._sessions.get(client.session.token)
                     except ApiError as exc:
                         client.send({"type": "revoked", "error": exc.message})
                         client.send(None)
+                        continue
+                    if text.startswith("{"):
+                        self._spawn_control(client, text)
 
         reader = asyncio.get_running_loop().create_task(receive())
         try:

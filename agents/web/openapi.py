@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from agents.web.calls import call_paths
 from agents.web.qualityspec import paths as quality_paths
 from ivr.records import STATUSES
 
@@ -230,6 +231,7 @@ def spec() -> dict[str, Any]:
         **_after_call(),
         **quality_paths(_op),
         **_teams(),
+        **call_paths(_op),  # the operator's call controls
     }
     return {
         "openapi": "3.1.0",

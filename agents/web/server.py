@@ -21,6 +21,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from agents.console import Console
+from agents.controls import SeatControls
 from agents.eventlog import EventLog
 from agents.followups import FollowupDesk
 from agents.quality import QualityDesk, Sampler
@@ -31,6 +32,7 @@ from agents.tickets.webhook import Webhook
 from agents.web.articles import Articles
 from agents.web.audit import AuditDesk
 from agents.web.board import LiveBoard
+from agents.web.calls import CallDesk
 from agents.web.desk import Desk
 from agents.web.dispatch import DispatchDesk
 from agents.web.followups import FollowupPages
@@ -87,6 +89,7 @@ class ConsoleServer:
         life: TicketLife | None = None,
         watch_every: float = 60.0,
         leaders: Leaders | None = None,
+        controls: SeatControls | None = None,
     ) -> None:
         """`accounts`: issue each seat's console a broker account at sign-in (None: no MQTT
         accounts; the login answer's `mqtt` is null)."""
@@ -152,8 +155,15 @@ class ConsoleServer:
         self.listening = Listening(self.sessions, leaders)
         self.board.roster = lambda: roster.current
         self.board.supervised = self.listening.supervised
+        self.calls = CallDesk(self.sessions, controls)  # hold, transfer, three-way, outbound
         self.hub = LiveHub(
-            acd, store, self.desk, self.board, self.sessions, ticket_seconds=settings.signin.ticket_seconds
+            acd,
+            store,
+            self.desk,
+            self.board,
+            self.sessions,
+            self.calls,
+            ticket_seconds=settings.signin.ticket_seconds,
         )
         self.hub.attach()
         self.hotspots = HotSpotDesk(self.sessions, store, console, hotspots)
@@ -182,6 +192,7 @@ class ConsoleServer:
             Route("/", home),
             Route("/api/openapi.json", openapi),
             *self.desk.routes(),
+            *self.calls.routes(),
             *supervision.routes(),
             *self.hotspots.routes(),
             *UnitDesk(self.sessions, self.life).routes(),

@@ -58,7 +58,23 @@ def load_file(
                 "note",
             )
         )
+        reader.problems += _speech_only(flow)
     return flow, reader.problems
+
+
+def _speech_only(flow: Flow) -> list[Problem]:
+    """Without a speech model, an option with phrases and no key cannot be chosen at all."""
+    menus = [(n.id, n.options) for n in flow.nodes.values() if isinstance(n, m.Menu)]
+    found = []
+    for node, options in [(None, flow.global_options), *menus]:
+        for opt in options:
+            if opt.key is None and opt.phrases and opt.target is not None:
+                msg = (
+                    f"option to {opt.target!r} has phrases but no key, and no speech model is "
+                    "loaded: callers cannot choose it; give it a key"
+                )
+                found.append(Problem(flow.file, opt.pos, msg, "warning", node, flow.name))
+    return found
 
 
 def load_calendar(path: Path) -> tuple[cal.Calendar | None, str | None]:

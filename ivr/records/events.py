@@ -29,6 +29,12 @@ class QueueEventKind(StrEnum):
     # a team leader on a connected call; data: mode (listen|whisper|barge|takeover|leave), leader, by
     SUPERVISE = "SUPERVISE"
     CRASHED = "CRASHED"  # the line stopped without ending it; written at its restart; data: wait, talk
+    # the operator's call controls (agents.controls); seat_id is the operator who acted
+    HOLD = "HOLD"  # the caller hears hold music
+    UNHOLD = "UNHOLD"
+    TRANSFER = "TRANSFER"  # data: to (seat, leader or skill), how (blind|consulted)
+    CONSULT = "CONSULT"  # the caller holds while the operator talks to data: to; ends with data: outcome
+    CONFERENCE = "CONFERENCE"  # three-way with an outside number; data: number (masked), outcome
 
 
 # Events after which the caller is no longer in the queue (exactly one per ENTERQUEUE).

@@ -38,6 +38,8 @@ EVENTS = (
     "followup",
     "remind",
     "supervise",  # a team leader barged in or took the call over (who and how in the note)
+    "transfer",  # the call (and the ticket) went to another seat; note says how and to whom
+    "call",  # an operator's call control: hold, three-way, an outbound call; note says which
 )
 # Fields an operator (or the flow) may change; id, caller and timestamps are the store's.
 EDITABLE = (

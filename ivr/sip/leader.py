@@ -23,7 +23,7 @@ from ivr.race import first
 from ivr.records import Offer
 from ivr.sip.call import Call, Engine
 from ivr.sip.events import CallGone
-from ivr.sip.seatline import Conversation, SipSeatLine
+from ivr.sip.seatline import Connection, SipSeatLine
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ class SupervisionError(Exception):
 
 @dataclass
 class Presence:
-    conversation: Conversation
+    conversation: Connection
     leader_seat: str
     leader: Call
     mode: Mode
@@ -68,7 +68,7 @@ class LeaderLine:
         self.present: dict[str, Presence] = {}  # by the conversation's call id
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def conversation(self, seat_id: str) -> Conversation:
+    def conversation(self, seat_id: str) -> Connection:
         conv = self._seats.conversation_of(seat_id)
         if conv is None:
             raise SupervisionError(404, f"座席 {seat_id} 当前没有通话")

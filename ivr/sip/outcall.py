@@ -69,10 +69,12 @@ class OutboundFlows:
                 with contextlib.suppress(Exception):
                     await self._engine.hangup(out.id)
 
-    async def connect(self, seat_uri: str, number: str, call_id: str) -> OutboundResult:
-        """An operator's follow-up from the console: ring the seat's phone first, then dial the
-        citizen and bridge the two; returns once bridged (or not reached). The bridge ends when
-        either side hangs up."""
+    async def connect(
+        self, seat_uri: str, number: str, call_id: str, *, on_end: Callable[[], None] | None = None
+    ) -> OutboundResult:
+        """An operator's call from the console (a follow-up, a callback, a unit's phone): ring the
+        seat's phone first, then dial the number and bridge the two; returns once bridged (or
+        not reached). The bridge ends when either side hangs up; then `on_end` is called."""
         seat: Call | None = None
         citizen: Call | None = None
         try:
@@ -89,14 +91,18 @@ class OutboundFlows:
             log.warning("%s: operator follow-up to %s failed: %s", call_id, mask(number), exc)
             await self._drop(seat, citizen)
             return OutboundResult("failed")
-        task = asyncio.ensure_future(self._hold_until_one_leaves(seat, citizen))
+        task = asyncio.ensure_future(self._hold_until_one_leaves(seat, citizen, on_end))
         self._bridges.add(task)
         task.add_done_callback(self._bridges.discard)
         return OutboundResult("answered")
 
-    async def _hold_until_one_leaves(self, a: Call, b: Call) -> None:
-        await first(a.ended.wait(), b.ended.wait())
-        await self._drop(a, b)
+    async def _hold_until_one_leaves(self, a: Call, b: Call, on_end: Callable[[], None] | None) -> None:
+        try:
+            await first(a.ended.wait(), b.ended.wait())
+            await self._drop(a, b)
+        finally:
+            if on_end is not None:
+                on_end()
 
     async def _drop(self, *calls: Call | None) -> None:
         for call in calls:

@@ -1,6 +1,10 @@
 """The ACD's reach into SIP: ring an operator's seat, bridge it with the waiting caller (B2BUA),
 record both parties for quality checks, and report who ended the call.
 
+Each bridged call is a `Connection`, kept by the queue's call id while it lasts, so the
+operator's call controls (ivr.sip.callcontrol) can hold it, hand it to another phone or add a
+third party; the watcher follows whoever is the operator's side now.
+
 Runs on the event loop and drives calls only through the engine's async facade; a call that has
 gone (`CallGone`) is the caller or the seat having hung up, not an error.
 """
@@ -8,6 +12,7 @@ gone (`CallGone`) is the caller or the seat having hung up, not an error.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Coroutine
@@ -27,20 +32,31 @@ log = logging.getLogger(__name__)
 
 Ended = Callable[[Offer, Literal["caller", "operator"], str], None]  # offer, who ended, recording
 Connected = Callable[[Offer, str], None]  # offer, recording
+Recorded = Callable[[Offer, str], None]  # a recording closed before the call's end (a hand-over)
 
 
-@dataclass
-class Conversation:
-    """A caller bridged with an operator: what a team leader joins (ivr.sip.leader). `operator`
-    changes when the leader takes the call over."""
+@dataclass(eq=False)
+class Connection:
+    """A caller bridged to the operator's side. The controls change `operator` (a transfer, a
+    three-way call the operator left) and a team leader's take-over does too (ivr.sip.leader);
+    either sets `changed`, so the watcher follows the new side."""
 
-    offer: Offer
-    caller_id: str
+    caller: Leg | Call
     operator: Call
-    recording: str = ""  # the QA recording under way (a new one from a take-over on)
-    token: int = 0
-    changed: asyncio.Event = field(default_factory=asyncio.Event)  # operator replaced
-    done: asyncio.Event = field(default_factory=asyncio.Event)
+    offer: Offer
+    recording: str = ""
+    token: int = 0  # the recorder's
+    held: int = 0  # the hold-music player's token while the caller holds
+    consult: Call | None = None  # the phone the operator consults while the caller holds
+    outside: Call | None = None  # the outside number of a three-way call
+    released: bool = False  # the operator handed the caller back to the queue (blind transfer)
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    done: asyncio.Event = field(default_factory=asyncio.Event)  # the watch is over
+
+    @property
+    def caller_id(self) -> str:
+        return self.caller.id
 
 
 class SipSeatLine:
@@ -58,26 +74,26 @@ class SipSeatLine:
         self._on_connected = on_connected  # the call's row names seat, ticket and recording now
         self.recordings = recordings
         self._tasks: set[asyncio.Task[None]] = set()
-        self.conversations: dict[str, Conversation] = {}  # by the caller's call id (offer.call_id)
+        self.connections: dict[str, Connection] = {}  # by the queue's call id
+        self.on_recorded: Recorded | None = None
 
-    def conversation_of(self, seat_id: str) -> Conversation | None:
-        """The conversation the seat's operator is in (or the leader who took it over)."""
-        return next((c for c in self.conversations.values() if c.offer.seat_id == seat_id), None)
+    def conversation_of(self, seat_id: str) -> Connection | None:
+        """The call the seat's operator is in (or the leader who took it over)."""
+        return next((c for c in self.connections.values() if c.offer.seat_id == seat_id), None)
 
     async def hand_over(self, call_id: str, operator: Call) -> tuple[Call, str]:
-        """The conversation goes on with `operator` (a leader who takes over): the QA recording
-        of the part before ends and a new one (caller and leader) begins. Returns the operator
-        before and the finished recording."""
-        conv = self.conversations[call_id]
-        old, conv.operator = conv.operator, operator
-        conv.changed.set()
-        finished = conv.recording
-        if conv.token:
-            await self.engine.stop_recording(conv.caller_id, conv.token)
-        try:
-            conv.recording, conv.token = await self._record(conv.caller_id, operator.id, conv.offer)
-        except CallGone:  # the caller left meanwhile: the conversation's watch ends it
-            conv.recording, conv.token = "", 0
+        """The call goes on with `operator` (a leader who takes over): the QA recording of the
+        part before ends and a new one (caller and leader) begins. Returns the operator before
+        and the finished recording (the leader's line links it)."""
+        conn = self.connections[call_id]
+        old, conn.operator = conn.operator, operator
+        finished = conn.recording
+        if conn.token:
+            with contextlib.suppress(CallGone):
+                await self.engine.stop_recording(conn.caller.id, conn.token)
+        conn.recording, conn.token = "", 0
+        await self.open_recording(conn)  # the caller left meanwhile: the watch ends the call
+        conn.changed.set()
         return old, finished
 
     async def ring(self, offer: Offer, timeout: float) -> RingOutcome:
@@ -126,7 +142,7 @@ class SipSeatLine:
         log.info("call %s connected to seat %s (ticket %s)", offer.call_id, offer.seat_id, offer.ticket_id)
         if self._on_connected is not None:
             self._on_connected(offer, path)
-        self._spawn(self._watch(leg, out, offer, path, token))
+        self._spawn(self._watch(Connection(leg, out, offer, path, token)))
         return "answered"
 
     async def _callback(self, offer: Offer, timeout: float) -> RingOutcome:
@@ -179,7 +195,7 @@ class SipSeatLine:
             offer.context.caller,
             offer.ticket_id,
         )
-        self._spawn(self._watch(citizen, operator, offer, path, token))
+        self._spawn(self._watch(Connection(citizen, operator, offer, path, token)))
         return "answered"
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
@@ -189,7 +205,7 @@ class SipSeatLine:
 
     async def _record(self, caller_id: str, seat_id: str, offer: Offer) -> tuple[str, int]:
         day = time.strftime("%Y-%m-%d")
-        name = f"{offer.ticket_id or offer.call_id}-{int(time.time())}.wav".replace("/", "_")
+        name = f"{offer.ticket_id or offer.call_id}-{int(time.time() * 1000)}.wav".replace("/", "_")
         path = self.recordings / day / name
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -201,39 +217,53 @@ class SipSeatLine:
             return "", 0
         return str(path), token
 
-    async def _watch(
-        self,
-        caller: Leg | Call,
-        operator: Call,
-        offer: Offer,
-        recording: str,
-        token: int,
-    ) -> None:
-        """Wait for either side to hang up, end the other side's part, and report who ended it."""
-        conv = Conversation(offer, caller.id, operator, recording, token)
-        self.conversations[offer.call_id] = conv
+    async def close_recording(self, conn: Connection) -> None:
+        """The operator's side is about to change: close this part's recording and link it to
+        the ticket now (the caller's next part is recorded with the new side)."""
+        if conn.token:
+            await self.engine.stop_recording(conn.caller.id, conn.token)
+        if conn.recording and self.on_recorded is not None:
+            self.on_recorded(conn.offer, conn.recording)
+        conn.recording, conn.token = "", 0
+
+    async def open_recording(self, conn: Connection) -> None:
+        with contextlib.suppress(CallGone):
+            conn.recording, conn.token = await self._record(conn.caller.id, conn.operator.id, conn.offer)
+
+    async def _watch(self, conn: Connection) -> None:
+        """Wait for either side to hang up, end the other side's part, and report who ended it.
+        A hand-over (conn.changed) swaps the operator's side; a release ends the watch quietly."""
+        key = conn.offer.call_id
+        self.connections[key] = conn
         try:
-            while True:
-                await first(caller.ended.wait(), conv.operator.ended.wait(), conv.changed.wait())
-                if not conv.changed.is_set():
-                    break
-                conv.changed.clear()  # a leader took over: wait on them from now on
+            for _ in range(10_000):  # one turn per hand-over
+                conn.changed.clear()
+                await first(conn.caller.ended.wait(), conn.operator.ended.wait(), conn.changed.wait())
+                if conn.released:
+                    return
+                if not (conn.caller.ended.is_set() or conn.operator.ended.is_set()):
+                    continue
+                break
         finally:
-            del self.conversations[offer.call_id]
-            conv.done.set()
-        operator, recording, token = conv.operator, conv.recording, conv.token
+            if self.connections.get(key) is conn:
+                del self.connections[key]
+            conn.done.set()
+        caller, operator = conn.caller, conn.operator
         by: Literal["caller", "operator"] = "caller" if caller.ended.is_set() else "operator"
+        await self._drop(conn.consult, conn.outside)
         if by == "caller":
             await self._drop(operator)
         elif isinstance(caller, Call):  # a callback: nothing follows for the citizen
             await self._drop(caller)
         else:  # the caller stays on the line for the survey, which is not part of the recording
+            if conn.held:
+                await self.engine.stop_playing(caller.id, conn.held)
             await self.engine.unbridge(caller.id, operator.id)
-            if token:
-                await self.engine.stop_recording(caller.id, token)
+            if conn.token:
+                await self.engine.stop_recording(caller.id, conn.token)
         if not isinstance(caller, Call):
             caller.connected = False
-        self._on_ended(offer, by, recording)
+        self._on_ended(conn.offer, by, conn.recording)
 
     @staticmethod
     def _why(out: Call) -> RingOutcome:

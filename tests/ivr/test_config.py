@@ -425,3 +425,22 @@ def test_a_centres_taxonomy_is_checked_at_load_with_line_numbers(tmp_path: Path)
     )
     settings = config.load(with_taxonomy(tmp_path, "centre.csv"))
     assert settings.resolve(settings.understanding.taxonomy) == csv_file
+
+
+# --- [controls] (the operators' call controls) ---------------------------------------------------
+
+
+def test_controls_name_a_configured_leader_and_are_checked(tmp_path: Path) -> None:
+    seats = [{"id": "1001", "name": "王芳", "uri": "sip:1001@127.0.0.1"}]
+    c = config.parse({"seats": seats, "controls": {"leader_seat": "1001"}}, tmp_path / "c")
+    assert c.controls.leader_seat == "1001" and c.controls.hold_music == "hold.wav"
+    assert config.parse({}, tmp_path / "c").controls.leader_seat == ""  # no leader: that target is refused
+    with pytest.raises(ConfigError) as err:
+        config.parse(
+            {"seats": seats, "controls": {"leader_seat": "9999", "answer_seconds": 0, "music": "x"}},
+            tmp_path / "c",
+        )
+    text = str(err.value)
+    assert '[controls] leader_seat: expected the id of a [[seats]] entry ("1001"), got "9999"' in text
+    assert "[controls] answer_seconds: expected a number of seconds > 0, got 0" in text
+    assert "[controls] music: unknown key" in text

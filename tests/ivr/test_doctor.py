@@ -17,7 +17,7 @@ import pytest
 from ivr import config
 from ivr.broker import LocalBroker
 from ivr.config import load, parse
-from ivr.doctor import Check, _broker, _calendar, _model, run_doctor
+from ivr.doctor import Check, _broker, _calendar, _hold_music, _model, run_doctor
 from ivr.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -145,3 +145,10 @@ def test_a_hard_open_file_limit_below_the_call_limit_is_reported(tmp_path: Path)
     ).stdout
     assert out.startswith("False hard limit 512 allows 64 calls, not [sip] max_calls 1000"), out
     assert "LimitNOFILE=4256" in out
+
+
+def test_hold_music_is_checked(tmp_path: Path) -> None:
+    shipped = _hold_music(load(ROOT / "config.toml", files=False))
+    assert shipped.ok and "hold.wav, 20 s" in shipped.detail
+    missing = _hold_music(parse({"controls": {"hold_music": "nope.wav"}}, tmp_path / "c.toml"))
+    assert not missing.ok and not missing.required and "silence" in missing.detail

@@ -69,7 +69,10 @@ function live(handlers) {
   }
   setInterval(() => { if (ws && ws.readyState === 1) ws.send("ping"); }, 20000);
   connect();
-  return { close() { stopped = true; if (ws) ws.close(); } };
+  return {
+    close() { stopped = true; if (ws) ws.close(); },
+    send(msg) { if (!ws || ws.readyState !== 1) return false; ws.send(JSON.stringify(msg)); return true; },
+  };
 }
 
 function fmtDuration(s) {
@@ -90,7 +93,8 @@ const REASON_NAMES = { break: "小休", training: "培训", meeting: "会议", l
 const STATUS_NAMES = { draft: "草稿", open: "已受理", dispatched: "已派单", accepted: "已接单",
   returned: "已退单", replied: "已反馈", reopened: "重办", closed: "已办结" };
 const EVENT_NAMES = { dispatch: "派单", redispatch: "重新派单", accept: "接单", return: "退单", note: "办理进展",
-  reply: "办结反馈", reopen: "重办", close: "结案", followup: "回访", remind: "督办提醒" };
+  reply: "办结反馈", reopen: "重办", close: "结案", followup: "回访", remind: "督办提醒",
+  transfer: "转接", call: "通话操作" };
 const RESULT_NAMES = { solved: "已解决", explained: "已解释说明", unsolvable: "无法解决" };
 
 // "还剩 2天3小时" / "已超时 5小时": a deadline as a unit reads it

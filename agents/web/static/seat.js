@@ -329,6 +329,7 @@ document.addEventListener("keydown", (ev) => {
     takeSuggestion(Number(ev.key) - 1, { address });
     return;
   }
+  if (ev.altKey && callKey(ev.key.toLowerCase())) { ev.preventDefault(); return; }
   if (!ctrl) return;
   if (ev.key === "s") { ev.preventDefault(); $("btn-save").click(); }
   else if (ev.key === "Enter") { ev.preventDefault(); $("btn-dispatch").click(); }
@@ -354,8 +355,11 @@ async function start() {
     if (t) openTicket(t);
     else localStorage.removeItem(LAST_KEY);
   }
-  live({
+  loadTargets();
+  seatSocket = live({
     seat: (m) => showSeat(m.seat),
+    call: (m) => showCall(m.call),
+    control: (m) => controlAnswer(m),
     offer: (m) => { if (m.offer && (!ticket || m.offer.ticket.id !== ticket.id)) showPop(m.offer); },
     fatal: (m) => {
       banner(m.error);

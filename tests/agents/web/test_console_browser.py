@@ -111,6 +111,19 @@ def test_operator_takes_a_call_and_files_the_ticket(line: tuple[str, Any]) -> No
             shot(page, "02-screen-pop")
             expect(page.locator("#state")).to_have_attribute("data-state", "talking", timeout=10_000)
 
+            # call controls: a click holds the caller (over the live socket), Alt+H resumes
+            expect(page.locator("#btn-hold")).to_be_enabled()
+            expect(page.locator("#btn-complete")).to_be_disabled()  # nothing to complete
+            page.click("#btn-hold")
+            expect(page.locator("#callbar")).to_have_attribute("data-call", "held")
+            expect(page.locator("#btn-hold")).to_contain_text("恢复")
+            shot(page, "02b-call-on-hold")
+            page.keyboard.press("Alt+H")
+            expect(page.locator("#callbar")).to_have_attribute("data-call", "talking")
+            page.click("#btn-conference")  # no number typed: the line says why, nothing changes
+            expect(page.locator("#call-error")).to_contain_text("号码")
+            expect(page.locator("#callbar")).to_have_attribute("data-call", "talking")
+
             # what the line understood of a spoken sentence: shown in the pop, Alt+2 takes a suggestion
             page.evaluate(
                 """showUnderstanding({intent: "投诉", confidence: 0.9, intent_words: ["装修"], urgent: false,
@@ -188,3 +201,4 @@ def test_operator_takes_a_call_and_files_the_ticket(line: tuple[str, Any]) -> No
         finally:
             browser.close()
     assert "Traceback" not in server.log_text()
+    assert "HOLD by seat 1001" in server.log_text() and "UNHOLD by seat 1001" in server.log_text()

@@ -12,6 +12,7 @@ import httpx
 
 from agents.acd import Acd
 from agents.console import Console
+from agents.controls import CallSide, SeatControls
 from agents.eventlog import EventLog
 from agents.lines import SilentLine
 from agents.tickets import ScreenPopper
@@ -67,11 +68,18 @@ class FakeSeatLine:
 
 class Rig:
     def __init__(
-        self, tmp: Path, store_url: str = "", extra: dict[str, Any] | None = None, **sections: dict[str, Any]
+        self,
+        tmp: Path,
+        store_url: str = "",
+        extra: dict[str, Any] | None = None,
+        *,
+        call_side: CallSide | None = None,
+        **sections: dict[str, Any],
     ) -> None:
         self.settings = settings(tmp, store_url, extra, **sections)
         self.line = FakeSeatLine()
         self.calls: dict[str, asyncio.Task[QueueResult]] = {}
+        self.call_side = call_side  # the call controls' SIP side (none: the controls answer 503)
 
     async def start(self) -> None:
         s = self.settings
@@ -88,7 +96,12 @@ class Rig:
         self.console = Console(self.acd, self.store, self.bus)
         self.console.attach()
         await self.acd.start()
-        self.server = ConsoleServer(s, self.acd, self.store, self.bus, self.events, self.console)
+        self.controls = None
+        if self.call_side is not None:
+            self.controls = SeatControls(self.acd, self.store, self.call_side, leader=lambda: "1003")
+        self.server = ConsoleServer(
+            s, self.acd, self.store, self.bus, self.events, self.console, controls=self.controls
+        )
         await self.server.start()
         self.http = httpx.AsyncClient(base_url=self.server.url.rstrip("/"), timeout=10, verify=self.verify)
 

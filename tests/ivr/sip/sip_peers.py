@@ -341,9 +341,10 @@ def tone(path: Path, seconds: float = 3, freq: int = 440) -> Path:
     return path
 
 
-def tone_seconds(path: Path, freq: float, share: float = 0.5) -> float:
+def tone_seconds(path: Path, freq: float, share: float = 0.5, silence: float = 100.0) -> float:
     """Seconds of `path` in which a tone of `freq` Hz carries at least `share` of the 100 ms
-    window's energy (Goertzel): tells one party's tone from another's in a recording."""
+    window's energy (Goertzel), windows quieter than RMS `silence` left out: tells one party's
+    tone from another's in a recording, whatever else was said."""
     data, rate = read_pcm(path)
     win = rate // 10
     coeff = 2 * math.cos(2 * math.pi * freq / rate)
@@ -351,7 +352,7 @@ def tone_seconds(path: Path, freq: float, share: float = 0.5) -> float:
     for i in range(0, len(data) - win + 1, win):
         w = data[i : i + win]
         energy = sum(s * s for s in w)
-        if energy < win * 100.0**2:  # quieter than RMS 100: silence
+        if energy < win * silence**2:
             continue
         s1 = s2 = 0.0
         for x in w:
