@@ -81,7 +81,7 @@ class SeatControls:
         store: Store,
         sip: CallSide,
         *,
-        leader: Callable[[], str],
+        leader: Callable[[str], str],  # seat id -> the leader it hands calls up to
         screen_pop: ScreenPop | None = None,
         dialer: Dialer | None = None,
     ) -> None:
@@ -116,7 +116,7 @@ class SeatControls:
             if s.id != seat_id
         ]
         skills = sorted({k for s in self._acd.seats.values() for k in s.settings.skills})
-        return {"seats": seats, "leader": self._leader(), "skills": skills}
+        return {"seats": seats, "leader": self._leader(seat_id), "skills": skills}
 
     def _owner(self, call_id: str) -> str:
         entry = self._acd.connected(call_id) if isinstance(self._acd, Acd) else None
@@ -170,7 +170,7 @@ class SeatControls:
         transfer may wait for."""
         acd = self._acd
         if to == "leader":
-            leader = self._leader()
+            leader = self._leader(seat.id)
             if not leader:
                 raise ControlError(409, "未设置值班班长")
             to = f"seat:{leader}"

@@ -37,6 +37,7 @@ from ivr.instance import InstanceLock
 from ivr.privacy import make_private
 from ivr.records import Offer, QueueRequest, QueueResult
 from ivr.recovery import recover
+from ivr.roster import Roster
 from ivr.roster import load as load_roster
 from ivr.sip.call import Call
 from ivr.sip.callcontrol import CallControls
@@ -271,7 +272,7 @@ class Hotline:
             self.acd,
             self.store,
             self.call_controls,
-            leader=lambda: duty_leader(s.controls),
+            leader=lambda seat_id: duty_leader(s.controls, self._roster(), seat_id),
             screen_pop=self.popper,
         )
         self.web = ConsoleServer(
@@ -436,6 +437,11 @@ class Hotline:
     def _bridge_ended(self, offer: Offer, by: Literal["caller", "operator"], recording: str) -> None:
         self.acd.call_ended(offer.call_id, by)
         self._recorded(offer, recording)
+
+    def _roster(self) -> Roster | None:
+        """The roster as the console keeps it current (teams and their leaders change live)."""
+        web = getattr(self, "web", None)
+        return web.roster.current if web is not None else None
 
     def _recorded(self, offer: Offer, recording: str) -> None:
         if offer.ticket_id and recording:

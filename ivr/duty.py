@@ -1,14 +1,18 @@
 """The operators' call controls' settings ([controls]) and who is on duty to take a call handed up.
 
-The team leader on duty (值班班长) is read through `duty_leader` only, so the day teams and their
-leaders live in the store, the one function changes and its callers do not."""
+The team leader an operator hands a call up to (值班班长) is read through `duty_leader` only: the
+leader of the operator's own team (班组, kept in the store), else the centre's duty leader from
+[controls]."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ivr.configcheck import POSITIVE_SECONDS, Problems, Rule, checked
+
+if TYPE_CHECKING:
+    from ivr.roster import Roster
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,10 @@ def control_settings(raw: Any, seats: tuple[str, ...], problems: Problems) -> Co
     return c
 
 
-def duty_leader(controls: ControlSettings) -> str:
-    """The seat of the team leader on duty now ("" when none is set)."""
+def duty_leader(controls: ControlSettings, roster: Roster | None, seat_id: str) -> str:
+    """The seat that takes a call `seat_id` hands up: its team's leader, unless it is the leader
+    itself or the team has none; then [controls] leader_seat ("" when none is set)."""
+    team = roster.team_of(seat_id) if roster is not None else None
+    if team is not None and team.leader and team.leader != seat_id:
+        return team.leader
     return controls.leader_seat

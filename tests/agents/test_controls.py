@@ -88,7 +88,7 @@ async def rig(
         wrapup_seconds=5,
     )
     sip = FakeCallSide()
-    controls = SeatControls(h.acd, store, sip, leader=lambda: leader, dialer=FakeDialer())
+    controls = SeatControls(h.acd, store, sip, leader=lambda _seat: leader, dialer=FakeDialer())
     await h.start("a")
     h.call("c1")
     await h.advance(2)

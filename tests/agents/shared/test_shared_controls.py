@@ -36,7 +36,7 @@ async def test_hold_works_and_transfers_are_refused_with_the_seat_left_as_it_was
     await until(lambda: K.CONNECT in b.kinds("b1"), what="b1 connected")
     await until(lambda: b.acd.seats["s1"].state is SeatState.TALKING, what="s1 talking on b's copy")
     sip = FakeCallSide()
-    controls = SeatControls(b.acd, store, sip, leader=lambda: "s2", dialer=FakeDialer())
+    controls = SeatControls(b.acd, store, sip, leader=lambda _seat: "s2", dialer=FakeDialer())
     await controls.act("s1", "hold", {})
     assert ("hold", "b1") in sip.done and K.HOLD in b.kinds("b1")
     for action, data in (("transfer", {"to": "seat:s2"}), ("leave", {}), ("dial", {"number": "120"})):

@@ -98,7 +98,7 @@ class Rig:
         await self.acd.start()
         self.controls = None
         if self.call_side is not None:
-            self.controls = SeatControls(self.acd, self.store, self.call_side, leader=lambda: "1003")
+            self.controls = SeatControls(self.acd, self.store, self.call_side, leader=lambda _seat: "1003")
         self.server = ConsoleServer(
             s, self.acd, self.store, self.bus, self.events, self.console, controls=self.controls
         )
