@@ -148,7 +148,9 @@ class Hotline:
     async def start(self) -> None:
         s = self.settings
         where = s.store.url or s.resolve(s.store.path)
-        self.store = await open_store(where, batch_max=s.store.batch_max)
+        # a centre's node keeps its writes through a store outage next to where SQLite would be
+        spool = s.resolve(s.store.path).with_suffix(".spool") if s.store.url else None
+        self.store = await open_store(where, batch_max=s.store.batch_max, spool=spool)
         if not s.store.url:  # what an earlier run under a looser umask left readable
             db = s.resolve(s.store.path)
             wal = [db.with_name(db.name + suffix) for suffix in ("-wal", "-shm")]
