@@ -18,6 +18,7 @@ from agents.console import Console
 from agents.eventlog import EventLog
 from agents.followups import FollowupCaller
 from agents.shared import AnyAcd, SharedAcd
+from agents.shared.leader import Job, Leadership, Solo
 from agents.tickets import ScreenPopper, TicketDesk
 from agents.web.server import ConsoleServer
 from ivr.accounts import SeatAccounts
@@ -143,6 +144,7 @@ class Hotline:
         self._reg_backoff = 0.0
         self._reg_retry: asyncio.Future[None] | None = None
         self.broker: LocalBroker | None = None
+        self.leader: Leadership | Solo = Solo(())  # until start() knows the store
 
     # -- lifecycle --
     async def start(self) -> None:
@@ -219,7 +221,12 @@ class Hotline:
             hotspots=self.hotspots,  # tells _hot_spot itself
         )
         self._watcher = asyncio.ensure_future(self.flows.watch())
-        keeper = Housekeeping(self.store, s.resolve(s.store.recordings), s.store.recording_retention_days)
+        keeper = Housekeeping(
+            self.store,
+            s.resolve(s.store.recordings),
+            s.store.recording_retention_days,
+            leads=lambda: self.leader.held,
+        )
         self._housekeeping = asyncio.ensure_future(keeper.run())
         self.web = ConsoleServer(
             s,
@@ -230,7 +237,9 @@ class Hotline:
             self.console,
             hotspots=self.hotspots,
             accounts=self.accounts,
+            led=bool(s.store.url),
         )
+        self.web.watch.reminds = lambda: self.leader.held
         try:
             await self.web.start()
         except OSError as exc:
@@ -240,8 +249,12 @@ class Hotline:
         except RuntimeError as exc:
             raise RuntimeError(f"SIP on {s.sip.bind}:{self.engine.config.port}: {exc}") from exc
         self.followup_caller = self._followup_caller()
-        if self.followup_caller is not None:
-            self.followup_caller.start()
+        # centre-wide jobs: on one node they just run; in a centre only the leader runs them
+        jobs: list[Job] = [j for j in (self.web.webhook, self.followup_caller) if j is not None]
+        self.leader = (
+            Leadership(s.store.url, self.acd.node, jobs) if isinstance(self.acd, SharedAcd) else Solo(jobs)
+        )
+        await self.leader.start()
         gc.freeze()  # start-up objects never die: keep them out of collections (fewer loop stalls)
 
     def _followup_caller(self) -> FollowupCaller | None:
@@ -269,9 +282,9 @@ class Hotline:
         return FollowupCaller(self.web.followups, line, hours=hours, flow=f.flow, every=f.every_seconds)
 
     async def stop(self) -> None:
-        caller: FollowupCaller | None = getattr(self, "followup_caller", None)
-        if caller is not None:
-            await caller.stop()
+        leader: Leadership | Solo | None = getattr(self, "leader", None)
+        if leader is not None:
+            await leader.stop()  # the centre-wide jobs, and the lease to the next node
         if self._reg_retry is not None:
             self._reg_retry.cancel()
         await self.engine.stop()  # hangs up every call first

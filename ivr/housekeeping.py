@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from ivr.store import SESSION_IDLE_SECONDS, Store
@@ -36,7 +37,17 @@ def prune_recordings(folder: Path, retention_days: int, now: float | None = None
 
 
 class Housekeeping:
-    def __init__(self, store: Store, recordings: Path, retention_days: int, every: float = 6 * 3600):
+    def __init__(
+        self,
+        store: Store,
+        recordings: Path,
+        retention_days: int,
+        every: float = 6 * 3600,
+        leads: Callable[[], bool] = lambda: True,
+    ):
+        """`leads`: whether this node prunes the (shared) store; its own recordings it always
+        prunes, they are on its disk."""
+        self.leads = leads
         self.store = store
         self.recordings = recordings
         self.retention_days = retention_days
@@ -46,6 +57,8 @@ class Housekeeping:
         removed = await asyncio.to_thread(prune_recordings, self.recordings, self.retention_days)
         if removed:
             log.info("housekeeping: %d recording(s) older than %d days deleted", removed, self.retention_days)
+        if not self.leads():
+            return removed
         await self.store.outbox_prune(time.time() - OUTBOX_KEEP_SECONDS)
         ended = await self.store.sessions.prune(time.time() - SESSION_IDLE_SECONDS)
         if ended:

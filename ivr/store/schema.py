@@ -172,6 +172,8 @@ MIGRATIONS: tuple[str, ...] = (
         UNIQUE (article, version)
     );
     """,
+    # 10: (the centre's leader lease lives in PostgreSQL only: one SQLite node always leads)
+    "",
 )
 
 
