@@ -20,6 +20,7 @@ from agents.followups import FollowupCaller
 from agents.shared import AnyAcd, SharedAcd
 from agents.shared.leader import Job, Leadership, Solo
 from agents.tickets import ScreenPopper, TicketDesk
+from agents.web.centre import NodeFigures
 from agents.web.server import ConsoleServer
 from ivr.accounts import SeatAccounts
 from ivr.broker import LocalBroker
@@ -145,6 +146,7 @@ class Hotline:
         self._reg_retry: asyncio.Future[None] | None = None
         self.broker: LocalBroker | None = None
         self.leader: Leadership | Solo = Solo(())  # until start() knows the store
+        self._board_follow: asyncio.Future[None] | None = None
 
     # -- lifecycle --
     async def start(self) -> None:
@@ -197,8 +199,16 @@ class Hotline:
             self.acd = Acd(s.queues, s.seats, self.seatline, events=self.events, screen_pop=self.popper)
         self.console = Console(self.acd, self.store, self.bus)
         self.console.attach()
+        # the board shows every node of the centre by its broker client id (one per node)
+        self.node_figures = NodeFigures(
+            self.bus,
+            s.mqtt.client_id,
+            lambda: {"calls_now": self.stats.active, "calls_handled": self.stats.answered},
+        )
+        self.node_figures.attach()
         await self.acd.start()
         await self.bus.start()
+        self.node_figures.start()
         try:  # consoles' commands need our subscriptions; a down broker must not stop the line
             await self.bus.wait_connected(5)
         except TimeoutError:
@@ -240,10 +250,13 @@ class Hotline:
             led=bool(s.store.url),
         )
         self.web.watch.reminds = lambda: self.leader.held
+        self.web.board.nodes = self.node_figures.nodes
         try:
             await self.web.start()
         except OSError as exc:
             raise RuntimeError(f"console on {s.web.bind}:{s.web.port}: {exc.strerror or exc}") from exc
+        if isinstance(self.acd, SharedAcd):  # the board counts the other nodes' calls too
+            self._board_follow = asyncio.ensure_future(self.web.board.follow())
         try:
             await self.engine.start()
         except RuntimeError as exc:
@@ -295,12 +308,16 @@ class Hotline:
         if hasattr(self, "_watcher"):
             self._watcher.cancel()
             self._housekeeping.cancel()
+        if self._board_follow is not None:
+            self._board_follow.cancel()
         if hasattr(self, "web"):
             await self.web.stop()
         # each part only if start got that far (a failed start is stopped the same way)
         if hasattr(self, "acd"):
             await self.seatline.close()
             await self.acd.stop()
+        if hasattr(self, "node_figures"):
+            await self.node_figures.stop()
         if hasattr(self, "bus"):
             with contextlib.suppress(TimeoutError):
                 await self.bus.drain(2)
