@@ -37,7 +37,7 @@ from typing import Any, Literal
 from agents.lines import CallerLine, EntryState, QueueEntry
 from agents.shared.leases import Lost
 from agents.shared.matching import Round
-from agents.shared.node import JOIN_LOCK
+from agents.shared.node import ERRORS, JOIN_LOCK
 from agents.shared.rows import Conn, SeatBox, context_json, is_ready, logged_in, save_seat
 from agents.shared.takeover import Takeover
 from agents.shared.timers import CallerTimers
@@ -74,6 +74,10 @@ class SharedAcd(CallerTimers):
         self._entries[call_id] = entry  # before the row: an offer may arrive right after commit
         try:
             refused, position, rnd = await self._join(entry)
+        except ERRORS as exc:  # the database away: the flow's error path, not a dead call
+            self._entries.pop(call_id, None)
+            log.error("enqueue %s: the shared queue is unreachable: %s", call_id, exc)
+            return QueueResult("error")
         except BaseException:
             self._entries.pop(call_id, None)
             raise
