@@ -128,7 +128,9 @@ def count_connects(work: Path) -> int:
 
     import asyncpg
 
-    url = tomllib.loads((work / "var" / "node1" / "node.toml").read_text())["store"]["url"]
+    url = tomllib.loads((work / "var" / "node1" / "node.toml").read_text()).get("store", {}).get("url", "")
+    if not url:  # no shared store: each node's own SQLite file
+        return -1
 
     async def count() -> int:
         conn = await asyncpg.connect(url)
@@ -158,7 +160,9 @@ def main() -> int:
     args = ap.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="bench-cluster-"))
-    work.chmod(0o711)  # run as root, the centre's PostgreSQL runs as its own account: it must reach in
+    # run as root, the centre's PostgreSQL runs as its own account, which must reach var/postgres
+    work.chmod(0o711)
+    (work / "var").mkdir(mode=0o711)
     (work / "pcap").symlink_to("/usr/share/sip-tester")
     cfg = work / "config.toml"
     seat_ids = [str(3001 + i) for i in range(args.seats)]
@@ -241,6 +245,7 @@ flood_invites = {int(args.rate * 4) + 50}  # the benchmark's one source is not a
 
     th = threading.Thread(target=sampler, daemon=True)
     th.start()
+    bridged0 = count_connects(work) if seat_ids else 0
     t0 = time.monotonic()
     sipp = subprocess.run(
         sipp_cmd(trunk, args.calls, args.rate, int(args.hold * 1000), args.limit),
@@ -255,7 +260,7 @@ flood_invites = {int(args.rate * 4) + 50}  # the benchmark's one source is not a
     cpu = {name: group_cpu(pgid) - cpu0[name] for name, pgid in groups.items()}
     stop.set()
     th.join(2)
-    bridged = count_connects(work) if seat_ids else 0
+    bridged = count_connects(work) - bridged0 if seat_ids else 0
     for phone in phones:
         phone.terminate()
     for phone in phones:
