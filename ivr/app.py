@@ -145,7 +145,7 @@ class Hotline:
         self._reg_backoff = 0.0
         self._reg_retry: asyncio.Future[None] | None = None
         self.broker: LocalBroker | None = None
-        self.leader: Leadership | Solo = Solo(())  # until start() knows the store
+        self.leader: Leadership | Solo = Solo(())  # replaced in start() once the store is known
         self._board_follow: asyncio.Future[None] | None = None
 
     # -- lifecycle --
@@ -197,6 +197,11 @@ class Hotline:
             )
         else:
             self.acd = Acd(s.queues, s.seats, self.seatline, events=self.events, screen_pop=self.popper)
+        # centre-wide jobs: on one node they just run; in a centre only the leader runs them (a
+        # node leads only once its lease is taken, so nothing centre-wide runs before start below)
+        self.leader = (
+            Leadership(s.store.url, self.acd.node, []) if isinstance(self.acd, SharedAcd) else Solo([])
+        )
         self.console = Console(self.acd, self.store, self.bus)
         self.console.attach()
         # the board shows every node of the centre by its broker client id (one per node)
@@ -262,11 +267,8 @@ class Hotline:
         except RuntimeError as exc:
             raise RuntimeError(f"SIP on {s.sip.bind}:{self.engine.config.port}: {exc}") from exc
         self.followup_caller = self._followup_caller()
-        # centre-wide jobs: on one node they just run; in a centre only the leader runs them
         jobs: list[Job] = [j for j in (self.web.webhook, self.followup_caller) if j is not None]
-        self.leader = (
-            Leadership(s.store.url, self.acd.node, jobs) if isinstance(self.acd, SharedAcd) else Solo(jobs)
-        )
+        self.leader.jobs.extend(jobs)
         await self.leader.start()
         gc.freeze()  # start-up objects never die: keep them out of collections (fewer loop stalls)
 

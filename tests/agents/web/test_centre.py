@@ -161,3 +161,26 @@ async def test_the_supervisor_page_shows_the_centre_and_each_node(
             await f.bus.stop()
             await f.bus._store.close()  # type: ignore[attr-defined]
         await a.stop()
+
+
+async def test_two_nodes_starting_at_once_on_a_fresh_store_both_serve_the_seeded_articles(
+    pg_url: str,
+) -> None:
+    from typing import cast
+
+    from agents.web.articles import Articles
+    from agents.web.knowledge import KnowledgeBase
+    from agents.web.sessions import Sessions
+    from ivr.store import open_store
+
+    stores = [await open_store(pg_url) for _ in range(2)]
+    bases = [KnowledgeBase.load() for _ in stores]
+    try:
+        shipped = len(bases[0].articles)
+        nodes = [Articles(cast(Sessions, None), s.knowledge, b) for s, b in zip(stores, bases, strict=True)]
+        await asyncio.gather(*(n.reload() for n in nodes))  # one seeds, the other reads its seed
+        assert [len(b.articles) for b in bases] == [shipped, shipped]
+        assert len(await stores[0].knowledge.versions()) == shipped
+    finally:
+        for s in stores:
+            await s.close()
