@@ -1,7 +1,8 @@
 """The shared queue through a PostgreSQL outage: a server of the test's own is stopped and
-started again on the same port. A caller who asks for an operator meanwhile gets the flow's
-error path at once (not a dead call); once the database is back, the node listens again and
-serves the next caller without being restarted."""
+started again on the same port. A call that ends meanwhile is ended in the rows once they are
+back; a caller who asks for an operator meanwhile gets the flow's error path at once (not a dead
+call); once the database is back, the node listens again and serves the next caller without
+being restarted."""
 
 from __future__ import annotations
 
@@ -44,10 +45,15 @@ async def test_a_caller_during_the_outage_gets_an_error_and_the_queue_resumes_by
     a = await c.node("a")
     try:
         await a.acd.seat_command("s1", "login")
+        a.call("talking")
+        await until(lambda: K.CONNECT in a.kinds("talking"), 10)
         await asyncio.to_thread(own_pg.stop)
+        assert a.acd.call_ended("talking", "operator")  # the bridge ends while the rows are away
         a.call("during")
         assert (await asyncio.wait_for(a.result("during"), 30)).outcome == "error"
         await asyncio.to_thread(own_pg.start)
+        # the call's end reaches the rows once they are back, and frees the seat
+        assert (await asyncio.wait_for(a.result("talking"), 30)).outcome == "operator_hangup"
         name = ""
         for attempt in range(60):  # the listening connection comes back with backoff (<= 5 s)
             name = f"after{attempt}"
