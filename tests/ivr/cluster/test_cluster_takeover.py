@@ -1,12 +1,13 @@
 """A centre under load through Kamailio, end to end: two `ivr serve` nodes sharing one queue in
 the PostgreSQL that `ivr cluster up` starts, an operator's `ivr seat` phone registered at the
 proxy (every node dials it as `sip:1001@proxy`), `ivr call` callers and a steady sipp load that
-honours Record-Route. The seat takes callers from both nodes; then the node holding waiting
-callers is SIGKILLed: new calls reach the survivor, the dead node's waiting callers become
-callback tickets the supervisor finds, the seat comes back and serves the survivor's callers,
-and the events show no caller offered twice, no ticket made twice, a ticket for every answered
-call. Waits are generous (a loaded 2-core machine); nothing here asserts a timing figure beyond
-the 5 s the issue names for failover.
+honours Record-Route. The seat takes callers from both nodes; waiting callers hear positions
+that count both nodes' callers; then the node holding waiting callers is SIGKILLed: new calls
+reach the survivor, the dead node's waiting callers become callback tickets the supervisor
+finds, the seat comes back and serves the survivor's callers, and the events show no caller
+offered twice, no ticket made twice, a ticket for every answered call. Waits are generous (a
+loaded 2-core machine); nothing here asserts a timing figure beyond the 5 s the issue names for
+failover.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import csv
 import itertools
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -40,9 +42,10 @@ from ivr.records import TERMINAL
 pytestmark = pytest.mark.sip
 
 TALK = 5  # seconds the operator talks with each caller
+AHEAD = re.compile(r"queue announcement: 您前面还有(\d+)位")
 CENTRE = """
 [queues.general]
-announce_every = 0
+announce_every = 4
 wrapup_seconds = 1
 ring_timeout = 8
 [queues.urgent]
@@ -110,7 +113,9 @@ def centre(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Centre]:
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
-        assert line.startswith("trunk: "), f"{line!r}\n{(tmp / 'up.log').read_text()}"
+        if not line.startswith("trunk: "):
+            logs = "".join(p.read_text(errors="replace")[-2000:] for p in workdir.glob("node*/serve.log"))
+            raise AssertionError(f"{line!r}\n{(tmp / 'up.log').read_text()}\n{logs}")
         cluster = Running(proc, config, line.split()[1], proxy_port, workdir)
         node = tomllib.loads((cluster.workdir / "node1" / "node.toml").read_text(encoding="utf-8"))
         url = str(node.get("store", {}).get("url", ""))
@@ -234,6 +239,14 @@ def test_a_node_killed_under_load_loses_no_caller_and_its_seat_comes_back(
             return rows if len(rows) >= 4 and len({r["node"] for r in rows}) == 2 else []
 
         rows = _until(waiting, 60, "four callers waiting on both nodes")
+
+        def counted_across() -> bool:
+            """Three callers per node at most, one talking: "您前面还有3位" or more counts the
+            other node's callers too."""
+            said = [int(n) for name in ("node1", "node2") for n in AHEAD.findall(centre.node_log(name))]
+            return any(n >= 3 for n in said)
+
+        _until(counted_across, 30, "a position announcement counting the other node's callers")
         sipp.start()  # the steady load runs through the kill (alone first: round robin spreads the callers)
         time.sleep(3)
         rows = centre.rows("SELECT call_id, node, context FROM queue_entries WHERE state = 'waiting'")
