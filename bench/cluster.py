@@ -19,6 +19,7 @@ import argparse
 import csv
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -312,7 +313,10 @@ flood_invites = {int(args.rate * 4) + 50}  # the benchmark's one source is not a
     if failed or sipp.returncode not in (0, 1):
         print(f"\nsipp exit {sipp.returncode}: {sipp.stderr[-500:]}")
         print(f"sipp errors: {next(work.glob('*_errors.log'), 'none')}; cluster: {work}")
-    return 0 if failed == 0 else 1
+    if failed:
+        return 1
+    shutil.rmtree(work, ignore_errors=True)  # the centre's database and logs: kept only on failure
+    return 0
 
 
 if __name__ == "__main__":
