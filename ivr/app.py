@@ -20,7 +20,9 @@ from agents.eventlog import EventLog
 from agents.followups import FollowupCaller
 from agents.leaders import LeaderLog
 from agents.shared import AnyAcd, SharedAcd
+from agents.shared.leader import Job, Leadership, Solo
 from agents.tickets import ScreenPopper, TicketDesk
+from agents.web.centre import NodeFigures
 from agents.web.server import ConsoleServer
 from ivr.accounts import SeatAccounts
 from ivr.broker import LocalBroker
@@ -157,13 +159,17 @@ class Hotline:
         # one line per database (ivr.instance); the lock file sits beside [store] path
         db = settings.resolve(settings.store.path)
         self.lock = InstanceLock(db.with_name(db.name + ".lock"))
+        self.leader: Leadership | Solo = Solo(())  # replaced in start() once the store is known
+        self._board_follow: asyncio.Future[None] | None = None
 
     # -- lifecycle --
     async def start(self) -> None:
         s = self.settings
         self.lock.acquire()
         where = s.store.url or s.resolve(s.store.path)
-        self.store = await open_store(where, batch_max=s.store.batch_max)
+        # a centre's node keeps its writes through a store outage next to where SQLite would be
+        spool = s.resolve(s.store.path).with_suffix(".spool") if s.store.url else None
+        self.store = await open_store(where, batch_max=s.store.batch_max, spool=spool)
         self.rows = CallRows(self.store, s.mqtt.client_id)
         if not s.store.url:  # what an earlier run under a looser umask left readable
             db = s.resolve(s.store.path)
@@ -226,10 +232,23 @@ class Hotline:
         self.leaders = LeaderLine(
             self.engine, self.seatline, LeaderLog(self.events, self.store, self.acd, self.popper)
         )
+        # centre-wide jobs: on one node they just run; in a centre only the leader runs them (a
+        # node leads only once its lease is taken, so nothing centre-wide runs before start below)
+        self.leader = (
+            Leadership(s.store.url, self.acd.node, []) if isinstance(self.acd, SharedAcd) else Solo([])
+        )
         self.console = Console(self.acd, self.store, self.bus)
         self.console.attach()
+        # the board shows every node of the centre by its broker client id (one per node)
+        self.node_figures = NodeFigures(
+            self.bus,
+            s.mqtt.client_id,
+            lambda: {"calls_now": self.stats.active, "calls_handled": self.stats.answered},
+        )
+        self.node_figures.attach()
         await self.acd.start()
         await self.bus.start()
+        self.node_figures.start()
         try:  # consoles' commands need our subscriptions; a down broker must not stop the line
             await self.bus.wait_connected(5)
         except TimeoutError:
@@ -259,6 +278,7 @@ class Hotline:
             s.retention.every_hours * 3600,
             retention=s.retention,
             idle_seconds=s.signin.idle_minutes * 60,
+            leads=lambda: self.leader.held,
         )
         self._housekeeping = asyncio.ensure_future(keeper.run())
         self.seatline.on_recorded = self._recorded
@@ -286,18 +306,24 @@ class Hotline:
             accounts=self.accounts,
             leaders=self.leaders,
             controls=self.controls,
+            led=bool(s.store.url),
         )
+        self.web.watch.reminds = lambda: self.leader.held
+        self.web.board.nodes = self.node_figures.nodes
         try:
             await self.web.start()
         except OSError as exc:
             raise RuntimeError(f"console on {s.web.bind}:{s.web.port}: {exc.strerror or exc}") from exc
+        if isinstance(self.acd, SharedAcd):  # the board counts the other nodes' calls too
+            self._board_follow = asyncio.ensure_future(self.web.board.follow())
         try:
             await self.engine.start()
         except RuntimeError as exc:
             raise RuntimeError(f"SIP on {s.sip.bind}:{self.engine.config.port}: {exc}") from exc
         self.followup_caller = self._followup_caller()
-        if self.followup_caller is not None:
-            self.followup_caller.start()
+        jobs: list[Job] = [j for j in (self.web.webhook, self.followup_caller) if j is not None]
+        self.leader.jobs.extend(jobs)
+        await self.leader.start()
         gc.freeze()  # start-up objects never die: keep them out of collections (fewer loop stalls)
 
     def _followup_caller(self) -> FollowupCaller | None:
@@ -328,9 +354,9 @@ class Hotline:
         return FollowupCaller(self.web.followups, line, hours=hours, flow=f.flow, every=f.every_seconds)
 
     async def stop(self) -> None:
-        caller: FollowupCaller | None = getattr(self, "followup_caller", None)
-        if caller is not None:
-            await caller.stop()
+        leader: Leadership | Solo | None = getattr(self, "leader", None)
+        if leader is not None:
+            await leader.stop()  # the centre-wide jobs, and the lease to the next node
         if self._reg_retry is not None:
             self._reg_retry.cancel()
         await self.engine.stop()  # hangs up every call first
@@ -341,6 +367,8 @@ class Hotline:
         if hasattr(self, "_watcher"):
             self._watcher.cancel()
             self._housekeeping.cancel()
+        if self._board_follow is not None:
+            self._board_follow.cancel()
         if hasattr(self, "web"):
             await self.web.stop()
         # each part only if start got that far (a failed start is stopped the same way)
@@ -351,6 +379,8 @@ class Hotline:
             await self.leaders.close()
             await self.seatline.close()
             await self.acd.stop()
+        if hasattr(self, "node_figures"):
+            await self.node_figures.stop()
         if hasattr(self, "bus"):
             with contextlib.suppress(TimeoutError):
                 await self.bus.drain(2)

@@ -218,14 +218,15 @@ class Bus:
             timeout=10.0,
         )
 
-    async def send_now(self, topic: str, payload: bytes) -> None:
-        """Publish at once, outside the outbox: for requests that mean nothing later (the
-        broker's account commands). BusError when not connected or the broker refuses."""
+    async def send_now(self, topic: str, payload: bytes, *, retain: bool = False) -> None:
+        """Publish at once, outside the outbox: for requests and figures that mean nothing later
+        (the broker's account commands, a node's figures). BusError when not connected or the
+        broker refuses."""
         client = self._live
         if client is None:
             raise BusError(f"not connected to the broker {self.host}:{self.port}")
         try:
-            await client.publish(topic, payload, qos=1, timeout=10.0)
+            await client.publish(topic, payload, qos=1, retain=retain, timeout=10.0)
         except aiomqtt.MqttError as exc:
             raise BusError(f"publish to {topic}: {exc}") from exc
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from ivr.audit import AuditTrail
@@ -53,7 +54,11 @@ class Housekeeping:
         *,
         retention: RetentionSettings | None = None,
         idle_seconds: float = SESSION_IDLE_SECONDS,
+        leads: Callable[[], bool] = lambda: True,
     ) -> None:
+        """`leads`: whether this node prunes the (shared) store; its own recordings it always
+        prunes, they are on its disk."""
+        self.leads = leads
         self.store = store
         self.recordings = recordings
         self.retention_days = retention_days
@@ -74,6 +79,9 @@ class Housekeeping:
             log.info(
                 "housekeeping: %d recording(s) older than %d days deleted", len(removed), self.retention_days
             )
+        if not self.leads():
+            await self.audit.flush()
+            return len(removed)
         await self._forget(now)
         if self.retention.audit_days > 0:
             await self.store.audit.prune(now - self.retention.audit_days * 86400)

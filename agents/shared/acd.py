@@ -37,7 +37,7 @@ from typing import Any, Literal
 from agents.lines import CallerLine, EntryState, QueueEntry
 from agents.shared.leases import Lost
 from agents.shared.matching import Round
-from agents.shared.node import JOIN_LOCK
+from agents.shared.node import ERRORS, JOIN_LOCK
 from agents.shared.rows import Conn, SeatBox, context_json, is_ready, logged_in, save_seat
 from agents.shared.takeover import Takeover
 from agents.shared.timers import CallerTimers
@@ -74,6 +74,10 @@ class SharedAcd(CallerTimers):
         self._entries[call_id] = entry  # before the row: an offer may arrive right after commit
         try:
             refused, position, rnd = await self._join(entry)
+        except ERRORS as exc:  # the database away: the flow's error path, not a dead call
+            self._entries.pop(call_id, None)
+            log.error("enqueue %s: the shared queue is unreachable: %s", call_id, exc)
+            return QueueResult("error")
         except BaseException:
             self._entries.pop(call_id, None)
             raise
@@ -208,8 +212,24 @@ class SharedAcd(CallerTimers):
         entry = self._entries.get(call_id)
         if entry is None or entry.state is not EntryState.CONNECTED or entry.seat_id is None:
             return False
-        self._spawn(self._hang_up(entry, by), f"end-{call_id}")
+        self._spawn(self._hang_up_when_reachable(entry, by), f"end-{call_id}")
         return True
+
+    async def _hang_up_when_reachable(self, entry: QueueEntry, by: Literal["caller", "operator"]) -> None:
+        """A call that ends while the database is away ends in the rows once it is back (its
+        seat shows talking until then); the transaction checks the seat still holds this call,
+        so a retry never ends it twice. Past the node's lease, another node's sweep frees the
+        seat first and this simply finds nothing left to end."""
+        for attempt in range(3600):  # bounded: an hour of one try a second
+            try:
+                await self._hang_up(entry, by)
+                return
+            except ERRORS as exc:
+                if attempt == 0:
+                    log.warning(
+                        "call %s ended; the shared queue is unreachable (%s): retrying", entry.call_id, exc
+                    )
+                await asyncio.sleep(1.0)
 
     async def _hang_up(self, entry: QueueEntry, by: Literal["caller", "operator"]) -> None:
         box = self.box()

@@ -137,6 +137,8 @@ class DeadlineWatch:
         self._now = now
         self._task: asyncio.Task[None] | None = None
         self.summary: dict[str, Any] = {"overdue": 0, "due_soon": 0, "units": [], "tickets": []}
+        # every node looks (its board's 督办 figures); only the centre's leader reminds
+        self.reminds: Callable[[], bool] = lambda: True
 
     async def sweep(self) -> dict[str, Any]:
         """One look over the tickets at units: remind, and sum up for the board (督办)."""
@@ -147,8 +149,9 @@ class DeadlineWatch:
                 kind = urgency_of(t, now, self._soon)
                 if kind:
                     flagged.append((t, kind))
-        for t, kind in flagged:
-            await self._remind(t, kind)
+        if self.reminds():
+            for t, kind in flagged:
+                await self._remind(t, kind)
         units: dict[str, dict[str, Any]] = {}
         for t, kind in flagged:
             row = units.setdefault(t.unit, {"unit": t.unit, OVERDUE: 0, DUE_SOON: 0})

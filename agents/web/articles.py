@@ -53,8 +53,11 @@ class Articles:
                 KnowledgeVersion(a.id, 1, a.title, a.keywords, a.answer, False, "seed", now)
                 for a in self._base.articles
             ]
-            await self._book.add(seed)
-            versions = seed
+            try:
+                await self._book.add(seed)
+                versions = seed
+            except StoreError:  # another node of the centre seeded the shared store first
+                versions = await self._book.versions()
         latest: dict[int, KnowledgeVersion] = {}
         for v in versions:
             latest[v.article] = v

@@ -4,6 +4,8 @@ process shows the same figures."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -16,7 +18,9 @@ from ivr.roster import Roster
 from ivr.store import Store
 from ivr.understanding import HotSpots
 
+log = logging.getLogger(__name__)
 K = QueueEventKind
+MERGE_OVERLAP = 30.0  # seconds: how late another node's events may reach the store
 CHART_BUCKET = 15 * 60  # calls and service level per quarter hour
 WAIT_BUCKET = 5 * 60  # waiting callers: peak per five minutes
 
@@ -25,6 +29,12 @@ def day_start(at: float) -> float:
     """Local midnight before `at`."""
     t = time.localtime(at)
     return time.mktime((t.tm_year, t.tm_mon, t.tm_mday, 0, 0, 0, 0, 0, -1))
+
+
+def _key(event: QueueEvent | SeatEvent) -> tuple[Any, ...]:
+    if isinstance(event, QueueEvent):
+        return ("q", event.at, event.call_id, event.kind.value, event.seat_id)
+    return ("s", event.at, event.seat_id, event.state.value)
 
 
 def _round(value: float | None, digits: int = 1) -> float | None:
@@ -44,6 +54,8 @@ class LiveBoard:
         self._day = 0.0
         self.roster: Callable[[], Roster] | None = None  # teams (班组) for the filter and the seats
         self.supervised: Callable[[], dict[str, tuple[str, str]]] | None = None  # seat -> (mode, leader)
+        self._keys: set[tuple[Any, ...]] = set()  # events on the board, so a merge adds each once
+        self.nodes: Callable[[], list[dict[str, Any]]] = list  # a centre's nodes (agents/web/centre.py)
 
     async def load(self) -> None:
         """Today's events so far (before this process, or before the console started)."""
@@ -52,12 +64,42 @@ class LiveBoard:
         await self._store.flush()
         self.queue_events = [e for e in await self._store.queue_events(self._day) if e.at <= now]
         self.seat_events = [e for e in await self._store.seat_events(self._day) if e.at <= now]
+        self._keys = {*map(_key, self.queue_events), *map(_key, self.seat_events)}
+
+    async def catch_up(self, overlap: float = MERGE_OVERLAP) -> int:
+        """Merge the events other nodes wrote to the shared store since shortly before the
+        newest on the board (they commit in batches, a little late); returns how many."""
+        tail = [e.at for e in self.queue_events[-200:]] + [e.at for e in self.seat_events[-200:]]
+        latest = max(tail, default=self._day)
+        since = max(self._day, latest - overlap)
+        fresh: list[QueueEvent | SeatEvent] = [*await self._store.queue_events(since)]
+        fresh.extend(await self._store.seat_events(since))
+        added = 0
+        for event in sorted(fresh, key=lambda e: e.at):
+            if _key(event) not in self._keys:
+                self.add(event)
+                added += 1
+        return added
+
+    async def follow(self, every: float = 2.0) -> None:
+        """A centre's node: catch up with the other nodes' events for as long as it runs."""
+        while True:  # ends by cancellation
+            await asyncio.sleep(every)
+            try:
+                await self.catch_up()
+            except Exception:  # the store away: the next round catches up
+                log.warning("board: other nodes' events not merged", exc_info=True)
 
     def add(self, event: QueueEvent | SeatEvent) -> None:
+        key = _key(event)
+        if key in self._keys:
+            return
+        self._keys.add(key)
         if event.at >= self._day + 86400:  # a new day: yesterday's calls leave the board
             self._day = day_start(event.at)
             self.queue_events = [e for e in self.queue_events if e.at >= self._day]
             self.seat_events = [e for e in self.seat_events if e.at >= self._day]
+            self._keys = {*map(_key, self.queue_events), *map(_key, self.seat_events)}
         (self.queue_events if isinstance(event, QueueEvent) else self.seat_events).append(event)  # type: ignore[arg-type]
 
     def queue_of(self, call_id: str) -> str:
@@ -70,7 +112,7 @@ class LiveBoard:
         """The queues, and the seats (of `team`, a team id or name, when given) with their team
         and any leader on their call; `teams` sums the seats' states per team."""
         now = self._acd.clock.now()
-        queues = []
+        queues: list[dict[str, Any]] = []
         for name, q in self._acd.queues.items():
             f = queue_figures(name, self.queue_events, self.seat_events, now, q.service_level_seconds)
             live = self._acd.status(name)
@@ -118,10 +160,19 @@ class LiveBoard:
         by_state: dict[str, int] = defaultdict(int)
         for s in seats:
             by_state[str(s["state"])] += 1
+        nodes = self.nodes()
+        centre = {
+            key: sum(int(q[key]) for q in queues)
+            for key in ("waiting", "in_queue", "entered", "answered", "abandoned")
+        }
+        centre["calls_now"] = sum(int(n["calls_now"]) for n in nodes)
+        centre["nodes_up"] = sum(1 for n in nodes if n["state"] == "up")
         return {
             "team": team,
             "teams": teams,
             "now": now,
+            "centre": centre,
+            "nodes": nodes,
             "alert_wait_seconds": self.alert_wait_seconds,
             "queues": queues,
             "seats": seats,

@@ -167,7 +167,7 @@ def spec() -> dict[str, Any]:
             )
         },
         "/api/knowledge": {"get": _op("Knowledge base answers for a query", query=("q",))},
-        "/api/board": {"get": _op("Live board: queues, seats by state (supervisor)", errors=(401, 403))},
+        "/api/board": {"get": _op("Live board: queues, seats, nodes (supervisor)", errors=(401, 403))},
         "/api/charts": {"get": _op("Today's series per 15 min / 5 min (supervisor)", errors=(401, 403))},
         "/api/hotspots": {
             "get": _op(

@@ -90,9 +90,12 @@ class ConsoleServer:
         watch_every: float = 60.0,
         leaders: Leaders | None = None,
         controls: SeatControls | None = None,
+        led: bool = False,
     ) -> None:
         """`accounts`: issue each seat's console a broker account at sign-in (None: no MQTT
-        accounts; the login answer's `mqtt` is null)."""
+        accounts; the login answer's `mqtt` is null). `led`: the webhook sender is started and
+        stopped by the centre's leader lease, not with the console (a node of a centre)."""
+        self._led = led
         self.settings = settings
         web = settings.web
         self._sweeper: asyncio.Task[None] | None = None
@@ -250,7 +253,7 @@ class ConsoleServer:
         await self.board.load()
         await self.articles.reload()
         self.watch.start()
-        if self.webhook is not None:
+        if self.webhook is not None and not self._led:
             self.webhook.start()
         web = self.settings.web
         # bind the socket ourselves: port 0 then has a real number before uvicorn runs

@@ -69,12 +69,17 @@ __all__ = [
 
 
 async def open_store(
-    where: str | Path, *, batch_max: int = 500, now: Callable[[], float] = time.time
+    where: str | Path,
+    *,
+    batch_max: int = 500,
+    now: Callable[[], float] = time.time,
+    spool: Path | None = None,
 ) -> Store:
     """Open the store at a SQLite file path or a `postgresql://` URL (migrating its schema).
-    Raises StoreError for a malformed URL or an unreachable database."""
+    Raises StoreError for a malformed URL or an unreachable database. `spool`: for a URL, the
+    local file that keeps writes through a database outage."""
     if isinstance(where, str) and is_store_url(where):
         from ivr.store.postgres import PgStore  # asyncpg is loaded only by centres that use it
 
-        return await PgStore.open(where, batch_max=batch_max, now=now)
+        return await PgStore.open(where, batch_max=batch_max, now=now, spool=spool)
     return await SqliteStore.open(where, batch_max=batch_max, now=now)

@@ -357,6 +357,16 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX audit_log_actor ON audit_log (actor, at);
     ALTER TABLE tickets ADD COLUMN forgotten_at DOUBLE PRECISION NOT NULL DEFAULT 0;
     """,
+    # 15: the centre's leader lease (agents/shared/leader.py): one row, the node that runs the
+    # centre-wide jobs and until when (the database's clock)
+    """
+    CREATE TABLE centre_leader (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        node TEXT NOT NULL,
+        lease_until DOUBLE PRECISION NOT NULL,
+        since DOUBLE PRECISION NOT NULL
+    );
+    """,
 )
 
 

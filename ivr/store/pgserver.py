@@ -87,10 +87,13 @@ class PgServer:
         database: str = "hotline",
         settings: Mapping[str, str] | None = None,
         bindir: Path | None = None,
+        port: int = 0,
     ) -> None:
+        """`port`: listen there (0: a free port; a restart may then get another one)."""
         self.directory = Path(directory).resolve()
         self.database = database
         self.port = 0
+        self._want_port = port
         self._settings = dict(settings or {})
         self._bindir = bindir
         self._account: _Account | None = None
@@ -119,7 +122,7 @@ class PgServer:
             self._initdb(bindir)
         ctl = [str(bindir / "pg_ctl"), "-D", str(self.data), "-l", str(self.log)]
         for attempt in range(3):  # a free port can be taken by another process before we bind it
-            port = free_port()
+            port = self._want_port or free_port()
             options = [
                 f"-p {port}",
                 f"-k {self.directory}",
@@ -129,7 +132,7 @@ class PgServer:
             try:
                 self._run([*ctl, "-o", " ".join(options), "-w", "-t", str(int(_TIMEOUT)), "start"])
             except PgServerError as exc:
-                if attempt == 2 or "could not bind" not in str(exc):
+                if attempt == 2 or self._want_port or "could not bind" not in str(exc):
                     raise
                 continue
             self.port = port

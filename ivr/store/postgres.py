@@ -17,6 +17,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -34,6 +35,7 @@ from ivr.store.reviews import PgReviewBook
 from ivr.store.roster import PgRosterBook
 from ivr.store.sessions import PgSessionBook
 from ivr.store.signins import StoreSigninBook
+from ivr.store.spool import Spool
 from ivr.store.units import PgUnitBook
 from ivr.store.writer import BatchWriter, Statement
 
@@ -54,6 +56,18 @@ _CALL = "INSERT INTO calls ({}) VALUES ({}) ON CONFLICT (call_id) DO UPDATE SET 
     ", ".join(f"{c} = EXCLUDED.{c}" for c in _CALL_COLUMNS[1:]),
 )
 _ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+# the database could not be reached (as opposed to refusing a statement)
+_OUTAGE = (
+    OSError,
+    TimeoutError,
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.OperatorInterventionError,
+)
+
+
+def is_outage(exc: BaseException) -> bool:
+    return isinstance(exc, _OUTAGE)
 
 
 def _call_record(row: Any) -> CallRecord:
@@ -95,11 +109,18 @@ class PgStore:
         listener: asyncpg.Connection,
         batch_max: int,
         now: Callable[[], float],
+        spool: Path | None = None,
     ) -> None:
         self._url = url
         self._pool = pool
         self._listener = listener
-        self._writer = BatchWriter(self._transact, batch_max)
+        # through an outage, writes wait in a local file and reach the database later, in order
+        self.spool = (
+            Spool(spool, self._transact, is_outage, where=f"PostgreSQL store {redact_store_url(url)}")
+            if spool is not None
+            else None
+        )
+        self._writer = BatchWriter(self.spool.transact if self.spool else self._transact, batch_max)
         self._now = now
         self.tickets = PgTicketBook(pool, self._writer, now, outbox_rows, self._outbox_changed)
         self.sessions = PgSessionBook(pool, self._writer)
@@ -128,9 +149,11 @@ class PgStore:
         now: Callable[[], float] = time.time,
         pool_size: int = 4,
         connect_timeout: float = 10.0,
+        spool: Path | None = None,
     ) -> PgStore:
         """Connect, migrate and listen. Raises StoreError naming the server (never the password)
-        when the URL is malformed or the database cannot be reached."""
+        when the URL is malformed or the database cannot be reached. `spool`: a local file for
+        the writes made while the database is unreachable later (see ivr/store/spool.py)."""
         check_store_url(url)
         where = redact_store_url(url)
         try:
@@ -142,11 +165,13 @@ class PgStore:
             async with pool.acquire() as conn:
                 await migrate(conn)
             listener = await asyncpg.connect(url, timeout=connect_timeout)
-            store = cls(url, pool, listener, batch_max, now)
+            store = cls(url, pool, listener, batch_max, now, spool)
             store._connect_timeout = connect_timeout
             await listener.add_listener(CHANNEL, store._notified)
             listener.add_termination_listener(store._listener_lost)
             store._writer.start()
+            if store.spool is not None:
+                store.spool.start()
         except BaseException as exc:
             if listener is not None:
                 await listener.close()
@@ -175,6 +200,8 @@ class PgStore:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._relisten
         await self._writer.close()
+        if self.spool is not None:
+            await self.spool.close()
         if self._sending:  # released before the connection goes, so a successor never finds it held
             async with self._listener_busy:
                 with contextlib.suppress(*_ERRORS):

@@ -282,6 +282,8 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX audit_log_actor ON audit_log (actor, at);
     ALTER TABLE tickets ADD COLUMN forgotten_at REAL NOT NULL DEFAULT 0;
     """,
+    # 15: (the centre's leader lease lives in PostgreSQL only: one SQLite node always leads)
+    "",
 )
 
 

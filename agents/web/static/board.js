@@ -39,6 +39,7 @@ function render() {
         el("dt", {}, "就绪 / 签入座席"), el("dd", {}, `${q.ready} / ${q.logged_in}`)));
   });
   $("queues").replaceChildren(...cards);
+  renderCentre();
   for (const h of board.hot_spots || []) alerts.push(`热点：${h.place} ${h.category} 已有 ${h.calls} 位市民反映`);
   $("alerts").textContent = "⚠ " + alerts.join("；");
   $("alerts").style.display = alerts.length ? "block" : "none";
@@ -84,6 +85,19 @@ function renderTeams() {
   select.value = chosen;
 }
 setInterval(render, 1000);
+
+// A centre of several nodes: the whole centre's figures, and each node (calls now, handled, state).
+const NODE_STATES = { up: "运行", stale: "无响应", down: "已宕机", stopped: "已停止" };
+function renderCentre() {
+  const nodes = board.nodes || [], c = board.centre;
+  $("centre-panel").style.display = nodes.length ? "" : "none";
+  if (!nodes.length || !c) return;
+  $("centre").textContent = `全中心：${c.waiting} 位等待 · 今日进线 ${c.entered} / 接通 ${c.answered} / 放弃 ${c.abandoned}` +
+    ` · 当前通话 ${c.calls_now} · 运行节点 ${c.nodes_up} / ${nodes.length}`;
+  $("nodes").tBodies[0].replaceChildren(...nodes.map((n) => el("tr", { "data-node": n.node, class: "node-" + n.state },
+    el("td", {}, n.node + (n.this ? "（本机）" : "")), el("td", { "data-field": "state" }, NODE_STATES[n.state] || n.state),
+    el("td", { "data-field": "calls_now" }, String(n.calls_now)), el("td", {}, String(n.calls_handled)))));
+}
 
 // Hot spots: drawn when a board arrives (not every second), so a unit being typed survives.
 const units = {};

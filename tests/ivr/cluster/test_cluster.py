@@ -9,21 +9,15 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sip"))  # the SIP tests' real peers
-from sip_peers import IVR, ROOT, SIPP_PCAPS, call, free_port, rtp_base, sign_in, write_config
+from cluster_rig import Running, login, sipp
+from sip_peers import IVR, ROOT, call, free_port, rtp_base, write_config
 
 pytestmark = pytest.mark.sip
-
-SCENARIO = Path(__file__).resolve().parent / "proxied_call.xml"
 
 CLUSTER = """
 [queues.general]
@@ -50,30 +44,6 @@ flood_window = 2
 probe_interval = 2
 invite_timeout = 1.5
 """
-
-
-@dataclass
-class Running:
-    proc: subprocess.Popen[str]
-    config: Path
-    trunk: str
-    proxy_port: int
-    workdir: Path
-
-    def status(self) -> dict[str, Any]:
-        out = subprocess.run(
-            [*IVR, "cluster", "status", "--config", str(self.config), "--json"],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            cwd=ROOT,
-            check=False,
-        )
-        doc: dict[str, Any] = json.loads(out.stdout)
-        return doc
-
-    def proxy_log(self) -> str:
-        return (self.workdir / "kamailio" / "kamailio.log").read_text(encoding="utf-8", errors="replace")
 
 
 @pytest.fixture(scope="module")
@@ -107,41 +77,6 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
         err.close()
         if proc.stdout is not None:
             proc.stdout.close()
-
-
-def sipp(
-    target: str, workdir: Path, calls: int, *args: str, rate: int = 3, hold_ms: int = 1000
-) -> tuple[int, str]:
-    """sipp callers through the proxy; (return code, its error log: messages it did not expect)."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    if not (workdir / "pcap").exists():
-        (workdir / "pcap").symlink_to(SIPP_PCAPS)
-    cmd = [
-        "sipp",
-        "-sf",
-        str(SCENARIO),
-        target.removeprefix("sip:12345@"),
-        "-s",
-        "12345",
-        "-m",
-        str(calls),
-        "-r",
-        str(rate),
-        "-d",
-        str(hold_ms),
-        "-p",
-        str(free_port()),
-        "-nostdin",
-        "-trace_err",
-        "-error_file",
-        str(workdir / "errors.log"),
-        "-timeout",
-        "40s",
-        *args,
-    ]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=60, cwd=workdir, check=False)
-    errors = (workdir / "errors.log").read_text(errors="replace") if (workdir / "errors.log").exists() else ""
-    return out.returncode, errors
 
 
 def test_calls_through_the_proxy_reach_both_nodes(cluster: Running, tmp_path: Path) -> None:
@@ -192,7 +127,7 @@ def test_a_seat_phone_registers_at_the_proxy_and_a_node_reaches_it(cluster: Runn
         assert seat.stdout is not None
         ready = seat.stdout.readline()
         assert "registered at" in ready, ready
-        _login(cluster.status())
+        login(cluster.status())
         report = call(cluster.trunk, "wait 2; dtmf 1; wait 14", timeout=30)
         assert report["answered"], report
         out, _ = seat.communicate(timeout=30)
@@ -203,38 +138,6 @@ def test_a_seat_phone_registers_at_the_proxy_and_a_node_reaches_it(cluster: Runn
     assert "answered 1 call" in out, out
     seen = [json.loads(line)["event"] for line in events.read_text().splitlines()]
     assert seen[:2] == ["incoming", "answered"], seen
-
-
-def _login(status: dict[str, Any]) -> None:
-    """Seat 1001 signs in at node1's console for its broker account, then logs in and gets ready
-    over MQTT on every node (they share the broker)."""
-    account = sign_in(status["nodes"][0]["console"], "1001", "pw-1001")
-    assert (account["host"], account["port"]) == (status["broker"]["host"], status["broker"]["port"])
-    for action in ("login", "ready"):
-        subprocess.run(
-            [
-                "mosquitto_pub",
-                "-h",
-                account["host"],
-                "-p",
-                str(account["port"]),
-                "-u",
-                account["username"],
-                "-P",
-                account["password"],
-                "-i",
-                account["client_id"],
-                "-q",
-                "1",
-                "-t",
-                f"{account['topic_base']}/command",
-                "-m",
-                json.dumps({"action": action}),
-            ],
-            check=True,
-            timeout=10,
-        )
-    time.sleep(1)
 
 
 def test_a_source_off_the_trunk_allow_list_gets_403(cluster: Running, tmp_path: Path) -> None:
