@@ -39,7 +39,6 @@ from ivr.instance import InstanceLock
 from ivr.privacy import make_private
 from ivr.records import Offer, QueueRequest, QueueResult
 from ivr.recovery import recover
-from ivr.roster import Roster
 from ivr.roster import load as load_roster
 from ivr.sip.call import Call
 from ivr.sip.callcontrol import CallControls
@@ -292,7 +291,7 @@ class Hotline:
             self.acd,
             self.store,
             self.call_controls,
-            leader=lambda seat_id: duty_leader(s.controls, self._roster(), seat_id),
+            leader=lambda seat_id: duty_leader(s.controls, self._team_leader(seat_id), seat_id),
             screen_pop=self.popper,
         )
         self.web = ConsoleServer(
@@ -468,10 +467,11 @@ class Hotline:
         self.acd.call_ended(offer.call_id, by)
         self._recorded(offer, recording)
 
-    def _roster(self) -> Roster | None:
-        """The roster as the console keeps it current (teams and their leaders change live)."""
+    def _team_leader(self, seat_id: str) -> str:
+        """The leader of the seat's team (班组) as the console's roster has it now ("": none)."""
         web = getattr(self, "web", None)
-        return web.roster.current if web is not None else None
+        team = web.roster.current.team_of(seat_id) if web is not None else None
+        return team.leader if team is not None else ""
 
     def _recorded(self, offer: Offer, recording: str) -> None:
         if offer.ticket_id and recording:

@@ -7,12 +7,9 @@ leader of the operator's own team (班组, kept in the store), else the centre's
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ivr.configcheck import POSITIVE_SECONDS, Problems, Rule, checked
-
-if TYPE_CHECKING:
-    from ivr.roster import Roster
 
 
 @dataclass(frozen=True)
@@ -38,10 +35,10 @@ def control_settings(raw: Any, seats: tuple[str, ...], problems: Problems) -> Co
     return c
 
 
-def duty_leader(controls: ControlSettings, roster: Roster | None, seat_id: str) -> str:
-    """The seat that takes a call `seat_id` hands up: its team's leader, unless it is the leader
-    itself or the team has none; then [controls] leader_seat ("" when none is set)."""
-    team = roster.team_of(seat_id) if roster is not None else None
-    if team is not None and team.leader and team.leader != seat_id:
-        return team.leader
+def duty_leader(controls: ControlSettings, team_leader: str, seat_id: str) -> str:
+    """The seat that takes a call `seat_id` hands up: its team's leader (`team_leader`, from the
+    roster), unless it is the leader itself or the team has none; then [controls] leader_seat
+    ("" when none is set)."""
+    if team_leader and team_leader != seat_id:
+        return team_leader
     return controls.leader_seat

@@ -18,9 +18,13 @@ def test_the_operators_team_leader_first_then_the_duty_leader() -> None:
         {s.id: s for s in (seat("1001", "t1"), seat("1002", "t1"), seat("1003", "t2"), seat("1009"))},
         {"t1": Team("t1", "一班", leader="1002"), "t2": Team("t2", "二班")},
     )
+
+    def leader_of(seat_id: str) -> str:
+        team = roster.team_of(seat_id)
+        return team.leader if team is not None else ""
+
     duty = ControlSettings(leader_seat="1009")
-    assert duty_leader(duty, roster, "1001") == "1002"  # 一班's leader
-    assert duty_leader(duty, roster, "1002") == "1009"  # the leader hands up to the duty leader
-    assert duty_leader(duty, roster, "1003") == "1009"  # 二班 has no leader named
-    assert duty_leader(duty, None, "1001") == "1009"  # no roster yet: the config's
-    assert duty_leader(ControlSettings(), roster, "1003") == ""  # nobody: the console says so
+    assert duty_leader(duty, leader_of("1001"), "1001") == "1002"  # 一班's leader
+    assert duty_leader(duty, leader_of("1002"), "1002") == "1009"  # the leader hands up to the duty one
+    assert duty_leader(duty, leader_of("1003"), "1003") == "1009"  # 二班 has no leader named
+    assert duty_leader(ControlSettings(), leader_of("1003"), "1003") == ""  # nobody: the console says so
