@@ -38,7 +38,7 @@ class Gating:
     onset: int = 6
     onset_window: int = 8
     pre_roll: float = 0.3  # seconds before the onset that are decoded too
-    hangover: float = 0.3  # seconds without voice that end the speech
+    hangover: float = 0.2  # seconds without voice that end the speech (the detector adds ~0.1 s)
 
 
 @dataclass(frozen=True)

@@ -260,6 +260,8 @@ class ListenSession:
     def _complete(self, words: list[str], conf: float) -> None:
         self._done = True
         self._stream = None
+        if self.dropped:  # the node is past what its cores decode in real time
+            log.warning("speech: decoding fell behind: %d chunks of audio dropped in one turn", self.dropped)
         armed_at = self._armed_at if self._armed_at is not None else self._samples
         seconds = max(0, self._samples - armed_at) / self.sample_rate
         if not words:
