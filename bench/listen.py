@@ -318,6 +318,7 @@ def main() -> int:
         "--words", default=",".join(KOREAN), help="comma-separated words, as the flow offers them"
     )
     ap.add_argument("--voice", default="ko", help="espeak-ng voice that says the words")
+    ap.add_argument("--ungated", action="store_true", help="voice_gate = false: decode all audio, to compare")
     ap.add_argument(
         "--profile", action="store_true", help="py-spy the node: CPU of its loop, pj and asr threads"
     )
