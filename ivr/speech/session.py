@@ -10,6 +10,7 @@ import asyncio
 import json
 import logging
 import math
+import operator
 import sys
 import threading
 from collections import deque
@@ -289,7 +290,7 @@ class ListenSession:
         need, max_gap = v.min_voiced * self.sample_rate, v.max_gap * self.sample_rate
         for i in range(0, len(samples), step):
             frame = samples[i : i + step]
-            rms = math.sqrt(sum(s * s for s in frame) / len(frame))
+            rms = math.sqrt(sum(map(operator.mul, frame, frame)) / len(frame))  # 1.5x a generator
             if rms >= max(v.threshold, self._floor * v.floor_ratio):
                 self._voiced += len(frame)
                 self._gap = 0
