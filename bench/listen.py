@@ -82,9 +82,10 @@ def word_audio(word: str, voice: str, work: Path, lead: float) -> tuple[Path, fl
     return out, lead + end
 
 
-def write_flow(folder: Path, words: tuple[str, ...]) -> Path:
+def write_flow(folder: Path, words: tuple[str, ...], timeout: float) -> Path:
     """The line under test: one menu chosen by voice; choice i hangs up at once on node w<i>, so
-    the caller's BYE marks the decision and the call record names it."""
+    the caller's BYE marks the decision and the call record names it. `timeout` outlasts every
+    caller's pause, so a late word is not cut off by the menu's no-input timeout."""
     folder.mkdir()
     options = "\n".join(f"      - {{speech: [{w}], next: w{i}}}" for i, w in enumerate(words))
     ends = "\n".join(f"  w{i}: {{type: hangup}}" for i in range(len(words)))
@@ -94,7 +95,7 @@ nodes:
   ask:
     type: menu
     prompt: 请说。
-    timeout: 6
+    timeout: {timeout:g}
     max_failures: 1
     on_failure: none
     options:
@@ -206,7 +207,7 @@ def run(
         folder.mkdir()
         path, end = word_audio(word, voice, folder, lead)
         spoken.append((word, path.read_bytes(), end, f"1390000{i:04d}"))
-    cfg = write_config(work, port, model, write_flow(work / "flows", words), gate)
+    cfg = write_config(work, port, model, write_flow(work / "flows", words, round(lead + spread + 4)), gate)
     server_log = open(work / "serve.log", "w")
     status = ["--status-file", str(work / "status.json")]  # the node's own figures, every second
     server = subprocess.Popen(

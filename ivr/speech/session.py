@@ -265,6 +265,7 @@ class ListenSession:
             log.warning("speech: decoding fell behind: %d chunks of audio dropped in one turn", self.dropped)
         armed_at = self._armed_at if self._armed_at is not None else self._samples
         seconds = max(0, self._samples - armed_at) / self.sample_rate
+        log.debug("speech: heard %r (confidence %.2f) after %.1f s of audio", words, conf, seconds)
         if not words:
             heard = Heard("noinput", seconds=seconds)
         elif conf < self.spec.min_confidence:
