@@ -5,6 +5,7 @@ latency (p50/p99), the server's CPU and RSS. Every run is bounded: --calls at --
 
     .venv/bin/python bench/calls.py --calls 2000 --rate 100 --limit 1000
     .venv/bin/python bench/calls.py --sweep 30,50,70,100,130 --limit 1000
+    .venv/bin/python bench/calls.py --calls 3000 --rate 300 --limit 1000 --after 20 --settle 75
 
 The default caller (`--caller trunk`, bench/caller_rtp.xml) sends uac_pcap's G.711a audio from a
 bound UDP socket per call, as a trunk does. `--caller pcap` is sipp's own uac_pcap (audio plus an
