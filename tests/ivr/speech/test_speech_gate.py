@@ -181,3 +181,14 @@ def test_wideband_lines_are_gated_too() -> None:
     gate = VoiceGate(16000)
     assert [gate.push(silence(0.1, 16000)).audio for _ in range(5)] == [b""] * 5
     assert gate.frames == 25
+
+
+def test_settings_choose_the_gate(monkeypatch: pytest.MonkeyPatch) -> None:
+    """[speech] voice_gate and end_silence reach the recognizer (loading the model is stubbed)."""
+    from ivr.config import SpeechSettings
+
+    got: list[object] = []
+    monkeypatch.setattr(Recognizer, "load", classmethod(lambda cls, path, **kw: got.append(kw["gating"])))
+    Recognizer.from_settings(SpeechSettings(model="m", end_silence=0.5))
+    Recognizer.from_settings(SpeechSettings(model="m", voice_gate=False))
+    assert got == [Gating(hangover=0.5), None]
