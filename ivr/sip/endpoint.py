@@ -5,7 +5,6 @@ pj thread only: called by ivr.sip.engine while it starts its thread.
 
 from __future__ import annotations
 
-import ctypes
 import logging
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -126,17 +125,6 @@ def open_endpoint(c: EngineConfig) -> Opened:
     if max_calls < c.max_calls:
         log.warning("pjsua2 limits this process to %d concurrent calls (asked %d)", max_calls, c.max_calls)
     return Opened(ep, writer, sip_port, max_calls, clock)
-
-
-def return_memory() -> None:
-    """Give the heap's free pages back to the system (glibc malloc_trim). After a burst the freed
-    call objects, pools and buffers stay in the process otherwise: 300 calls/s for 10 s left the
-    heap 289 MB free but resident (bench/calls.py --rate 300 --after 20 --settle 75). A trim of
-    an idle heap took 2-7 ms here."""
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc
-        pass
 
 
 def account_config(c: EngineConfig, sip_port: int) -> pj.AccountConfig:

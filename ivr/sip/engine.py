@@ -34,20 +34,14 @@ from ivr.sip.admission import Admission
 from ivr.sip.call import Call, Calls
 from ivr.sip.clock import BridgeClock
 from ivr.sip.endpoint import EngineConfig as EngineConfig
-from ivr.sip.endpoint import account_config, open_endpoint, return_memory
+from ivr.sip.endpoint import account_config, open_endpoint
 from ivr.sip.endpoint import registrar_host as registrar_host
 from ivr.sip.events import CallGone, Event, IncomingCall, Registration
+from ivr.sip.heap import Heap
 from ivr.sip.pjcall import MediaWatch, PjCall, uri_user
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-TRIM_AFTER = 100  # live calls from which a fall to a quarter gives memory back
-# pjsip keeps an ended call's transactions and their pools for up to 64 x T1 = 32 s (Timer J of
-# the BYE over UDP; Timer H of a 503 never ACKed): measured after 300 calls/s for 10 s, the heap
-# in use fell from 144 MB to its 22 MB baseline only 45 s after the burst. So the heap is trimmed
-# again every TRIM_EVERY seconds until TRIM_FOR after the burst, not just once at its end.
-TRIM_EVERY = 15.0
-TRIM_FOR = 75.0
 SWITCH_INTERVAL = 0.001  # seconds a thread waiting for the GIL lets the holder run
 
 
@@ -109,8 +103,7 @@ class SipEngine:
         # seconds from our 200 OK to the tick that sends a call's first prompt (pj thread appends)
         self.first_prompt: collections.deque[float] = collections.deque(maxlen=20000)
         self._watch = MediaWatch(config.media_timeout)  # pj thread
-        self._peak = 0  # most live calls since the heap was last trimmed
-        self._trims: list[float] = []  # when to trim again after a burst (monotonic), soonest last
+        self._heap = Heap()
 
     @property
     def clock_rate(self) -> int:
@@ -284,27 +277,12 @@ class SipEngine:
                 wait = self._clock.due()  # type: ignore[union-attr]
                 self.admission.behind(self._clock.behind_for)  # type: ignore[union-attr]
                 self._watch.sweep(self._pj, self._pj_hangup)
-                self._peak = max(self._peak, len(self._pj))
-                if self._peak >= TRIM_AFTER and len(self._pj) < self._peak // 4:  # a burst is over
-                    self._peak = len(self._pj)
-                    self._trim(time.monotonic())
-                elif self._trims and time.monotonic() >= self._trims[-1]:
-                    self._trims.pop()
-                    self._trim(None)
+                self._heap.watch(len(self._pj))
                 # poll until the bridge's next tick at the latest (the GIL is free meanwhile)
                 self._ep.libHandleEvents(wait)  # type: ignore[union-attr]
                 self._forgotten.clear()
         finally:
             self._destroy()
-
-    def _trim(self, burst_over: float | None) -> None:
-        """Give free heap back now; at the end of a burst, also every TRIM_EVERY s after it."""
-        started = time.monotonic()
-        return_memory()
-        log.debug("heap trimmed in %.1f ms", 1000 * (time.monotonic() - started))
-        if burst_over is not None:
-            steps = int(TRIM_FOR // TRIM_EVERY)
-            self._trims = [burst_over + TRIM_EVERY * i for i in range(steps, 0, -1)]
 
     def _drain(self) -> None:
         for _ in range(1000):  # bounded, so SIP events keep flowing under a burst of commands
