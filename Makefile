@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 
 setup: $(STAMP)
 	@bash setup/pjsua2.sh $(abspath $(PY))
-	@$(PY) -c 'import pjsua2, vosk, pyttsx3, aiomqtt, aiosqlite, asyncpg' || { echo "setup: imports failed"; exit 1; }
+	@$(PY) -c 'import pjsua2, vosk, pyttsx3, aiomqtt, aiosqlite, asyncpg, webrtcvad' || { echo "setup: imports failed"; exit 1; }
 
 $(STAMP): pyproject.toml setup/system.sh
 	@bash setup/system.sh

@@ -5,6 +5,7 @@ latency (p50/p99), the server's CPU and RSS. Every run is bounded: --calls at --
 
     .venv/bin/python bench/calls.py --calls 2000 --rate 100 --limit 1000
     .venv/bin/python bench/calls.py --sweep 30,50,70,100,130 --limit 1000
+    .venv/bin/python bench/calls.py --calls 3000 --rate 300 --limit 1000 --after 20 --settle 75
 
 The default caller (`--caller trunk`, bench/caller_rtp.xml) sends uac_pcap's G.711a audio from a
 bound UDP socket per call, as a trunk does. `--caller pcap` is sipp's own uac_pcap (audio plus an
@@ -58,6 +59,7 @@ class Load:
     limit: int
     caller: str  # "trunk" (bench/caller_rtp.xml) or "pcap" (sipp's uac_pcap)
     after: int = 0  # calls at 10/s once the load is over
+    settle: float = 0.0  # seconds the node then stays idle before its memory is read
 
 
 def a_law_payload(pcap: Path) -> bytes:
@@ -221,6 +223,10 @@ port = 0
             f.unlink()
         for f in work.glob("*.load"):
             f.rename(f.with_suffix(".csv"))
+    settled_rss = 0
+    if load.settle:  # pjsip's transactions of the last calls live up to 32 s (Timer J) after them
+        time.sleep(load.settle)
+        settled_rss = proc_sample(server.pid)[1]
     time.sleep(1.5)  # the node rewrites its figures every second
     try:
         node = json.loads((work / "status.json").read_text())
@@ -274,6 +280,7 @@ port = 0
         "server_rss_before_mb": round(base_rss / 2**20, 1),
         "server_rss_end_mb": round((samples[-1][2] if samples else 0) / 2**20, 1),
         **({"after_calls_failed": after_failed} if load.after else {}),
+        **({f"server_rss_{load.settle:g}_s_later_mb": round(settled_rss / 2**20, 1)} if load.settle else {}),
     }
     if failed or sipp.returncode not in (0, 1):
         print(f"sipp exit {sipp.returncode}: {sipp.stderr[-500:]}", file=sys.stderr)
@@ -292,11 +299,12 @@ def main() -> int:
     ap.add_argument("--caller", choices=("trunk", "pcap"), default="trunk", help="sipp scenario (see above)")
     ap.add_argument("--sweep", default="", help="comma-separated rates: 10 s of calls at each, then the knee")
     ap.add_argument("--after", type=int, default=0, help="then this many calls at 10/s (after a burst)")
+    ap.add_argument("--settle", type=float, default=0.0, help="then idle seconds before reading memory")
     ap.add_argument("--json", action="store_true", help="print the figures as JSON too")
     args = ap.parse_args()
 
     if not args.sweep:
-        load = Load(args.calls, args.rate, args.limit, args.caller, args.after)
+        load = Load(args.calls, args.rate, args.limit, args.caller, args.after, min(120.0, args.settle))
         figures = run(load)
         print(
             f"\ncall load: sipp {load.caller} caller x{load.calls} at {load.rate}/s"

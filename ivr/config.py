@@ -22,6 +22,7 @@ from ivr.aftercall import WebhookSettings as WebhookSettings
 from ivr.aftercall import webhook_settings
 from ivr.configcheck import (
     COUNT,
+    END_SILENCE,
     HOST_OR_EMPTY,
     IPV4,
     IPV4_LIST,
@@ -127,6 +128,8 @@ class SpeechSettings:
     voice: str = checked("cmn-latn-pinyin", NAME)
     rate: int = checked(170, at_least(20, "words per minute"))
     tts_cache: str = checked("audio/cache", NAME)
+    voice_gate: bool = True  # decode only while the caller speaks (WebRTC voice activity detector)
+    end_silence: float = checked(0.2, END_SILENCE)  # silence after speech that ends the caller's turn
 
 
 @dataclass(frozen=True)

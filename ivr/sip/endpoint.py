@@ -5,7 +5,6 @@ pj thread only: called by ivr.sip.engine while it starts its thread.
 
 from __future__ import annotations
 
-import ctypes
 import logging
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -132,16 +131,6 @@ def open_endpoint(c: EngineConfig) -> Opened:
     if max_calls < wanted:
         log.warning("pjsua2 limits this process to %d concurrent calls (asked %d)", max_calls, wanted)
     return Opened(ep, writer, sip_port, max_calls, clock, guard)
-
-
-def return_memory() -> None:
-    """Give the heap's free pages back to the system (glibc malloc_trim). After a burst of 1,000
-    calls the freed call objects, pools and buffers stay in the process otherwise: RSS stayed at
-    its peak (446 MB against 212 MB before the burst, bench/calls.py --rate 300 --after)."""
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc
-        pass
 
 
 def account_config(c: EngineConfig, sip_port: int) -> pj.AccountConfig:

