@@ -103,6 +103,16 @@ def node_config(
     speech = raw.setdefault("speech", {})
     speech["model"] = _absolute(settings, settings.speech.model)
     speech["tts_cache"] = _absolute(settings, settings.speech.tts_cache)
+    # other files the base config names, relative to it: absolute, as the node's config lives elsewhere
+    for section, key, value in (
+        ("qa", "checklist", settings.qa.checklist),
+        ("deadlines", "calendar", settings.deadlines.calendar),
+        ("understanding", "taxonomy", settings.understanding.taxonomy),
+        ("web", "cert", settings.web.cert),
+        ("web", "key", settings.web.key),
+    ):
+        if value:
+            raw.setdefault(section, {})[key] = _absolute(settings, value)
     store = raw.setdefault("store", {})
     store.update(path=str(node.folder / "hotline.db"), recordings=str(node.folder / "recordings"))
     if store_url:

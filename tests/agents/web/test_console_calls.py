@@ -107,7 +107,7 @@ async def test_controls_over_http(line: Rig) -> None:
 async def test_controls_over_the_live_socket(line: Rig) -> None:
     rig = line
     h = await talking(rig)
-    async with websockets.connect(ws_url(rig, h)) as ws:
+    async with websockets.connect(await ws_url(rig, h)) as ws:
         assert (await next_of(ws, "call"))["call"]["call_id"] == "c1"
         await ws.send(json.dumps({"type": "control", "id": "k1", "action": "hold"}))
         answer = await next_of(ws, "control")

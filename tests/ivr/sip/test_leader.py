@@ -99,7 +99,7 @@ async def test_take_over_leaves_the_caller_with_the_leader(rig: Rig) -> None:
     assert e.bridged == {frozenset((rig.leg.id, leader))} and e.routes == set()
     assert rig.operator not in e.live and leader in e.live  # the operator's phone was hung up
     assert rig.ended == []  # the conversation goes on, with the leader
-    assert rig.seats.conversations[rig.leg.id].operator.id == leader
+    assert rig.seats.connections[rig.leg.id].operator.id == leader
     assert rig.acts[-1] == ("takeover", "1009", "supervisor") and rig.leaders.supervised() == {}
     # the operator's part of the QA recording is finished; the caller and the leader go on in a new one
     first, second = e.of("record")
