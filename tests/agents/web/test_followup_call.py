@@ -98,6 +98,7 @@ max_attempts = 1
             ready = phones[-1].stdout.readline() if phones[-1].stdout is not None else ""
             assert "ready on sip:" in ready, ready  # listening before the operator dials
             base = f"/api/followups/{task['id']}"
+            op("POST", "/api/seats/1001/state", {"action": "login"})  # 签入 (not ready): no caller is offered
             assert op("POST", base + "/take")["state"] == "calling"
             assert op("POST", base + "/call") == {"outcome": "answered"}
             seat = [e for e in _journal(seat_events) if e["event"] == "answered"]
