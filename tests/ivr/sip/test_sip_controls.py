@@ -28,7 +28,7 @@ pytestmark = pytest.mark.sip
 HOLD, SEAT2, OUTSIDE = 1200, 880, 660  # Hz: the hold music here, the second seat's and outside voices
 
 
-def heard(path: Path, freq: float) -> float:
+def tone_in(path: Path, freq: float) -> float:
     """Seconds of a clear `freq` tone in a recording; quieter than RMS 300 is not a voice here."""
     return tone_seconds(path, freq, silence=300.0)
 
@@ -204,8 +204,8 @@ async def test_hold_then_blind_transfer_to_the_duty_leader(tmp_path: Path) -> No
         assert report["answered"], report
         assert "answered 1 call" in out["1003"], out
         heard = tmp_path / "caller.wav"
-        assert heard(heard, HOLD) >= 3.0, heard(heard, HOLD, silence=300.0)  # the hold music
-        assert heard(heard, SEAT2) >= 2.5, heard(heard, SEAT2, silence=300.0)  # the leader's voice
+        assert tone_in(heard, HOLD) >= 3.0, tone_in(heard, HOLD)  # the hold music
+        assert tone_in(heard, SEAT2) >= 2.5, tone_in(heard, SEAT2)  # the leader's voice
         db = sqlite3.connect(tmp_path / "hotline.db")
         rows = db.execute("SELECT kind, seat_id, queue, data FROM queue_events ORDER BY at").fetchall()
         kinds = [r[0] for r in rows]
@@ -281,10 +281,10 @@ async def test_consulted_transfer_goes_back_then_completes(tmp_path: Path) -> No
         assert "answered 2 call" in out["1002"], out
         heard = tmp_path / "caller.wav"
         # the caller heard hold music while the operator consulted, and the expert only after
-        assert heard(heard, HOLD) >= 4.0, heard(heard, HOLD)
-        assert 2.0 <= heard(heard, SEAT2) <= 3.6, heard(heard, SEAT2, silence=300.0)
+        assert tone_in(heard, HOLD) >= 4.0, tone_in(heard, HOLD)
+        assert 2.0 <= tone_in(heard, SEAT2) <= 3.6, tone_in(heard, SEAT2)
         operator = recordings(tmp_path / "1001")[0]
-        assert heard(operator, SEAT2) >= 3.0, heard(operator, SEAT2, silence=300.0)  # both consultations
+        assert tone_in(operator, SEAT2) >= 3.0, tone_in(operator, SEAT2)  # both consultations
         db = sqlite3.connect(tmp_path / "hotline.db")
         rows = db.execute("SELECT kind, seat_id, data FROM queue_events ORDER BY at").fetchall()
         outcomes = [json.loads(d).get("outcome", "") for k, _, d in rows if k == "CONSULT"]
@@ -357,10 +357,10 @@ async def test_three_way_call_the_operator_leaves_then_an_outbound_call(tmp_path
         heard = tmp_path / "caller.wav"
         # the outside number's 3 s reached the caller (on a loaded machine a phone's playback may
         # lose every other 100 ms window's purity: half the tone is proof enough)
-        assert heard(heard, OUTSIDE) >= 1.2, heard(heard, OUTSIDE)
+        assert tone_in(heard, OUTSIDE) >= 1.2, tone_in(heard, OUTSIDE)
         operator = recordings(tmp_path / "1001")
-        assert heard(operator[0], OUTSIDE) == 0.0  # the operator had left before it spoke
-        assert heard(operator[-1], OUTSIDE) >= 1.2  # the citizen dialled from the console
+        assert tone_in(operator[0], OUTSIDE) == 0.0  # the operator had left before it spoke
+        assert tone_in(operator[-1], OUTSIDE) >= 1.2  # the citizen dialled from the console
         db = sqlite3.connect(tmp_path / "hotline.db")
         rows = db.execute("SELECT kind, seat_id, data FROM queue_events WHERE kind='CONFERENCE'").fetchall()
         assert [json.loads(d)["outcome"] for _, _, d in rows] == ["answered", "operator_left"], rows
