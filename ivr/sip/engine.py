@@ -124,7 +124,8 @@ class SipEngine:
         await asyncio.wrap_future(self._ready)
 
     async def stop(self) -> None:
-        if not self._running:
+        if not self._running or self._thread is None or not self._thread.is_alive():
+            self._running = False
             return
         # hang up while commands still work, so each flow sees its caller gone (CallerHangup)
         # instead of a command failing on a stopped engine
@@ -288,8 +289,8 @@ class SipEngine:
             # a SWIG error keeps its text in info(): the loop gets one it can print
             reason = RuntimeError(f"pjsua2: {exc.info()}") if isinstance(exc, pj.Error) else exc
             log.error("SIP endpoint failed to start: %s", reason)
+            self._running = False  # before the loop hears of it: its stop() must not wait on us
             self._ready.set_exception(reason)
-            self._running = False
             return
         self._ready.set_result(None)
         try:
